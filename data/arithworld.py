@@ -46,9 +46,9 @@ class Level:
 LEVELS: dict[int, Level] = {
     1: Level(n_ops=1, start_max=9, operand_max=9, mul_max=0, value_max=99),
     2: Level(n_ops=2, start_max=20, operand_max=9, mul_max=0, value_max=99),
-    3: Level(n_ops=3, start_max=20, operand_max=20, mul_max=5, value_max=199),
-    4: Level(n_ops=4, start_max=50, operand_max=50, mul_max=9, value_max=499),
-    5: Level(n_ops=5, start_max=99, operand_max=99, mul_max=9, value_max=999),
+    3: Level(n_ops=3, start_max=50, operand_max=20, mul_max=5, value_max=299),
+    4: Level(n_ops=4, start_max=99, operand_max=50, mul_max=9, value_max=699),
+    5: Level(n_ops=6, start_max=99, operand_max=99, mul_max=9, value_max=999),
 }
 
 

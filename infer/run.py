@@ -1,119 +1,177 @@
-"""`ponder infer`: sample solutions for every problem of a dataset and grade them.
+"""`ponder infer`: a dataset × strategies × budgets, searched with a policy and a PRM.
 
-Results are JSON lines in `output_dir/results.jsonl`, one problem per line, flushed as each
-chunk of problems finishes; a killed run started again skips the problems already written, so
-no finished work is redone or lost.
+Results are JSON lines in `output_dir/results.jsonl`, one `SearchResult` per problem ×
+strategy × budget, flushed as each chunk of problems finishes. Chunks have fixed boundaries and
+seeds, so a killed run started again regenerates a half-written chunk exactly as the
+uninterrupted run did, writes only its missing rows, and ends with the same results.
+`--shard i/k` runs every k-th problem; `ponder merge` joins the shards' folders.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ponder.config import parse_config
-from ponder.data import extract_boxed, grade_many
+from ponder.config import ConfigError, fail, parse_config
+from ponder.data import Problem
 from ponder.data.sources import load_source
 from ponder.models import check_model_name
 
-from .backends.base import Sampling
-from .backends.hf import HFBackend
-from .prompts import build_prompt
+from .backends import load_backend
+from .prm import load_prm
+from .results import config_hash, read_results
+from .strategies import STRATEGIES, SearchContext
+from .strategies.sampling import sample_pool, select_from_pool
+from .strategies.selection import SELECTORS
 
 
 @dataclass
 class InferArguments:
     model: str = field(default="outputs/policy", metadata={"help": "Policy folder (or hub name) that generates."})
+    backend: str = field(default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."})
+    prm: str | None = field(default=None, metadata={"help": "PRM scorer name (token-cls, rlhflow, math-shepherd, qwen2.5-math-prm, oracle); empty for none."})
+    prm_model: str | None = field(default=None, metadata={"help": "PRM model folder or hub name (scorers that are models)."})
+    prm_checker: str = field(default="arithworld", metadata={"help": "Step checker of the oracle PRM."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow PRMs that need remote code (Qwen2.5-Math-PRM)."})
     dataset: str = field(default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name."})
     split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
     limit: int | None = field(default=None, metadata={"help": "Only the first this many problems."})
     per_level: int = field(default=100, metadata={"help": "ArithWorld: problems per level."})
-    output_dir: str = field(default="outputs/infer", metadata={"help": "Folder for results.jsonl; an existing one is resumed."})
-    n: int = field(default=8, metadata={"help": "Samples per problem."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (0 for greedy)."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling threshold."})
-    max_tokens: int = field(default=256, metadata={"help": "Most tokens generated per sample."})
     seed: int = field(default=1, metadata={"help": "ArithWorld problem seed and sampling seed."})
-    batch_size: int = field(default=256, metadata={"help": "Sequences per generate call."})
-    chunk_size: int = field(default=32, metadata={"help": "Problems generated together before their results are flushed."})
+    strategies: list[str] = field(
+        default_factory=lambda: ["greedy", "majority", "best_of_n", "weighted_best_of_n", "beam_search", "dvts"],
+        metadata={"help": f"Strategies to run: {', '.join(sorted(STRATEGIES))}."},
+    )
+    budgets: list[int] = field(default_factory=lambda: [1, 4, 16], metadata={"help": "Budgets N (generations per problem)."})
+    beam_width: int = field(default=4, metadata={"help": "M for beam search, DVTS and lookahead (capped at N)."})
+    lookahead: int = field(default=1, metadata={"help": "k greedy steps before scoring, for the lookahead strategy."})
+    aggregation: str = field(default="last", metadata={"help": "How step scores become a trajectory score: last, min, prod, mean."})
+    temperature: float = field(default=0.8, metadata={"help": "Sampling temperature."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling threshold."})
+    max_tokens: int = field(default=256, metadata={"help": "Most tokens per whole solution."})
+    max_step_tokens: int = field(default=64, metadata={"help": "Most tokens per step in step-wise search."})
+    max_steps: int = field(default=12, metadata={"help": "Most steps (rounds) of step-wise search."})
     system_prompt: str | None = field(default=None, metadata={"help": "System message put before every question."})
+    batch_size: int = field(default=256, metadata={"help": "hf backend: sequences per generate call."})
+    chunk_size: int = field(default=16, metadata={"help": "Problems searched together before their results are flushed."})
+    shard: str = field(default="0/1", metadata={"help": "'i/k': run only problems i, i+k, i+2k, ... (merge shards with `ponder merge`)."})
+    output_dir: str = field(default="outputs/infer", metadata={"help": "Folder for results.jsonl; an existing one is resumed."})
 
     def __post_init__(self):
-        if self.n < 1:
-            raise ValueError(f"n must be >= 1, got {self.n}")
+        unknown = [s for s in self.strategies if s not in STRATEGIES]
+        if unknown:
+            raise ValueError(f"strategies: unknown {unknown} (expected some of: {', '.join(sorted(STRATEGIES))})")
+        if any(n < 1 for n in self.budgets):
+            raise ValueError(f"budgets: every budget must be >= 1, got {self.budgets}")
         if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+            raise ValueError(f"chunk_size: must be >= 1, got {self.chunk_size}")
+        self.shard_index, self.shard_count = parse_shard(self.shard)
+        needs_prm = {"best_of_n", "weighted_best_of_n", "beam_search", "dvts", "lookahead"} & set(self.strategies)
+        if needs_prm and not self.prm:
+            raise ValueError(f"prm: strategies {sorted(needs_prm)} need a PRM scorer (--prm)")
         check_model_name("model", self.model)
 
-
-def done_ids(path: Path) -> set[str]:
-    """Ids already written; a line cut short by a kill is dropped and its problem redone."""
-    if not path.exists():
-        return set()
-    ids, lines = set(), path.read_text().splitlines(keepends=True)
-    complete = [line for line in lines if line.endswith("\n")]
-    for line in complete:
-        ids.add(json.loads(line)["id"])
-    if len(complete) != len(lines):
-        path.write_text("".join(complete))
-    return ids
+    def search_config(self) -> dict:
+        """Everything that changes a result; its hash tells a resumed run it is the same run."""
+        skip = {"limit", "shard", "output_dir", "batch_size", "chunk_size", "strategies", "budgets"}
+        return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
-def majority_answer(answers: list[str | None]) -> str | None:
-    votes = Counter(a for a in answers if a is not None)
-    return votes.most_common(1)[0][0] if votes else None
+def parse_shard(shard: str) -> tuple[int, int]:
+    try:
+        i, k = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise ValueError(f"shard: expected 'i/k' like 0/4, got '{shard}'") from None
+    if not 0 <= i < k:
+        raise ValueError(f"shard: need 0 <= i < k, got '{shard}'")
+    return i, k
+
+
+def build_context(args: InferArguments) -> SearchContext:
+    backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
+    prm = None
+    if args.prm == "oracle":
+        prm = load_prm("oracle", checker=args.prm_checker)
+    elif args.prm:
+        prm = load_prm(args.prm, model=args.prm_model, trust_remote_code=args.trust_remote_code)
+    return SearchContext(
+        backend=backend, prm=prm, tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
+        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+        max_step_tokens=args.max_step_tokens, max_steps=args.max_steps, aggregation=args.aggregation, seed=args.seed,
+    )
+
+
+def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchContext, chunk_seed: int):
+    """Every (strategy, budget) result for a chunk of problems, in a fixed order."""
+    ctx.seed = chunk_seed
+    pool_strategies = [s for s in args.strategies if s in SELECTORS]
+    rows = []
+    if pool_strategies:  # one pool of N_max samples serves every pool strategy and budget
+        pools = sample_pool(problems, max(args.budgets), ctx)
+        rows += [select_from_pool(p, pool, s, n, ctx) for s in pool_strategies for n in args.budgets for p, pool in zip(problems, pools)]
+    for strategy in args.strategies:
+        if strategy in pool_strategies:
+            continue
+        params = {} if strategy == "greedy" else {"beam_width": args.beam_width}
+        if strategy == "lookahead":
+            params["lookahead"] = args.lookahead
+        for n in [1] if strategy == "greedy" else args.budgets:
+            rows += STRATEGIES[strategy](problems, n, ctx, **params)
+    return rows
 
 
 def run(args: InferArguments) -> Path:
     problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
+    problems = problems[args.shard_index :: args.shard_count]
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(asdict(args), indent=2))
-    results = out_dir / "results.jsonl"
-    finished = done_ids(results)
-    backend = HFBackend(args.model, batch_size=args.batch_size)
-    sampling = Sampling(args.temperature, args.top_p, args.max_tokens)
-    with results.open("a") as sink, tqdm(total=len(problems), initial=len(finished), desc="infer") as bar:
-        # Chunks have fixed boundaries and seeds, so a resumed run regenerates a half-written
-        # chunk exactly as the uninterrupted run did and writes only its missing rows.
+    results_path = out_dir / "results.jsonl"
+    digest = config_hash(args.search_config())
+    config_path = out_dir / "config.json"
+    if config_path.exists() and results_path.exists():
+        previous = json.loads(config_path.read_text())
+        if previous.get("config_hash") != digest:
+            raise ConfigError(f"output_dir: {out_dir} holds results of a different configuration; use another folder")
+    config_path.write_text(json.dumps({**asdict(args), "config_hash": digest}, indent=2))
+    done = {(r.problem_id, r.strategy, r.n) for r in read_results(results_path)} if results_path.exists() else set()
+    _drop_partial_line(results_path)
+    ctx = build_context(args)
+    wanted = {(s, n) for s in args.strategies for n in ([1] if s == "greedy" else args.budgets)}
+    with results_path.open("a") as sink, tqdm(total=len(problems), desc="infer") as bar:
         for start in range(0, len(problems), args.chunk_size):
             chunk = problems[start : start + args.chunk_size]
-            if all(p.id in finished for p in chunk):
+            if all((p.id, s, n) in done for p in chunk for s, n in wanted):
+                bar.update(len(chunk))
                 continue
-            sampling.seed = args.seed + start
-            prompts = [build_prompt(backend.tokenizer, p.question, args.system_prompt) for p in chunk]
-            generations = backend.generate(prompts, args.n, sampling)
-            verdicts = grade_many([(g.text, p.answer) for gs, p in zip(generations, chunk) for g in gs])
-            for i, (problem, gens) in enumerate(zip(chunk, generations)):
-                if problem.id in finished:
-                    continue
-                ok = verdicts[i * args.n : (i + 1) * args.n]
-                answers = [extract_boxed(g.text) for g in gens]
-                majority = majority_answer(answers)
-                row = {
-                    "id": problem.id,
-                    "level": problem.level,
-                    "answer": problem.answer,
-                    "majority": majority,
-                    "majority_correct": majority is not None and ok[answers.index(majority)],
-                    "pass": any(ok),
-                    "completions": [
-                        {**asdict(g), "extracted": a, "correct": c} for g, a, c in zip(gens, answers, ok)
-                    ],
-                }
-                sink.write(json.dumps(row) + "\n")
-                bar.update(1)
+            rows = search_chunk(chunk, args, ctx, chunk_seed=args.seed + start)
+            for row in sorted(rows, key=lambda r: [p.id for p in chunk].index(r.problem_id)):
+                if (row.problem_id, row.strategy, row.n) not in done:
+                    row.config_hash = digest
+                    sink.write(row.to_json() + "\n")
             sink.flush()
-    return results
+            bar.update(len(chunk))
+    return results_path
+
+
+def _drop_partial_line(path: Path) -> None:
+    """A kill mid-write leaves a last line without its newline: cut it so appends stay valid."""
+    if path.exists():
+        text = path.read_text()
+        if text and not text.endswith("\n"):
+            path.write_text(text[: text.rfind("\n") + 1])
 
 
 def main(argv: list[str] | None = None) -> None:
     (args,) = parse_config((InferArguments,), argv, prog="ponder infer", description=__doc__)
-    print(f"results: {run(args)}")
+    try:
+        path = run(args)
+    except ConfigError as err:  # a user-caused problem found after parsing (a resumed folder's config)
+        fail(f"ponder infer: error: {err}")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@
     ponder data arithworld ...    write ArithWorld problems to jsonl
     ponder data convert-gguf ...  turn the SmolLM2 GGUF file into a transformers folder
     ponder train policy ...       SFT a policy (from scratch or from a model folder)
-    ponder infer ...              generate solutions for a dataset, results as JSON lines
-    ponder eval ...               accuracy per level of a policy: greedy and pass@k
+    ponder infer ...              search a dataset: strategies x budgets, results as JSON lines
+    ponder merge ...              join sharded results folders
+    ponder eval search ...        accuracy against budget per strategy: table, plots, W&B
+    ponder eval policy ...        accuracy per level of a policy: greedy and pass@k
 
 Each subcommand takes `--config FILE.yaml` and `--key value` overrides; `--help` lists every option.
 Subcommands import their heavy modules only when run, so `ponder --help` answers at once.
@@ -26,8 +28,12 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "train": {
         "policy": ("ponder.train.policy", "Train a policy with TRL's SFTTrainer (from scratch on ArithWorld, or fine-tune)."),
     },
-    "infer": ("ponder.infer.run", "Generate solutions for a dataset with a policy; writes JSON lines, resumable."),
-    "eval": ("ponder.infer.evaluate", "Accuracy of a policy per level: greedy and pass@k."),
+    "infer": ("ponder.infer.run", "Search a dataset with strategies x budgets; results as JSON lines, resumable, shardable."),
+    "merge": ("ponder.infer.merge", "Join the results folders of `ponder infer --shard i/k` runs into one."),
+    "eval": {
+        "search": ("ponder.infer.eval_search", "Accuracy per strategy and budget (N, tokens, FLOPs): table, PNG plots, W&B."),
+        "policy": ("ponder.infer.eval_policy", "Accuracy of a policy per level: greedy and pass@k."),
+    },
 }
 
 

@@ -34,7 +34,7 @@ class QuickstartArguments:
 
 
 def run(args: QuickstartArguments) -> dict:
-    from ponder.infer.evaluate import EvalArguments, evaluate
+    from ponder.infer.eval_policy import EvalArguments, evaluate
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""`ponder eval`: accuracy of a policy per difficulty level — greedy, and pass@k from k samples.
+"""`ponder eval policy`: accuracy of a policy per difficulty level — greedy, and pass@k from k samples.
 
 Prints a table and writes it as JSON; pass@k well above greedy on a level is the room that
 test-time search can win back there.
@@ -55,7 +55,7 @@ def evaluate(args: EvalArguments) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((EvalArguments,), argv, prog="ponder eval", description=__doc__)
+    (args,) = parse_config((EvalArguments,), argv, prog="ponder eval policy", description=__doc__)
     evaluate(args)
 
 

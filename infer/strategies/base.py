@@ -1,0 +1,87 @@
+"""What every strategy is given, and the registry that names strategies.
+
+A strategy takes a batch of problems and a budget N and returns one `SearchResult` per problem.
+Strategies never know which backend or PRM runs them: both come in the `SearchContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ponder.data import Problem, extract_boxed, grade
+
+from ..backends.base import Backend, Generation
+from ..prm.base import PRM
+from ..prompts import build_prompt
+from ..results import Compute, SearchResult, Trajectory
+
+STEP_STOP = "\n\n"
+
+
+@dataclass
+class SearchContext:
+    backend: Backend
+    prm: PRM | None
+    tokenizer: object  # the policy's tokenizer: prompts go through its chat template
+    system_prompt: str | None = None
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_tokens: int = 512  # per whole solution
+    max_step_tokens: int = 128  # per step, in step-wise search
+    max_steps: int = 20  # rounds of step-wise search
+    aggregation: str = "last"
+    seed: int = 0
+
+    def prompt(self, question: str, steps: list[str] = ()) -> str:
+        """The chat prompt, continued by the steps so far (inside the same assistant turn)."""
+        partial = "".join(step + STEP_STOP for step in steps)
+        return build_prompt(self.tokenizer, question, self.system_prompt, partial)
+
+    def score(self, question: str, step_lists: list[list[str]], compute: Compute) -> list[list[float]]:
+        """PRM scores per step (empty lists when no PRM is set), with the PRM's tokens counted."""
+        if self.prm is None:
+            return [[] for _ in step_lists]
+        before = getattr(self.prm, "tokens_scored", 0)
+        scores = self.prm.score(question, step_lists)
+        tokens = getattr(self.prm, "tokens_scored", 0) - before
+        compute.prm_tokens += tokens
+        compute.flops += 2 * self.prm.num_parameters * tokens
+        return scores
+
+    def count_policy(self, generations: list[Generation], compute: Compute) -> None:
+        tokens = sum(g.num_tokens for g in generations)
+        compute.policy_tokens += tokens
+        compute.flops += 2 * self.backend.num_parameters * tokens
+
+
+def to_trajectory(text: str, generation: Generation) -> Trajectory:
+    steps = [s for s in text.split(STEP_STOP) if s.strip()]
+    return Trajectory(steps=steps, answer=extract_boxed(text), tokens=generation.num_tokens, finish_reason=generation.finish_reason)
+
+
+def result(problem: Problem, strategy: str, n: int, params: dict, answer: str | None, trajectories, compute) -> SearchResult:
+    return SearchResult(
+        problem_id=problem.id,
+        strategy=strategy,
+        n=n,
+        params=params,
+        answer=answer,
+        correct=answer is not None and grade(f"\\boxed{{{answer}}}", problem.answer),
+        reference=problem.answer,
+        level=problem.level,
+        trajectories=trajectories,
+        compute=compute,
+    )
+
+
+# name -> function(problems, n, ctx, **params) -> list[SearchResult]
+STRATEGIES: dict[str, Callable[..., list[SearchResult]]] = {}
+
+
+def register(name: str):
+    def add(fn):
+        STRATEGIES[name] = fn
+        return fn
+
+    return add
