@@ -10,7 +10,8 @@ from ponder.config import parse_config
 from ponder.train.policy import PolicyArguments, PolicyConfig
 
 SUBCOMMANDS = [
-    ["quickstart"], ["data", "arithworld"], ["data", "convert-gguf"], ["train", "policy"], ["infer"], ["eval"],
+    ["quickstart"], ["data", "arithworld"], ["data", "convert-gguf"], ["train", "policy"], ["infer"], ["merge"],
+    ["eval", "search"], ["eval", "policy"],
 ]
 
 
@@ -78,12 +79,12 @@ def test_user_errors_exit_2_with_one_line_naming_the_key(tmp_path, argv_tail, ya
 
 
 def test_missing_config_file_and_unknown_command(tmp_path):
-    result = ponder("eval", "--config", str(tmp_path / "nope.yaml"))
+    result = ponder("eval", "policy", "--config", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2 and "nope.yaml" in result.stderr and "Traceback" not in result.stderr
     result = ponder("trian")
     assert result.returncode == 2 and "trian" in result.stderr
 
 
 def test_missing_model_folder_is_one_line(tmp_path):
-    result = ponder("eval", "--model", str(tmp_path / "no-such-model"))
+    result = ponder("eval", "policy", "--model", str(tmp_path / "no-such-model"))
     assert result.returncode == 2 and "no-such-model" in result.stderr and "Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-"""`ponder infer` and `ponder eval` on a tiny real policy."""
+"""The hf backend and `ponder eval policy` on a tiny real policy."""
 
 import json
 
@@ -9,7 +9,6 @@ from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.eval_policy import EvalArguments, evaluate
 from ponder.infer.prompts import build_prompt
-from ponder.infer.run import InferArguments, run
 
 pytestmark = pytest.mark.slow
 
@@ -29,23 +28,6 @@ def test_same_seed_same_samples_and_stop_strings(tiny_policy):
                 assert g.text.endswith("=") and g.text.count("=") == 1
     greedy = backend.generate(prompts[:1], 1, Sampling(max_tokens=5))[0][0]
     assert greedy.num_tokens <= 5
-
-
-def infer_args(tiny_policy, out, **kw):
-    return InferArguments(model=str(tiny_policy), per_level=3, output_dir=str(out), n=3, max_tokens=60, chunk_size=4, **kw)
-
-
-def test_infer_writes_graded_rows_and_resumes_exactly(tiny_policy, tmp_path):
-    full = run(infer_args(tiny_policy, tmp_path / "full")).read_text().splitlines()
-    assert len(full) == 15
-    row = json.loads(full[0])
-    assert len(row["completions"]) == 3 and {"text", "num_tokens", "finish_reason", "correct"} <= set(row["completions"][0])
-    # a run killed mid-write: 6 whole rows and half of the 7th on disk
-    partial = tmp_path / "partial"
-    partial.mkdir()
-    (partial / "results.jsonl").write_text("\n".join(full[:6]) + "\n" + full[6][: len(full[6]) // 2])
-    resumed = run(infer_args(tiny_policy, partial)).read_text().splitlines()
-    assert sorted(resumed) == sorted(full)
 
 
 def test_eval_reports_every_level(tiny_policy, tmp_path):
