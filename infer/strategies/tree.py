@@ -77,6 +77,8 @@ def tree_search(problems: list[Problem], n: int, ctx: SearchContext, params: Tre
     groups = n // m if params.independent_subtrees else 1
     keep = 1 if params.independent_subtrees else n // m
     compute = [Compute() for _ in problems]
+    # A backend that caches prefixes starts each search empty, so results never depend on what ran before.
+    getattr(ctx.backend, "reset_prefix_cache", lambda: None)()
     start = time.time()
     # Round 0 samples N first steps from the empty solution: N live beams, as in beam search.
     live = {i: [Beam([], group=j // m if params.independent_subtrees else 0) for j in range(n)] for i in range(len(problems))}
