@@ -143,6 +143,9 @@ def plot(points: list[Point], out_dir: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         for strategy in sorted({p.strategy for p in overall}):
             pts = sorted((p for p in overall if p.strategy == strategy), key=lambda p: getattr(p, x))
+            if len(pts) == 1:  # greedy: one point, drawn as a reference line
+                ax.axhline(100 * pts[0].accuracy, linestyle="--", color="black", linewidth=1, label=strategy)
+                continue
             xs = [getattr(p, x) for p in pts]
             ax.plot(xs, [100 * p.accuracy for p in pts], marker="o" if len(pts) < 8 else None, label=strategy)
             ax.fill_between(xs, [100 * p.low for p in pts], [100 * p.high for p in pts], alpha=0.12)
@@ -165,7 +168,10 @@ def plot(points: list[Point], out_dir: Path) -> list[Path]:
             pts = [p for p in points if p.level == level]
             for strategy in sorted({p.strategy for p in pts}):
                 s = sorted((p for p in pts if p.strategy == strategy), key=lambda p: p.n)
-                ax.plot([p.n for p in s], [100 * p.accuracy for p in s], label=strategy)
+                if len(s) == 1:
+                    ax.axhline(100 * s[0].accuracy, linestyle="--", color="black", linewidth=1, label=strategy)
+                else:
+                    ax.plot([p.n for p in s], [100 * p.accuracy for p in s], label=strategy)
             ax.set_xscale("log", base=2)
             ax.set_title(f"level {level}")
             ax.set_xlabel("N")

@@ -35,3 +35,19 @@ def test_eval_reports_every_level(tiny_policy, tmp_path):
     assert [r["level"] for r in rows] == [1, 2, 3, 4, 5]
     assert all(r["n"] == 3 and r["k"] == 2 and 0 <= r["greedy"] <= 1 and 0 <= r["pass_at_k"] <= 1 for r in rows)
     assert json.loads((tmp_path / "e.json").read_text()) == rows
+
+
+def test_prefix_cache_continues_steps_exactly_like_a_fresh_encode(tiny_policy):
+    cached = HFBackend(str(tiny_policy), prefix_caching=True)
+    fresh = HFBackend(str(tiny_policy), prefix_caching=False)
+    prompts = [build_prompt(cached.tokenizer, p.question) for p in generate_problems(3, levels=[3, 4], seed=4)]
+    step = Sampling(temperature=0.0, max_tokens=16, stop=["\n\n"])
+    for _ in range(3):
+        a, b = cached.generate(prompts, 1, step), fresh.generate(prompts, 1, step)
+        assert [g[0].text for g in a] == [g[0].text for g in b]
+        assert [g[0].num_tokens for g in a] == [g[0].num_tokens for g in b]
+        prompts = [p + g[0].text for p, g in zip(prompts, a)]
+    # the last call's stopped rows (distinct prompts) are the prefixes kept for the next round
+    assert len(cached._prefixes) == sum(g[0].finish_reason == "stop" for g in a)
+    cached.reset_prefix_cache()
+    assert not cached._prefixes
