@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel
 
-from .base import register
+from .base import register, scores_at_positions
 
 
 @register("token-cls")
@@ -49,18 +49,8 @@ class TokenClassificationPRM:
             positions.append(len(ids) - 1)
         return ids, positions
 
-    @torch.inference_mode()
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:
         inputs = [self.build_input(question, steps) for steps in step_lists]
-        scores: list[list[float]] = []
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        for start in range(0, len(inputs), self.batch_size):
-            batch = inputs[start : start + self.batch_size]
-            width = max(len(ids) for ids, _ in batch)
-            # Right padding: a causal model's logits at real positions ignore what comes after.
-            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
-            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch])
-            probs = self.model(input_ids=input_ids, attention_mask=mask).logits.float().softmax(-1)[..., 1]
-            scores += [probs[row, positions].tolist() for row, (_, positions) in enumerate(batch)]
-            self.tokens_scored += int(mask.sum())
+        scores, tokens = scores_at_positions(self.model, inputs, self.tokenizer.pad_token_id, self.batch_size, lambda out: out.logits.float().softmax(-1)[..., 1])
+        self.tokens_scored += tokens
         return scores
