@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     },
     "train": {
         "policy": ("ponder.train.policy", "Train a policy with TRL's SFTTrainer (from scratch on ArithWorld, or fine-tune)."),
+        "prm": ("ponder.train.prm", "Train a step-level PRM (token classification) from stepwise-labelled rows."),
     },
     "infer": ("ponder.infer.run", "Search a dataset with strategies x budgets; results as JSON lines, resumable, shardable."),
     "merge": ("ponder.infer.merge", "Join the results folders of `ponder infer --shard i/k` runs into one."),

@@ -8,6 +8,9 @@ on the last token of its separator. The step's score is the softmax probability 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel
 
@@ -20,7 +23,7 @@ class TokenClassificationPRM:
         self,
         model: str | PreTrainedModel,
         tokenizer=None,
-        step_separator: str = "\n",
+        step_separator: str | None = None,  # default: the trained PRM's own, else TRL's "\n"
         batch_size: int = 16,
         dtype: str = "float32",
         trust_remote_code: bool = False,
@@ -28,12 +31,15 @@ class TokenClassificationPRM:
         if model is None:
             raise ValueError("prm_model: the token-cls scorer needs a model folder or hub name")
         if isinstance(model, str):
+            saved = Path(model) / "prm_config.json"  # written by `ponder train prm`
+            if step_separator is None and saved.is_file():
+                step_separator = json.loads(saved.read_text())["step_separator"]
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
             model = AutoModelForTokenClassification.from_pretrained(model, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code)
         if tokenizer is None:
             raise ValueError("TokenClassificationPRM needs a tokenizer when given a model object")
         self.model, self.tokenizer = model.eval(), tokenizer
-        self.separator_ids = tokenizer.encode(step_separator, add_special_tokens=False)
+        self.separator_ids = tokenizer.encode("\n" if step_separator is None else step_separator, add_special_tokens=False)
         self.batch_size = batch_size
         self.num_parameters = model.num_parameters()
         self.tokens_scored = 0
