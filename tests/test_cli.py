@@ -10,7 +10,7 @@ from ponder.config import parse_config
 from ponder.train.policy import PolicyArguments, PolicyConfig
 
 SUBCOMMANDS = [
-    ["quickstart"], ["data", "arithworld"], ["data", "convert-gguf"], ["train", "policy"], ["infer"], ["merge"],
+    ["quickstart"], ["data", "arithworld"], ["data", "convert-gguf"], ["train", "policy"], ["train", "prm"], ["infer"], ["merge"],
     ["eval", "search"], ["eval", "policy"],
 ]
 
