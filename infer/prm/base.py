@@ -15,8 +15,6 @@ import math
 from collections.abc import Callable
 from typing import Protocol
 
-import torch
-
 
 class PRM(Protocol):
     num_parameters: int  # for FLOPs accounting; 0 for a PRM that is not a model
@@ -59,24 +57,3 @@ def aggregate(scores: list[float], how: str) -> float:
         raise ValueError(f"aggregation: unknown '{how}' (expected one of: {', '.join(AGGREGATIONS)})")
     return AGGREGATIONS[how](scores) if scores else 0.0
 
-
-def scores_at_positions(model, inputs: list[tuple[list[int], list[int]]], pad_id: int | None, batch_size: int, probabilities) -> tuple[list[list[float]], int]:
-    """Run `model` over (token ids, read positions) pairs in right-padded batches.
-
-    `probabilities(model_output)` maps an output to a [batch, length] tensor of step scores; the
-    values at each row's positions are returned, with the number of real tokens read. Right
-    padding is safe: a causal model's outputs at real positions never see what follows them.
-    """
-    pad = 0 if pad_id is None else pad_id
-    scores: list[list[float]] = []
-    tokens = 0
-    with torch.inference_mode():
-        for start in range(0, len(inputs), batch_size):
-            batch = inputs[start : start + batch_size]
-            width = max(len(ids) for ids, _ in batch)
-            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
-            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch])
-            probs = probabilities(model(input_ids=input_ids, attention_mask=mask))
-            scores += [probs[row, positions].tolist() for row, (_, positions) in enumerate(batch)]
-            tokens += int(mask.sum())
-    return scores, tokens
