@@ -6,7 +6,6 @@ Plain dataclasses that serialise to JSON lines; a results folder also loads as a
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,10 +65,6 @@ class SearchResult:
         row["trajectories"] = [Trajectory(**{k: v for k, v in t.items() if k != "text"}) for t in row["trajectories"]]
         row["compute"] = Compute(**row["compute"])
         return SearchResult(**row)
-
-
-def config_hash(config: dict) -> str:
-    return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def read_results(path: str | Path) -> list[SearchResult]:

@@ -9,7 +9,6 @@ uninterrupted run did, writes only its missing rows, and ends with the same resu
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,10 +19,11 @@ from ponder.config import ConfigError, fail, parse_config
 from ponder.data import Problem
 from ponder.data.sources import load_source
 from ponder.models import check_model_name
+from ponder.resumable import open_output
 
 from .backends import load_backend
 from .prm import load_prm
-from .results import config_hash, read_results
+from .results import read_results
 from .strategies import STRATEGIES, SearchContext
 from .strategies.sampling import sample_pool, select_from_pool
 from .strategies.selection import SELECTORS
@@ -127,18 +127,8 @@ def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchConte
 def run(args: InferArguments) -> Path:
     problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
     problems = problems[args.shard_index :: args.shard_count]
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = out_dir / "results.jsonl"
-    digest = config_hash(args.search_config())
-    config_path = out_dir / "config.json"
-    if config_path.exists() and results_path.exists():
-        previous = json.loads(config_path.read_text())
-        if previous.get("config_hash") != digest:
-            raise ConfigError(f"output_dir: {out_dir} holds results of a different configuration; use another folder")
-    config_path.write_text(json.dumps({**asdict(args), "config_hash": digest}, indent=2))
+    results_path, digest = open_output(args.output_dir, "results.jsonl", asdict(args), args.search_config())
     done = {(r.problem_id, r.strategy, r.n) for r in read_results(results_path)} if results_path.exists() else set()
-    _drop_partial_line(results_path)
     ctx = build_context(args)
     wanted = {(s, n) for s in args.strategies for n in ([1] if s == "greedy" else args.budgets)}
     with results_path.open("a") as sink, tqdm(total=len(problems), desc="infer") as bar:
@@ -155,14 +145,6 @@ def run(args: InferArguments) -> Path:
             sink.flush()
             bar.update(len(chunk))
     return results_path
-
-
-def _drop_partial_line(path: Path) -> None:
-    """A kill mid-write leaves a last line without its newline: cut it so appends stay valid."""
-    if path.exists():
-        text = path.read_text()
-        if text and not text.endswith("\n"):
-            path.write_text(text[: text.rfind("\n") + 1])
 
 
 def main(argv: list[str] | None = None) -> None:

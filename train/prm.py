@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from datasets import Dataset, load_dataset
+from datasets import Dataset
 from transformers import AutoModelForTokenClassification, AutoTokenizer, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from ponder.config import fail, parse_config
 from ponder.data import DatasetError
+from ponder.data.stepwise import load_stepwise
 from ponder.models import check_model_name
 from ponder.tracking import configure_wandb
 
@@ -36,7 +37,7 @@ IGNORE = -100.0
 @dataclass
 class PRMArguments:
     model_name_or_path: str = field(default="ponder/checkpoints/arithworld-policy", metadata={"help": "Causal-LM folder or hub name to start from (its LM head is replaced by a 2-label head)."})
-    dataset: str = field(default="outputs/prm-labels/labels.jsonl", metadata={"help": "jsonl/json file or hub dataset in TRL's stepwise layout (prompt, completions, labels[, soft_labels])."})
+    dataset: str = field(default="outputs/prm-labels/labels.jsonl", metadata={"help": "jsonl/json file or hub dataset of step labels: TRL's stepwise layout (prompt, completions, labels[, soft_labels]), Math-Shepherd, PRM800K or MATH-APS."})
     dataset_split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
     use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of every weight."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
@@ -116,18 +117,18 @@ class PRMTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def load_rows(args: PRMArguments) -> Dataset:
-    path = Path(args.dataset)
-    if path.suffix in (".jsonl", ".json"):
-        if not path.is_file():
-            raise DatasetError(f"dataset: no file {path}")
-        dataset = load_dataset("json", data_files=str(path), split="train")
-    else:
-        dataset = load_dataset(args.dataset, split=args.dataset_split)
-    missing = {"prompt", "completions", "labels"} - set(dataset.column_names)
-    if missing:
-        raise DatasetError(f"dataset: {args.dataset} lacks the stepwise columns {sorted(missing)} (has {dataset.column_names})")
-    return dataset
+def load_rows(args: PRMArguments, soft_labels: bool) -> Dataset:
+    """The training rows, from any layout `ponder.data.stepwise` reads (TRL, Math-Shepherd, PRM800K, MATH-APS)."""
+    rows = load_stepwise(args.dataset, split=args.dataset_split)
+    if not rows:
+        raise DatasetError(f"dataset: {args.dataset} has no rows")
+    columns = ["prompt", "completions", "labels"]
+    if soft_labels:
+        unlabelled = next((i for i, row in enumerate(rows) if "soft_labels" not in row), None)
+        if unlabelled is not None:
+            raise DatasetError(f"soft_labels: row {unlabelled + 1} of {args.dataset} has no soft labels (only Monte-Carlo layouts have them)")
+        columns.append("soft_labels")
+    return Dataset.from_list([{key: row[key] for key in columns} for row in rows])
 
 
 def build_model(args: PRMArguments):
@@ -152,9 +153,7 @@ def build_model(args: PRMArguments):
 def train_prm(args: PRMArguments, config: PRMConfig) -> Path:
     configure_wandb()
     model, tokenizer = build_model(args)
-    rows = load_rows(args)
-    if config.soft_labels and "soft_labels" not in rows.column_names:
-        raise DatasetError("soft_labels: the dataset has no `soft_labels` column")
+    rows = load_rows(args, config.soft_labels)
     train = rows.map(lambda row: tokenize_row(row, tokenizer, config), remove_columns=rows.column_names, desc="tokenize")
     trainer = PRMTrainer(model=model, args=config, train_dataset=train, data_collator=lambda b: collate(b, tokenizer.pad_token_id))
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None

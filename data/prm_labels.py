@@ -1,0 +1,163 @@
+"""`ponder data prm-labels`: step labels from Monte-Carlo rollouts (Math-Shepherd, Wang et al. 2024).
+
+For each problem the policy samples whole solutions; from every step prefix of every solution it
+then samples `rollouts` completions and grades their answers against the reference. A step's
+soft label is the fraction of rollouts from it that reach the reference answer (an estimate of
+the prefix's value under the policy), its hard label whether any does. The last step needs no
+rollouts: its label is whether the solution's own answer is right. Nothing here knows the
+dataset: labels come from the policy and the reference answer alone, so real datasets are
+labelled the same way as ArithWorld.
+
+Identical solutions of a problem are kept once, and a prefix that several solutions share is
+rolled out once. Rows are TRL's stepwise-supervision layout (`prompt`, `completions`, `labels`)
+plus `soft_labels` and the problem's id, level and sample index, written as JSON lines in
+`output_dir/labels.jsonl` chunk by chunk. Chunks have fixed seeds, so a killed run started
+again on the same folder skips finished chunks (`chunks_done.txt`), regenerates the unfinished one
+exactly and writes only its missing rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ponder.config import ConfigError, fail, parse_config
+from ponder.models import check_model_name
+from ponder.resumable import complete_lines, open_output
+
+from .grading import grade_many
+from .problem import Problem
+from .sources import load_source
+
+
+@dataclass
+class LabelArguments:
+    model: str = field(default="outputs/policy", metadata={"help": "Policy folder (or hub name) that samples solutions and rollouts."})
+    backend: str = field(default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."})
+    dataset: str = field(default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name (needs reference answers)."})
+    split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
+    limit: int | None = field(default=None, metadata={"help": "Only the first this many problems."})
+    per_level: int = field(default=200, metadata={"help": "ArithWorld: problems per level."})
+    seed: int = field(default=2, metadata={"help": "ArithWorld problem seed (the policy trains on 0, tests use 1) and sampling seed."})
+    samples_per_problem: int = field(default=4, metadata={"help": "Solutions sampled per problem; each distinct one becomes a row."})
+    rollouts: int = field(default=8, metadata={"help": "Completions sampled from each step prefix to estimate its value."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature for solutions and rollouts."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling threshold."})
+    max_tokens: int = field(default=256, metadata={"help": "Most tokens per solution and per rollout."})
+    system_prompt: str | None = field(default=None, metadata={"help": "System message put before every question."})
+    batch_size: int = field(default=256, metadata={"help": "hf backend: sequences per generate call."})
+    chunk_size: int = field(default=32, metadata={"help": "Problems labelled together before their rows are flushed."})
+    output_dir: str = field(default="outputs/prm-labels", metadata={"help": "Folder for labels.jsonl; an existing one is resumed."})
+
+    def __post_init__(self):
+        for name in ("samples_per_problem", "rollouts", "chunk_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        check_model_name("model", self.model)
+
+    def label_config(self) -> dict:
+        """Everything that changes a label; its hash tells a resumed run it is the same run."""
+        return {k: v for k, v in asdict(self).items() if k not in {"limit", "output_dir", "batch_size", "chunk_size"}}
+
+
+@dataclass
+class LabelStats:
+    rows: int = 0
+    steps: int = 0
+    good_steps: int = 0
+    policy_tokens: int = 0
+    wall_s: float = 0.0
+
+
+def label_chunk(problems: list[Problem], args: LabelArguments, ctx, seed: int, stats: LabelStats) -> list[dict]:
+    """Every labelled row of a chunk of problems: sample, roll out every distinct prefix, grade."""
+    from ponder.infer.backends import Sampling
+    from ponder.infer.strategies.base import to_trajectory
+
+    # A backend that caches prefixes starts each chunk empty, so a resumed chunk is sampled exactly as before.
+    getattr(ctx.backend, "reset_prefix_cache", lambda: None)()
+    sampling = Sampling(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=seed)
+    samples = ctx.backend.generate([ctx.prompt(p.question) for p in problems], args.samples_per_problem, sampling)
+    solutions = []  # (problem index, sample index, trajectory), distinct per problem
+    for i, generations in enumerate(samples):
+        seen = set()
+        for j, generation in enumerate(generations):
+            stats.policy_tokens += generation.num_tokens
+            trajectory = to_trajectory(generation.text, generation)
+            if trajectory.steps and tuple(trajectory.steps) not in seen:
+                seen.add(tuple(trajectory.steps))
+                solutions.append((i, j, trajectory))
+
+    # Every distinct non-final prefix is rolled out once, all of the chunk's in one backend call.
+    prefixes = sorted({(i, tuple(t.steps[:k])) for i, _, t in solutions for k in range(1, len(t.steps))})
+    rollouts = ctx.backend.generate([ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes], args.rollouts, sampling)
+    stats.policy_tokens += sum(g.num_tokens for gens in rollouts for g in gens)
+    pairs = [(g.text, problems[i].answer) for (i, _), gens in zip(prefixes, rollouts) for g in gens]
+    pairs += [(t.text, problems[i].answer) for i, _, t in solutions]
+    correct = grade_many(pairs)
+
+    value = {prefix: sum(correct[k * args.rollouts : (k + 1) * args.rollouts]) / args.rollouts for k, prefix in enumerate(prefixes)}
+    final_correct = correct[len(prefixes) * args.rollouts :]
+    rows = []
+    for (i, j, trajectory), solved in zip(solutions, final_correct):
+        soft = [value[(i, tuple(trajectory.steps[:k]))] for k in range(1, len(trajectory.steps))] + [float(solved)]
+        problem = problems[i]
+        rows.append({
+            "prompt": problem.question, "completions": trajectory.steps,
+            "labels": [v > 0 for v in soft], "soft_labels": soft,
+            "problem_id": problem.id, "level": problem.level, "sample": j,
+        })
+        stats.rows += 1
+        stats.steps += len(soft)
+        stats.good_steps += sum(v > 0 for v in soft)
+    return rows
+
+
+def label(args: LabelArguments) -> Path:
+    from ponder.infer.backends import load_backend
+    from ponder.infer.strategies.base import SearchContext
+
+    problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
+    if not problems:
+        raise ConfigError(f"dataset: {args.dataset} has no problems")
+    path, _ = open_output(args.output_dir, "labels.jsonl", asdict(args), args.label_config())
+    done = {(row["problem_id"], row["sample"]) for row in complete_lines(path)}
+    progress = path.with_name("chunks_done.txt")  # start index of each chunk whose rows are all written
+    finished = set(progress.read_text().split()) if progress.exists() and done else set()
+    backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
+    ctx = SearchContext(backend=backend, prm=None, tokenizer=backend.tokenizer, system_prompt=args.system_prompt)
+    stats, start = LabelStats(), time.time()
+    with path.open("a") as sink, tqdm(total=len(problems), desc="prm-labels") as bar:
+        for first in range(0, len(problems), args.chunk_size):
+            chunk = problems[first : first + args.chunk_size]
+            if str(first) in finished:
+                bar.update(len(chunk))
+                continue
+            for row in label_chunk(chunk, args, ctx, seed=args.seed + first, stats=stats):
+                if (row["problem_id"], row["sample"]) not in done:
+                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sink.flush()
+            with progress.open("a") as marks:
+                marks.write(f"{first}\n")
+            bar.update(len(chunk))
+    stats.wall_s = round(time.time() - start, 1)
+    print(f"labelled {stats.rows} solutions, {stats.steps} steps ({stats.good_steps / max(1, stats.steps):.0%} good) "
+          f"with {stats.policy_tokens} policy tokens in {stats.wall_s} s: {path}")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    (args,) = parse_config((LabelArguments,), argv, prog="ponder data prm-labels", description=__doc__)
+    try:
+        label(args)
+    except ConfigError as err:
+        fail(f"ponder data prm-labels: error: {err}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,212 @@
+"""`ponder eval prm`: how well a PRM tells good steps from bad ones.
+
+The PRM scores solutions whose steps carry ground-truth labels, which come from one of two places:
+
+- a dataset of problems with an exact step checker (ArithWorld): the policy samples solutions
+  on held-out problems and the checker labels every step (the oracle PRM's labels);
+- a file of labelled steps in any layout `ponder.data.stepwise` reads: ProcessBench (earliest
+  wrong step), TRL stepwise rows, Math-Shepherd, PRM800K, MATH-APS.
+
+Either way every solution is a list of steps, each good (the solution is still on a correct
+path after it) or bad. Reported:
+
+- step AUROC: the chance that a random good step scores above a random bad one (threshold-free);
+- step accuracy: the share of steps on the right side of `threshold`;
+- ProcessBench's metric (Zheng et al. 2024): the PRM's predicted earliest wrong step is the first
+  step scoring below `threshold` (-1 if none); accuracy on erroneous solutions (the prediction is
+  the labelled step), on correct ones (the prediction is -1), and F1, their harmonic mean.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ponder.config import fail, parse_config
+from ponder.data import DatasetError
+from ponder.data.checkers import STEP_CHECKERS
+from ponder.data.sources import ARITHWORLD, load_source
+from ponder.data.stepwise import detect_format, load_stepwise
+
+from .prm import load_prm
+
+
+@dataclass
+class EvalPRMArguments:
+    prm: str = field(default="token-cls", metadata={"help": "PRM scorer name (token-cls, rlhflow, math-shepherd, qwen2.5-math-prm, oracle)."})
+    prm_model: str | None = field(default="outputs/prm", metadata={"help": "PRM model folder or hub name (scorers that are models)."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow PRMs that need remote code (Qwen2.5-Math-PRM)."})
+    dataset: str = field(default="arithworld", metadata={"help": "Problems to sample and check ('arithworld', a file, a hub name), or a file of labelled steps (ProcessBench, TRL stepwise, ...)."})
+    split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
+    limit: int | None = field(default=None, metadata={"help": "Only the first this many problems or labelled solutions."})
+    checker: str = field(default="arithworld", metadata={"help": f"Step checker that labels sampled solutions: {', '.join(STEP_CHECKERS)}."})
+    policy: str = field(default="outputs/policy", metadata={"help": "Policy that samples solutions when `dataset` holds problems."})
+    per_level: int = field(default=100, metadata={"help": "ArithWorld: problems per level."})
+    seed: int = field(default=1, metadata={"help": "ArithWorld problem seed (held out from training: 0 and 2) and sampling seed."})
+    samples_per_problem: int = field(default=4, metadata={"help": "Solutions sampled per problem."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
+    max_tokens: int = field(default=256, metadata={"help": "Most tokens per sampled solution."})
+    batch_size: int = field(default=256, metadata={"help": "Sequences per generate call."})
+    threshold: float = field(default=0.5, metadata={"help": "A step scoring below this is predicted wrong (accuracy, earliest wrong step)."})
+    output: str | None = field(default=None, metadata={"help": "JSON file for the scores (default: PRM_MODEL/eval_prm.json, else eval_prm.json)."})
+
+    def __post_init__(self):
+        if self.checker not in STEP_CHECKERS:
+            raise ValueError(f"checker: unknown '{self.checker}' (expected one of: {', '.join(STEP_CHECKERS)})")
+        if not 0 < self.threshold < 1:
+            raise ValueError(f"threshold: must be in (0, 1), got {self.threshold}")
+
+
+@dataclass
+class LabelledSolution:
+    question: str
+    steps: list[str]
+    labels: list[bool]  # per step: still on a correct path after it
+    group: str = "all"  # what the report breaks down by (the level when there is one)
+    scores: list[float] = field(default_factory=list)
+
+
+@dataclass
+class PRMScores:
+    group: str
+    solutions: int
+    steps: int
+    good_steps: float  # share of steps labelled good
+    auroc: float | None  # None when one class is absent
+    step_accuracy: float
+    error_accuracy: float | None  # ProcessBench: erroneous solutions whose earliest wrong step is found
+    correct_accuracy: float | None  # ProcessBench: correct solutions predicted correct
+    f1: float | None
+
+
+def auroc(scores: list[float], labels: list[bool]) -> float | None:
+    """Area under the ROC curve from the rank-sum (Mann-Whitney U) statistic, ties counted half."""
+    positives = sum(labels)
+    negatives = len(labels) - positives
+    if not positives or not negatives:
+        return None
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    ranks = [0.0] * len(scores)
+    start = 0
+    while start < len(order):  # tied scores share the mean of their ranks
+        end = start
+        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
+            end += 1
+        for k in range(start, end + 1):
+            ranks[order[k]] = (start + end) / 2 + 1
+        start = end + 1
+    rank_sum = sum(rank for rank, label in zip(ranks, labels) if label)
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def first_error(flags: list[bool]) -> int:
+    """Index of the first False (a wrong step), -1 if there is none."""
+    return next((k for k, ok in enumerate(flags) if not ok), -1)
+
+
+def summarise(group: str, solutions: list[LabelledSolution], threshold: float) -> PRMScores:
+    scores = [s for sol in solutions for s in sol.scores]
+    labels = [label for sol in solutions for label in sol.labels]
+    erroneous = [sol for sol in solutions if not all(sol.labels)]
+    correct = [sol for sol in solutions if all(sol.labels)]
+
+    def predicted(sol: LabelledSolution) -> int:
+        return first_error([s >= threshold for s in sol.scores])
+
+    error_acc = sum(predicted(sol) == first_error(sol.labels) for sol in erroneous) / len(erroneous) if erroneous else None
+    correct_acc = sum(predicted(sol) == -1 for sol in correct) / len(correct) if correct else None
+    f1 = None
+    if error_acc is not None and correct_acc is not None:
+        f1 = 2 * error_acc * correct_acc / (error_acc + correct_acc) if error_acc + correct_acc else 0.0
+    return PRMScores(
+        group=group, solutions=len(solutions), steps=len(labels), good_steps=sum(labels) / max(1, len(labels)),
+        auroc=auroc(scores, labels), step_accuracy=sum((s >= threshold) == label for s, label in zip(scores, labels)) / max(1, len(labels)),
+        error_accuracy=error_acc, correct_accuracy=correct_acc, f1=f1,
+    )
+
+
+def holds_labelled_steps(dataset: str, split: str) -> bool:
+    """Whether `dataset` is labelled steps (a stepwise layout) rather than problems to sample."""
+    if dataset == ARITHWORLD:
+        return False
+    from ponder.data.loaders import _rows
+
+    first = next(iter(_rows(dataset, split)), None)
+    return first is not None and isinstance(first[1], dict) and detect_format(first[1]) is not None
+
+
+def sampled_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
+    """Solutions the policy samples on held-out problems, every step labelled by the checker."""
+    from .backends.hf import HFBackend
+    from .strategies.base import SearchContext
+    from .strategies.sampling import sample_pool
+
+    problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
+    backend = HFBackend(args.policy, batch_size=args.batch_size, progress=True)
+    ctx = SearchContext(backend=backend, prm=None, tokenizer=backend.tokenizer, temperature=args.temperature,
+                        max_tokens=args.max_tokens, seed=args.seed)
+    check = STEP_CHECKERS[args.checker]
+    solutions = []
+    for problem, (trajectories, _) in zip(problems, sample_pool(problems, args.samples_per_problem, ctx)):
+        group = f"level {problem.level}" if problem.level is not None else "all"
+        solutions += [LabelledSolution(problem.question, t.steps, check(problem.question, t.steps), group) for t in trajectories if t.steps]
+    return solutions
+
+
+def file_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
+    rows = load_stepwise(args.dataset, split=args.split, limit=args.limit)
+    return [LabelledSolution(row["prompt"], row["completions"], row["labels"]) for row in rows]
+
+
+def evaluate(args: EvalPRMArguments) -> list[PRMScores]:
+    solutions = file_solutions(args) if holds_labelled_steps(args.dataset, args.split) else sampled_solutions(args)
+    if args.prm == "oracle":
+        prm = load_prm("oracle", checker=args.checker)
+    else:
+        prm = load_prm(args.prm, model=args.prm_model, trust_remote_code=args.trust_remote_code)
+    by_question: dict[str, list[LabelledSolution]] = {}
+    for solution in solutions:
+        by_question.setdefault(solution.question, []).append(solution)
+    for question, group in tqdm(by_question.items(), desc="score steps"):
+        for solution, scores in zip(group, prm.score(question, [s.steps for s in group])):
+            solution.scores = scores
+    groups = sorted({s.group for s in solutions})
+    table = [summarise(g, [s for s in solutions if s.group == g], args.threshold) for g in groups]
+    if len(groups) > 1:
+        table.append(summarise("all", solutions, args.threshold))
+    return table
+
+
+def format_table(table: list[PRMScores]) -> str:
+    def pct(value):
+        return "   -" if value is None else f"{100 * value:5.1f}"
+
+    lines = [f"{'group':<10}{'solutions':>10}{'steps':>7}{'good%':>7}{'AUROC':>7}{'acc%':>7}{'err%':>7}{'corr%':>7}{'F1':>7}"]
+    for s in table:
+        auc = "   -" if s.auroc is None else f"{s.auroc:.3f}"
+        lines.append(f"{s.group:<10}{s.solutions:>10}{s.steps:>7}{pct(s.good_steps):>7}{auc:>7}{pct(s.step_accuracy):>7}"
+                     f"{pct(s.error_accuracy):>7}{pct(s.correct_accuracy):>7}{pct(s.f1):>7}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[PRMScores]:
+    (args,) = parse_config((EvalPRMArguments,), argv, prog="ponder eval prm", description=__doc__)
+    try:
+        table = evaluate(args)
+    except DatasetError as err:
+        fail(f"ponder eval prm: error: {err}")
+    print(format_table(table))
+    default = Path(args.prm_model, "eval_prm.json") if args.prm_model and Path(args.prm_model).is_dir() else Path("eval_prm.json")
+    output = Path(args.output) if args.output else default
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"args": asdict(args), "scores": [asdict(s) for s in table]}, indent=2))
+    print(f"wrote {output}")
+    return table
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
