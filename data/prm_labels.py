@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -46,7 +46,8 @@ class LabelArguments:
     seed: int = field(default=2, metadata={"help": "ArithWorld problem seed (the policy trains on 0, tests use 1) and sampling seed."})
     samples_per_problem: int = field(default=4, metadata={"help": "Solutions sampled per problem; each distinct one becomes a row."})
     rollouts: int = field(default=8, metadata={"help": "Completions sampled from each step prefix to estimate its value."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature for solutions and rollouts."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature for the solutions that are labelled."})
+    rollout_temperature: float | None = field(default=None, metadata={"help": "Sampling temperature for the rollouts (default: `temperature`)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling threshold."})
     max_tokens: int = field(default=256, metadata={"help": "Most tokens per solution and per rollout."})
     system_prompt: str | None = field(default=None, metadata={"help": "System message put before every question."})
@@ -95,7 +96,8 @@ def label_chunk(problems: list[Problem], args: LabelArguments, ctx, seed: int, s
 
     # Every distinct non-final prefix is rolled out once, all of the chunk's in one backend call.
     prefixes = sorted({(i, tuple(t.steps[:k])) for i, _, t in solutions for k in range(1, len(t.steps))})
-    rollouts = ctx.backend.generate([ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes], args.rollouts, sampling)
+    rollout_sampling = replace(sampling, temperature=args.temperature if args.rollout_temperature is None else args.rollout_temperature)
+    rollouts = ctx.backend.generate([ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes], args.rollouts, rollout_sampling)
     stats.policy_tokens += sum(g.num_tokens for gens in rollouts for g in gens)
     pairs = [(g.text, problems[i].answer) for (i, _), gens in zip(prefixes, rollouts) for g in gens]
     pairs += [(t.text, problems[i].answer) for i, _, t in solutions]

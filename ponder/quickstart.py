@@ -1,8 +1,11 @@
 """`ponder quickstart`: the main job, end to end on ArithWorld.
 
 Today's loop: take a policy (the checkpoint shipped with ponder, or one trained afresh with
-`--train_policy true`), then report greedy accuracy and pass@k per level on held-out problems.
-pass@k far above greedy on the hard levels is the room that PRM-guided search will use.
+`--train_policy true`); report greedy accuracy and pass@k per level on held-out problems (pass@k
+far above greedy on the hard levels is the room that search can use); label solution steps with
+Monte-Carlo rollouts; train a PRM on the labels; measure it against the exact step checker; then
+search with it (every strategy and budget) beside weighted best-of-N with the oracle PRM.
+Each stage writes into `output_dir`; labelling and search resume where a killed run stopped.
 """
 
 from __future__ import annotations
@@ -19,22 +22,43 @@ from ponder.config import load_yaml, parse_config
 SHIPPED_POLICY = Path(__file__).parent / "checkpoints" / "arithworld-policy"
 
 
+def recipe(*parts: str) -> Path:
+    """A default recipe such as `recipe("train", "prm.yaml")`; configs/ installs as the package ponder.configs."""
+    return Path(str(resources.files("ponder.configs").joinpath(*parts)))
+
+
 def policy_recipe() -> Path:
-    """The default policy recipe; configs/ installs as the package ponder.configs."""
-    return Path(str(resources.files("ponder.configs") / "train" / "policy.yaml"))
+    return recipe("train", "policy.yaml")
 
 
 @dataclass
 class QuickstartArguments:
-    output_dir: str = field(default="outputs/quickstart", metadata={"help": "Folder for everything the quickstart writes."})
+    output_dir: str = field(default="outputs/quickstart", metadata={"help": "Folder for everything the quickstart writes; a finished stage is not redone."})
     train_policy: bool = field(default=False, metadata={"help": "Train a policy afresh with the default recipe instead of using the shipped checkpoint."})
     policy: str | None = field(default=None, metadata={"help": "Use this policy folder instead (overrides train_policy)."})
-    per_level: int = field(default=200, metadata={"help": "Held-out ArithWorld problems per level."})
+    per_level: int = field(default=200, metadata={"help": "Held-out ArithWorld problems per level for greedy and pass@k."})
     k: int = field(default=16, metadata={"help": "Samples per problem for pass@k."})
+    label_per_level: int | None = field(default=None, metadata={"help": "Training problems per level for PRM labels (default: the recipe's)."})
+    prm_eval_per_level: int = field(default=100, metadata={"help": "Held-out problems per level for the PRM's step AUROC."})
+    search_per_level: int = field(default=40, metadata={"help": "Held-out problems per level for search with the learned PRM."})
+    budgets: list[int] = field(default_factory=lambda: [1, 4, 16], metadata={"help": "Search budgets N."})
+    strategies: list[str] = field(
+        default_factory=lambda: ["majority", "best_of_n", "weighted_best_of_n", "beam_search", "dvts"],
+        metadata={"help": "Strategies searched with the learned PRM (weighted best-of-N also runs with the oracle PRM)."},
+    )
+
+
+def _stage(number: int, text: str) -> None:
+    print(f"[{number}/6] {text}", flush=True)
 
 
 def run(args: QuickstartArguments) -> dict:
+    from ponder.data.prm_labels import main as label_main
     from ponder.infer.eval_policy import EvalArguments, evaluate
+    from ponder.infer.eval_prm import main as eval_prm_main
+    from ponder.infer.eval_search import main as eval_search_main
+    from ponder.infer.run import main as infer_main
+    from ponder.train.prm import main as train_prm_main
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -42,24 +66,57 @@ def run(args: QuickstartArguments) -> dict:
     start = time.time()
     if args.policy:
         policy = args.policy
+        _stage(1, f"using the policy {policy}")
     elif args.train_policy or not (SHIPPED_POLICY / "config.json").is_file():
         from ponder.train.policy import main as train_main
 
         policy = str(out / "policy")
-        print(f"[1/2] training a policy with {policy_recipe()} into {policy}")
+        _stage(1, f"training a policy with {policy_recipe()} into {policy}")
         train_main(["--config", str(policy_recipe()), "--output_dir", policy, "--eval_k", "0"])
     else:
         policy = str(SHIPPED_POLICY)
-        print(f"[1/2] using the shipped policy {policy} (recipe: {load_yaml(SHIPPED_POLICY / 'recipe.yaml').get('command')})")
+        _stage(1, f"using the shipped policy {policy} (recipe: {load_yaml(SHIPPED_POLICY / 'recipe.yaml').get('command')})")
     timings["policy_s"] = round(time.time() - start, 1)
 
-    print(f"[2/2] greedy accuracy and pass@{args.k} per level, {args.per_level} held-out problems per level")
+    _stage(2, f"greedy accuracy and pass@{args.k} per level, {args.per_level} held-out problems per level")
     start = time.time()
-    levels = evaluate(
-        EvalArguments(model=policy, per_level=args.per_level, k=args.k, output=str(out / "levels.json"))
-    )
-    timings["eval_s"] = round(time.time() - start, 1)
-    summary = {"policy": policy, "levels": levels, **timings, "args": asdict(args)}
+    levels = evaluate(EvalArguments(model=policy, per_level=args.per_level, k=args.k, output=str(out / "levels.json")))
+    timings["eval_policy_s"] = round(time.time() - start, 1)
+
+    _stage(3, f"step labels from Monte-Carlo rollouts ({recipe('data', 'prm_labels.yaml')})")
+    start = time.time()
+    labels = out / "prm-labels"
+    per_level = ["--per_level", str(args.label_per_level)] if args.label_per_level else []
+    label_main(["--config", str(recipe("data", "prm_labels.yaml")), "--model", policy, "--output_dir", str(labels), *per_level])
+    timings["labels_s"] = round(time.time() - start, 1)
+
+    _stage(4, f"training a PRM on them ({recipe('train', 'prm.yaml')})")
+    start = time.time()
+    prm = out / "prm"
+    if not (prm / "prm_config.json").is_file():
+        train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", policy,
+                        "--dataset", str(labels / "labels.jsonl"), "--output_dir", str(prm)])
+    timings["train_prm_s"] = round(time.time() - start, 1)
+
+    _stage(5, f"the PRM against the exact step checker, {args.prm_eval_per_level} held-out problems per level")
+    start = time.time()
+    prm_scores = eval_prm_main(["--prm", "token-cls", "--prm_model", str(prm), "--policy", policy,
+                                "--per_level", str(args.prm_eval_per_level), "--output", str(out / "eval_prm.json")])
+    timings["eval_prm_s"] = round(time.time() - start, 1)
+
+    _stage(6, f"search with the learned PRM (and weighted best-of-N with the oracle), {args.search_per_level} problems per level")
+    start = time.time()
+    budgets = [str(n) for n in args.budgets]
+    searches = {"learned": ["--prm", "token-cls", "--prm_model", str(prm), "--strategies", *args.strategies],
+                "oracle": ["--prm", "oracle", "--strategies", "weighted_best_of_n"]}
+    search = {}
+    for name, options in searches.items():
+        folder = out / f"search-{name}-prm"
+        infer_main(["--model", policy, *options, "--budgets", *budgets, "--per_level", str(args.search_per_level), "--output_dir", str(folder)])
+        search[name] = [asdict(p) for p in eval_search_main(["--results", str(folder), "--levels", "false"])]
+    timings["search_s"] = round(time.time() - start, 1)
+
+    summary = {"policy": policy, "levels": levels, "prm": [asdict(s) for s in prm_scores], "search": search, **timings, "args": asdict(args)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {out / 'summary.json'}")
     return summary

@@ -11,7 +11,7 @@ from ponder.train.policy import PolicyArguments, PolicyConfig
 
 SUBCOMMANDS = [
     ["quickstart"], ["data", "arithworld"], ["data", "convert-gguf"], ["train", "policy"], ["train", "prm"], ["infer"], ["merge"],
-    ["eval", "search"], ["eval", "policy"],
+    ["eval", "search"], ["eval", "policy"], ["eval", "prm"], ["data", "prm-labels"],
 ]
 
 

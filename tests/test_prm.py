@@ -90,6 +90,11 @@ def test_token_cls_reads_at_the_last_token_of_the_trained_separator(prm_folder, 
         ids, positions = prm.build_input(QUESTION, STEPS)
         assert prm.tokenizer.decode(ids) == "<s>2 +3 *4" + "2+3=5\n\n" + "5*4=20\n\\boxed{20}\n\n"
         assert positions == [1 + 7 + 6, 1 + 7 + 7 + 18]
+    # a folder trained with the separator after the prompt too is scored the same way
+    (folder / "prm_config.json").write_text(json.dumps({"step_separator": "\n", "separate_prompt": True}))
+    ids, positions = load_prm("token-cls", model=str(folder)).build_input(QUESTION, STEPS)
+    assert prm.tokenizer.decode(ids) == "<s>2 +3 *4\n" + "2+3=5\n" + "5*4=20\n\\boxed{20}\n"
+    assert positions == [1 + 8 + 5, 1 + 8 + 6 + 17]
 
 
 def test_too_long_a_candidate_is_an_error_not_a_silent_cut(token_cls):

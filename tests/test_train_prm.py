@@ -38,6 +38,8 @@ def test_rows_are_labelled_at_each_separator(tiny_policy):
     assert [t for _, t in labelled] == [1.0, 0.0]
     assert [tokenizer.decode([out["input_ids"][i]]) for i, _ in labelled] == ["\n", "\n"]
     assert out["input_ids"][0] == tokenizer.bos_token_id
+    # the prompt is separated from the first step like a step (as prm_config.json tells the scorer)
+    assert tokenizer.decode(out["input_ids"][1:9]) == "2 +3 *4\n"
     last_only = tokenize_row(row, tokenizer, PRMConfig(output_dir="x", report_to="none", train_on_last_step_only=True))
     assert [t for t in last_only["targets"] if t != IGNORE] == [0.0]
     with pytest.raises(ValueError, match="2 completions but 1 labels"):

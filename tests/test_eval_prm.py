@@ -1,0 +1,83 @@
+"""`ponder eval prm`: AUROC and ProcessBench's metric, checked with scorers whose predictions are known."""
+
+import itertools
+import json
+import random
+
+import pytest
+
+from ponder.data.stepwise import load_stepwise
+from ponder.infer.eval_prm import auroc, main
+from ponder.infer.prm.base import PRMS, register
+from ponder.quickstart import SHIPPED_POLICY
+
+
+def test_auroc_is_the_pairwise_ranking_probability():
+    assert auroc([0.9, 0.8, 0.2, 0.1], [True, True, False, False]) == 1.0
+    assert auroc([0.1, 0.2, 0.8, 0.9], [True, True, False, False]) == 0.0
+    assert auroc([0.5] * 4, [True, False, True, False]) == 0.5
+    assert auroc([0.3, 0.7], [True, True]) is None
+    rng = random.Random(0)
+    scores = [rng.choice([0.1, 0.2, 0.3, 0.4]) for _ in range(60)]
+    labels = [rng.random() < 0.4 for _ in range(60)]
+    pairs = [(p, n) for p, n in itertools.product(range(60), repeat=2) if labels[p] and not labels[n]]
+    brute = sum(1.0 if scores[p] > scores[n] else 0.5 if scores[p] == scores[n] else 0.0 for p, n in pairs) / len(pairs)
+    assert auroc(scores, labels) == pytest.approx(brute)
+
+
+class KnownScorer:
+    """Scores decided in advance from the labels, to check the metric, not a model."""
+
+    num_parameters = 0
+    rule = "perfect"
+    labels: dict[tuple[str, tuple[str, ...]], list[bool]] = {}
+
+    def __init__(self, **_):
+        pass
+
+    def score(self, question, step_lists):
+        out = []
+        for steps in step_lists:
+            truth = self.labels[(question, tuple(steps))]
+            if self.rule == "perfect":
+                out.append([0.9 if ok else 0.1 for ok in truth])
+            elif self.rule == "all-good":
+                out.append([0.9] * len(steps))
+            else:  # "first-wrong": every solution is flagged at its first step
+                out.append([0.1] * len(steps))
+        return out
+
+
+@pytest.fixture
+def known_scorer():
+    register("known-test")(KnownScorer)
+    yield KnownScorer
+    del PRMS["known-test"]
+
+
+@pytest.mark.parametrize("rule", ["perfect", "all-good", "first-wrong"])
+def test_processbench_metric_with_known_predictions(shared_data, known_scorer, tmp_path, rule):
+    path = shared_data / "processbench" / "gsm8k.json"
+    raw = json.loads(path.read_text())
+    known_scorer.labels = {(r["prompt"], tuple(r["completions"])): r["labels"] for r in load_stepwise(path)}
+    known_scorer.rule = rule
+    table = main(["--prm", "known-test", "--prm_model", "", "--dataset", str(path), "--output", str(tmp_path / "out.json")])
+    (scores,) = table
+    erroneous = [r for r in raw if r["label"] != -1]
+    assert scores.solutions == 400 and len(erroneous) == 207  # ProcessBench's GSM8K split: 207 erroneous, 193 correct
+    expected = {
+        "perfect": (1.0, 1.0, 1.0, 1.0),
+        "all-good": (0.0, 1.0, 0.0, 0.5),
+        "first-wrong": (sum(r["label"] == 0 for r in erroneous) / 207, 0.0, 0.0, 0.5),
+    }[rule]
+    assert (scores.error_accuracy, scores.correct_accuracy, scores.f1, scores.auroc) == pytest.approx(expected)
+    assert json.loads((tmp_path / "out.json").read_text())["scores"][0]["f1"] == pytest.approx(expected[2])
+
+
+def test_oracle_prm_is_perfect_on_checked_arithworld_steps(tmp_path):
+    # the shipped policy: right on easy levels, often wrong on hard ones, so both kinds of step occur
+    table = main(["--prm", "oracle", "--policy", str(SHIPPED_POLICY), "--per_level", "4", "--samples_per_problem", "2",
+                  "--max_tokens", "60", "--output", str(tmp_path / "out.json")])
+    overall = table[-1]
+    assert overall.group == "all" and [s.group for s in table[:-1]] == [f"level {lv}" for lv in range(1, 6)]
+    assert 30 <= overall.solutions <= 40 and overall.auroc == 1.0 and overall.step_accuracy == 1.0 and overall.f1 == 1.0
