@@ -11,6 +11,9 @@ Either way every solution is a list of steps, each good (the solution is still o
 path after it) or bad. Reported:
 
 - step AUROC: the chance that a random good step scores above a random bad one (threshold-free);
+- within-question AUROC: the same for the last step, inside each question's solutions, averaged
+  (pooled step AUROC also rewards a PRM that only knows which questions are hard; picking among
+  one question's solutions, as best-of-N does, needs this one);
 - step accuracy: the share of steps on the right side of `threshold`;
 - ProcessBench's metric (Zheng et al. 2024): the PRM's predicted earliest wrong step is the first
   step scoring below `threshold` (-1 if none); accuracy on erroneous solutions (the prediction is
@@ -77,6 +80,7 @@ class PRMScores:
     steps: int
     good_steps: float  # share of steps labelled good
     auroc: float | None  # None when one class is absent
+    within_auroc: float | None  # final-step AUROC inside each question, averaged: what search selection needs
     step_accuracy: float
     error_accuracy: float | None  # ProcessBench: erroneous solutions whose earliest wrong step is found
     correct_accuracy: float | None  # ProcessBench: correct solutions predicted correct
@@ -103,6 +107,18 @@ def auroc(scores: list[float], labels: list[bool]) -> float | None:
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
+def within_question_auroc(solutions: list[LabelledSolution]) -> float | None:
+    """Mean, over questions with both correct and wrong solutions, of the AUROC of the last step's
+    score for the last step's label. Step AUROC pooled over questions also rewards a PRM that only
+    knows which questions are hard; choosing among one question's solutions needs this one."""
+    by_question: dict[str, list[LabelledSolution]] = {}
+    for solution in solutions:
+        by_question.setdefault(solution.question, []).append(solution)
+    values = [auroc([s.scores[-1] for s in group], [s.labels[-1] for s in group]) for group in by_question.values()]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
 def first_error(flags: list[bool]) -> int:
     """Index of the first False (a wrong step), -1 if there is none."""
     return next((k for k, ok in enumerate(flags) if not ok), -1)
@@ -124,7 +140,7 @@ def summarise(group: str, solutions: list[LabelledSolution], threshold: float) -
         f1 = 2 * error_acc * correct_acc / (error_acc + correct_acc) if error_acc + correct_acc else 0.0
     return PRMScores(
         group=group, solutions=len(solutions), steps=len(labels), good_steps=sum(labels) / max(1, len(labels)),
-        auroc=auroc(scores, labels), step_accuracy=sum((s >= threshold) == label for s, label in zip(scores, labels)) / max(1, len(labels)),
+        auroc=auroc(scores, labels), within_auroc=within_question_auroc(solutions), step_accuracy=sum((s >= threshold) == label for s, label in zip(scores, labels)) / max(1, len(labels)),
         error_accuracy=error_acc, correct_accuracy=correct_acc, f1=f1,
     )
 
@@ -185,10 +201,11 @@ def format_table(table: list[PRMScores]) -> str:
     def pct(value):
         return "   -" if value is None else f"{100 * value:5.1f}"
 
-    lines = [f"{'group':<10}{'solutions':>10}{'steps':>7}{'good%':>7}{'AUROC':>7}{'acc%':>7}{'err%':>7}{'corr%':>7}{'F1':>7}"]
+    lines = [f"{'group':<10}{'solutions':>10}{'steps':>7}{'good%':>7}{'AUROC':>7}{'within':>7}{'acc%':>7}{'err%':>7}{'corr%':>7}{'F1':>7}"]
     for s in table:
         auc = "   -" if s.auroc is None else f"{s.auroc:.3f}"
-        lines.append(f"{s.group:<10}{s.solutions:>10}{s.steps:>7}{pct(s.good_steps):>7}{auc:>7}{pct(s.step_accuracy):>7}"
+        within = "   -" if s.within_auroc is None else f"{s.within_auroc:.3f}"
+        lines.append(f"{s.group:<10}{s.solutions:>10}{s.steps:>7}{pct(s.good_steps):>7}{auc:>7}{within:>7}{pct(s.step_accuracy):>7}"
                      f"{pct(s.error_accuracy):>7}{pct(s.correct_accuracy):>7}{pct(s.f1):>7}")
     return "\n".join(lines)
 

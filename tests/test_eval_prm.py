@@ -71,6 +71,10 @@ def test_processbench_metric_with_known_predictions(shared_data, known_scorer, t
         "first-wrong": (sum(r["label"] == 0 for r in erroneous) / 207, 0.0, 0.0, 0.5),
     }[rule]
     assert (scores.error_accuracy, scores.correct_accuracy, scores.f1, scores.auroc) == pytest.approx(expected)
+    if rule == "perfect":
+        assert scores.within_auroc in (1.0, None)
+    elif rule == "all-good":
+        assert scores.within_auroc in (0.5, None)
     assert json.loads((tmp_path / "out.json").read_text())["scores"][0]["f1"] == pytest.approx(expected[2])
 
 
@@ -81,3 +85,16 @@ def test_oracle_prm_is_perfect_on_checked_arithworld_steps(tmp_path):
     overall = table[-1]
     assert overall.group == "all" and [s.group for s in table[:-1]] == [f"level {lv}" for lv in range(1, 6)]
     assert 30 <= overall.solutions <= 40 and overall.auroc == 1.0 and overall.step_accuracy == 1.0 and overall.f1 == 1.0
+    assert overall.within_auroc in (1.0, None)
+
+
+def test_within_question_auroc_ignores_how_hard_each_question_is():
+    from ponder.infer.eval_prm import LabelledSolution, within_question_auroc
+
+    def sol(question, ok, score):
+        return LabelledSolution(question, ["step"], [ok], scores=[score])
+
+    # pooled, "easy" scores high and "hard" low, which looks good; inside each question it ranks backwards once
+    solutions = [sol("easy", True, 0.9), sol("easy", False, 0.8), sol("hard", True, 0.1), sol("hard", False, 0.3), sol("alone", True, 0.5)]
+    assert within_question_auroc(solutions) == 0.5
+    assert within_question_auroc([sol("q", True, 0.9)]) is None
