@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -78,25 +78,24 @@ class LabelStats:
 def label_chunk(problems: list[Problem], args: LabelArguments, ctx, seed: int, stats: LabelStats) -> list[dict]:
     """Every labelled row of a chunk of problems: sample, roll out every distinct prefix, grade."""
     from ponder.infer.backends import Sampling
-    from ponder.infer.strategies.base import to_trajectory
+    from ponder.infer.strategies.sampling import sample_pool
 
     # A backend that caches prefixes starts each chunk empty, so a resumed chunk is sampled exactly as before.
     getattr(ctx.backend, "reset_prefix_cache", lambda: None)()
-    sampling = Sampling(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=seed)
-    samples = ctx.backend.generate([ctx.prompt(p.question) for p in problems], args.samples_per_problem, sampling)
+    ctx.seed = seed
     solutions = []  # (problem index, sample index, trajectory), distinct per problem
-    for i, generations in enumerate(samples):
+    for i, (trajectories, compute) in enumerate(sample_pool(problems, args.samples_per_problem, ctx)):
+        stats.policy_tokens += compute.policy_tokens
         seen = set()
-        for j, generation in enumerate(generations):
-            stats.policy_tokens += generation.num_tokens
-            trajectory = to_trajectory(generation.text, generation)
+        for j, trajectory in enumerate(trajectories):
             if trajectory.steps and tuple(trajectory.steps) not in seen:
                 seen.add(tuple(trajectory.steps))
                 solutions.append((i, j, trajectory))
 
     # Every distinct non-final prefix is rolled out once, all of the chunk's in one backend call.
     prefixes = sorted({(i, tuple(t.steps[:k])) for i, _, t in solutions for k in range(1, len(t.steps))})
-    rollout_sampling = replace(sampling, temperature=args.temperature if args.rollout_temperature is None else args.rollout_temperature)
+    rollout_temperature = args.temperature if args.rollout_temperature is None else args.rollout_temperature
+    rollout_sampling = Sampling(temperature=rollout_temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=seed)
     rollouts = ctx.backend.generate([ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes], args.rollouts, rollout_sampling)
     stats.policy_tokens += sum(g.num_tokens for gens in rollouts for g in gens)
     pairs = [(g.text, problems[i].answer) for (i, _), gens in zip(prefixes, rollouts) for g in gens]
@@ -132,7 +131,8 @@ def label(args: LabelArguments) -> Path:
     progress = path.with_name("chunks_done.txt")  # start index of each chunk whose rows are all written
     finished = set(progress.read_text().split()) if progress.exists() and done else set()
     backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
-    ctx = SearchContext(backend=backend, prm=None, tokenizer=backend.tokenizer, system_prompt=args.system_prompt)
+    ctx = SearchContext(backend=backend, prm=None, tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
+                        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens)
     stats, start = LabelStats(), time.time()
     with path.open("a") as sink, tqdm(total=len(problems), desc="prm-labels") as bar:
         for first in range(0, len(problems), args.chunk_size):

@@ -107,14 +107,18 @@ def auroc(scores: list[float], labels: list[bool]) -> float | None:
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
+def by_question(solutions: list[LabelledSolution]) -> dict[str, list[LabelledSolution]]:
+    groups: dict[str, list[LabelledSolution]] = {}
+    for solution in solutions:
+        groups.setdefault(solution.question, []).append(solution)
+    return groups
+
+
 def within_question_auroc(solutions: list[LabelledSolution]) -> float | None:
     """Mean, over questions with both correct and wrong solutions, of the AUROC of the last step's
     score for the last step's label. Step AUROC pooled over questions also rewards a PRM that only
     knows which questions are hard; choosing among one question's solutions needs this one."""
-    by_question: dict[str, list[LabelledSolution]] = {}
-    for solution in solutions:
-        by_question.setdefault(solution.question, []).append(solution)
-    values = [auroc([s.scores[-1] for s in group], [s.labels[-1] for s in group]) for group in by_question.values()]
+    values = [auroc([s.scores[-1] for s in group], [s.labels[-1] for s in group]) for group in by_question(solutions).values()]
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
 
@@ -184,10 +188,7 @@ def evaluate(args: EvalPRMArguments) -> list[PRMScores]:
         prm = load_prm("oracle", checker=args.checker)
     else:
         prm = load_prm(args.prm, model=args.prm_model, trust_remote_code=args.trust_remote_code)
-    by_question: dict[str, list[LabelledSolution]] = {}
-    for solution in solutions:
-        by_question.setdefault(solution.question, []).append(solution)
-    for question, group in tqdm(by_question.items(), desc="score steps"):
+    for question, group in tqdm(by_question(solutions).items(), desc="score steps"):
         for solution, scores in zip(group, prm.score(question, [s.steps for s in group])):
             solution.scores = scores
     groups = sorted({s.group for s in solutions})
