@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from ponder.config import parse_config
 
 from .arithworld import LEVELS, generate_problems
-from .loaders import save_problems
+from .loaders import load_problems, save_problems
 
 
 @dataclass
@@ -17,6 +17,7 @@ class ArithWorldArguments:
     n_per_level: int = field(default=100, metadata={"help": "Problems per level."})
     levels: list[int] = field(default_factory=lambda: sorted(LEVELS), metadata={"help": "Levels to generate (1-5)."})
     seed: int = field(default=0, metadata={"help": "Random seed; the same seed gives the same problems."})
+    exclude: str | None = field(default=None, metadata={"help": "jsonl/json problems whose questions are left out, so that this split is disjoint from that one (e.g. validation from test)."})
 
     def __post_init__(self):
         if self.n_per_level < 1:
@@ -29,8 +30,13 @@ class ArithWorldArguments:
 def main(argv: list[str] | None = None) -> None:
     (args,) = parse_config((ArithWorldArguments,), argv, prog="ponder data arithworld", description=__doc__)
     problems = generate_problems(args.n_per_level, args.levels, args.seed)
+    dropped = 0
+    if args.exclude:
+        taken = {p.question for p in load_problems(args.exclude)}
+        kept = [p for p in problems if p.question not in taken]
+        problems, dropped = kept, len(problems) - len(kept)
     save_problems(problems, args.output)
-    print(f"wrote {len(problems)} problems to {args.output}")
+    print(f"wrote {len(problems)} problems to {args.output}" + (f" ({dropped} left out: their questions are in {args.exclude})" if args.exclude else ""))
 
 
 if __name__ == "__main__":

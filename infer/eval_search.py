@@ -27,8 +27,8 @@ from .strategies.selection import SELECTORS
 
 @dataclass
 class EvalSearchArguments:
-    results: str = field(default="outputs/infer", metadata={"help": "Results folder (or results.jsonl) of `ponder infer`."})
-    output_dir: str | None = field(default=None, metadata={"help": "Where tables and plots go (default: the results folder)."})
+    results: list[str] = field(default_factory=lambda: ["outputs/infer"], metadata={"help": "Results folders (or results.jsonl files) of `ponder infer`; several are drawn together (e.g. fixed strategies and compute-optimal runs)."})
+    output_dir: str | None = field(default=None, metadata={"help": "Where tables and plots go (default: the first results folder)."})
     subsamples: int = field(default=32, metadata={"help": "Random subsets per problem and N for the best-of-N curves."})
     levels: bool = field(default=True, metadata={"help": "Also report accuracy per level."})
     wandb: bool = field(default=True, metadata={"help": "Log the curves and table to W&B (offline without an API key)."})
@@ -122,6 +122,37 @@ def _curves(rows, subsamples, seed, level=None) -> list[Point]:
     return [p for p in direct_points(rows, level) if p.strategy not in covered] + subsampled
 
 
+def tokens_to_reach(curve: list[Point], accuracy: float) -> tuple[float, bool]:
+    """Policy tokens at which an accuracy curve first reaches `accuracy`.
+
+    Interpolated linearly in log tokens between the two measured points around the crossing;
+    when the curve never gets there, its last point's tokens and False (a lower bound).
+    """
+    curve = sorted(curve, key=lambda p: p.tokens)
+    if curve[0].accuracy >= accuracy:
+        return curve[0].tokens, True
+    for a, b in zip(curve, curve[1:]):
+        if b.accuracy >= accuracy:
+            t = (accuracy - a.accuracy) / (b.accuracy - a.accuracy)
+            return math.exp(math.log(a.tokens) + t * (math.log(b.tokens) - math.log(a.tokens))), True
+    return curve[-1].tokens, False
+
+
+def efficiency(points: list[Point], strategy: str, n: int, baseline: str = "weighted_best_of_n") -> dict:
+    """How many times more policy tokens `baseline` needs to match `strategy`'s accuracy at budget n.
+
+    Snell et al. (2024) report this against best-of-N; `reached` is False when the baseline's
+    curve never reaches that accuracy, and the ratio is then a lower bound.
+    """
+    overall = [p for p in points if p.level is None]
+    target = next((p for p in overall if p.strategy == strategy and p.n == n), None)
+    curve = [p for p in overall if p.strategy == baseline]
+    if target is None or not curve:
+        raise ValueError(f"efficiency: need {strategy} at N={n} and a {baseline} curve in the results")
+    tokens, reached = tokens_to_reach(curve, target.accuracy)
+    return {"ratio": tokens / target.tokens, "reached": reached, "accuracy": target.accuracy, "tokens": target.tokens, "baseline_tokens": tokens}
+
+
 def format_table(points: list[Point]) -> str:
     lines = [f"{'strategy':<20}{'level':>6}{'N':>5}{'accuracy':>10}{'95% CI':>16}{'tokens':>10}{'FLOPs':>11}"]
     for p in points:
@@ -201,11 +232,12 @@ def log_to_wandb(points: list[Point], plots: list[Path], run_name: str) -> None:
 
 def main(argv: list[str] | None = None) -> list[Point]:
     (args,) = parse_config((EvalSearchArguments,), argv, prog="ponder eval search", description=__doc__)
-    path = Path(args.results)
-    path = path / "results.jsonl" if path.is_dir() else path
-    if not path.is_file():
-        fail(f"ponder eval search: error: results: no results file at {path}")
-    rows = read_results(path)
+    paths = [Path(p) / "results.jsonl" if Path(p).is_dir() else Path(p) for p in args.results]
+    for path in paths:
+        if not path.is_file():
+            fail(f"ponder eval search: error: results: no results file at {path}")
+    rows = [row for path in paths for row in read_results(path)]
+    path = paths[0]
     points = evaluate_results(rows, args.subsamples, args.seed, args.levels)
     print(format_table([p for p in points if p.level is None]))
     out_dir = Path(args.output_dir) if args.output_dir else path.parent

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ponder.config import ConfigError, fail, parse_config
 from ponder.data import Problem
+from ponder.data.difficulty import read as read_difficulty
 from ponder.data.sources import load_source
 from ponder.models import check_model_name
 from ponder.resumable import open_output
@@ -24,7 +25,9 @@ from ponder.resumable import open_output
 from .backends import load_backend
 from .prm import load_prm
 from .results import read_results
+from .router import RouterTable
 from .strategies import STRATEGIES, SearchContext
+from .strategies.compute_optimal import Router
 from .strategies.sampling import sample_pool, select_from_pool
 from .strategies.selection import SELECTORS
 
@@ -47,6 +50,9 @@ class InferArguments:
         metadata={"help": f"Strategies to run: {', '.join(sorted(STRATEGIES))}."},
     )
     budgets: list[int] = field(default_factory=lambda: [1, 4, 16], metadata={"help": "Budgets N (generations per problem)."})
+    router: str | None = field(default=None, metadata={"help": "Router table from `ponder fit-router` (compute_optimal* strategies)."})
+    difficulty_model: str | None = field(default=None, metadata={"help": "Difficulty predictor folder from `ponder train difficulty` (compute_optimal, compute_optimal_uneven)."})
+    difficulty_labels: str | None = field(default=None, metadata={"help": "Difficulty file from `ponder data difficulty`: oracle bins (compute_optimal_oracle*)."})
     beam_width: int = field(default=4, metadata={"help": "M for beam search, DVTS and lookahead (capped at N)."})
     lookahead: int = field(default=1, metadata={"help": "k greedy steps before scoring, for the lookahead strategy."})
     aggregation: str = field(default="last", metadata={"help": "How step scores become a trajectory score: last, min, prod, mean."})
@@ -74,6 +80,13 @@ class InferArguments:
         if needs_prm and not self.prm:
             raise ValueError(f"prm: strategies {sorted(needs_prm)} need a PRM scorer (--prm)")
         check_model_name("model", self.model)
+        routed = [s for s in self.strategies if s.startswith("compute_optimal")]
+        if routed and not self.router:
+            raise ValueError(f"router: strategies {routed} need a router table (--router, from `ponder fit-router`)")
+        if any("oracle" in s for s in routed) and not self.difficulty_labels:
+            raise ValueError("difficulty_labels: the compute_optimal_oracle strategies need a difficulty file (--difficulty_labels)")
+        if any("oracle" not in s for s in routed) and not self.difficulty_model:
+            raise ValueError("difficulty_model: compute_optimal and compute_optimal_uneven need a difficulty predictor (--difficulty_model)")
 
     def search_config(self) -> dict:
         """Everything that changes a result; its hash tells a resumed run it is the same run."""
@@ -99,10 +112,29 @@ def build_context(args: InferArguments) -> SearchContext:
     elif args.prm:
         prm = load_prm(args.prm, model=args.prm_model, trust_remote_code=args.trust_remote_code)
     return SearchContext(
-        backend=backend, prm=prm, tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
+        backend=backend, prm=prm, router=load_router(args), tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
         max_step_tokens=args.max_step_tokens, max_steps=args.max_steps, aggregation=args.aggregation, seed=args.seed,
     )
+
+
+def load_router(args: InferArguments) -> Router | None:
+    if not args.router:
+        return None
+    from .difficulty import load_difficulty_predictor
+
+    predictor = load_difficulty_predictor(args.difficulty_model) if args.difficulty_model else None
+    oracle = {pid: d.bin for pid, d in read_difficulty(args.difficulty_labels).items()} if args.difficulty_labels else None
+    return Router(RouterTable.load(args.router), predictor, oracle)
+
+
+def strategy_params(strategy: str, args: InferArguments) -> dict:
+    """The hyper-parameters a strategy takes from the command line (pool strategies take none)."""
+    if strategy in ("beam_search", "dvts"):
+        return {"beam_width": args.beam_width}
+    if strategy == "lookahead":
+        return {"beam_width": args.beam_width, "lookahead": args.lookahead}
+    return {}
 
 
 def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchContext, chunk_seed: int):
@@ -116,11 +148,8 @@ def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchConte
     for strategy in args.strategies:
         if strategy in pool_strategies:
             continue
-        params = {} if strategy == "greedy" else {"beam_width": args.beam_width}
-        if strategy == "lookahead":
-            params["lookahead"] = args.lookahead
         for n in [1] if strategy == "greedy" else args.budgets:
-            rows += STRATEGIES[strategy](problems, n, ctx, **params)
+            rows += STRATEGIES[strategy](problems, n, ctx, **strategy_params(strategy, args))
     return rows
 
 

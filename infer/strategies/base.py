@@ -32,6 +32,7 @@ class SearchContext:
     max_steps: int = 20  # rounds of step-wise search
     aggregation: str = "last"
     seed: int = 0
+    router: object | None = None  # compute_optimal.Router, for the compute-optimal strategies
 
     def prompt(self, question: str, steps: list[str] = ()) -> str:
         """The chat prompt, continued by the steps so far (inside the same assistant turn)."""

@@ -1,0 +1,82 @@
+"""Compute-optimal search: predict each problem's difficulty bin, then run what the router says.
+
+One function, four registered names that differ by two parameters:
+
+    compute_optimal               bins from the difficulty predictor, every problem gets budget N
+    compute_optimal_uneven        predicted bins, N is the *average* budget spread unevenly over bins
+    compute_optimal_oracle        bins from a difficulty file (pass rates: the oracle of Snell et al.)
+    compute_optimal_oracle_uneven oracle bins, uneven budgets
+
+The predictor reads the question alone, so routing costs no policy generation. Problems that the
+router sends the same way run together in one call of the chosen strategy; each result keeps the
+bin and the choice in its `params`, and reports the budget N it was asked for.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from ponder.data import Problem
+
+from ..results import SearchResult
+from ..router import RouterTable
+from .base import STRATEGIES, SearchContext, register
+
+
+@dataclass
+class Router:
+    """A fitted table and where bins come from: a predictor, a difficulty file, or both."""
+
+    table: RouterTable
+    predictor: object | None = None  # ponder.infer.difficulty.DifficultyPredictor
+    oracle_bins: dict[str, int] | None = None
+
+    def bins(self, problems: list[Problem], oracle: bool) -> list[int]:
+        if oracle:
+            if self.oracle_bins is None:
+                raise ValueError("difficulty_labels: the oracle compute-optimal strategies need a difficulty file")
+            missing = [p.id for p in problems if p.id not in self.oracle_bins]
+            if missing:
+                raise ValueError(f"difficulty_labels: no bin for problem {missing[0]}")
+            return [self.oracle_bins[p.id] for p in problems]
+        if self.predictor is None:
+            raise ValueError("difficulty_model: the predicted compute-optimal strategies need a difficulty predictor")
+        return self.predictor.predict([p.question for p in problems])
+
+
+def compute_optimal(problems: list[Problem], n: int, ctx: SearchContext, oracle: bool, uneven: bool, name: str) -> list[SearchResult]:
+    if ctx.router is None:
+        raise ValueError("router: compute-optimal strategies need a router table (`ponder fit-router`)")
+    bins = ctx.router.bins(problems, oracle)
+    choices = [ctx.router.table.choose(b, n, uneven) for b in bins]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, choice in enumerate(choices):
+        groups[choice.key()].append(i)
+    out: list[SearchResult | None] = [None] * len(problems)
+    for indices in groups.values():
+        choice = choices[indices[0]]
+        run = STRATEGIES[choice.strategy]
+        accepted = inspect.signature(run).parameters
+        kwargs = {k: v for k, v in choice.params.items() if k in accepted}
+        sub_ctx = replace(ctx, aggregation=choice.params.get("aggregation", ctx.aggregation))
+        for i, row in zip(indices, run([problems[i] for i in indices], choice.n, sub_ctx, **kwargs)):
+            row.params = {"bin": bins[i], "strategy": choice.strategy, "n": choice.n, **choice.params}
+            row.strategy, row.n = name, n
+            out[i] = row
+    return out
+
+
+def _register(name: str, oracle: bool, uneven: bool) -> None:
+    def run(problems: list[Problem], n: int, ctx: SearchContext) -> list[SearchResult]:
+        return compute_optimal(problems, n, ctx, oracle, uneven, name)
+
+    run.__name__ = name
+    run.__doc__ = f"Compute-optimal search ({'oracle' if oracle else 'predicted'} bins, {'uneven' if uneven else 'even'} budgets)."
+    register(name)(run)
+
+
+for _oracle in (False, True):
+    for _uneven in (False, True):
+        _register("compute_optimal" + ("_oracle" if _oracle else "") + ("_uneven" if _uneven else ""), _oracle, _uneven)

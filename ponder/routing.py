@@ -1,0 +1,98 @@
+"""Compute-optimal routing end to end on ArithWorld: the stage that the quickstart and the
+`compute_optimal` benchmark share.
+
+    validation split ── ponder infer (every strategy × budget) ── ponder data difficulty ─┬─ ponder fit-router
+                                                                                          └─ ponder train difficulty
+    test split ──────── ponder infer (every fixed strategy; best-of-N family to a larger N) ── oracle bins
+               └─────── ponder infer (compute_optimal with oracle / predicted bins, even / uneven budgets)
+    ponder eval search over all test folders: one plot, and the token efficiency against weighted best-of-N
+
+The validation split (seed 3) leaves out every question of the test split (seed 1), so the router
+and the predictor never see a test problem. Each step writes into its own folder and is skipped
+or resumed when a killed run starts again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FIXED = ["greedy", "majority", "best_of_n", "weighted_best_of_n", "beam_search", "dvts"]
+POOL = ["majority", "best_of_n", "weighted_best_of_n"]
+ROUTED = ["compute_optimal_oracle", "compute_optimal", "compute_optimal_oracle_uneven", "compute_optimal_uneven"]
+
+
+@dataclass
+class RoutingPlan:
+    policy: str
+    prm: list[str]  # `ponder infer` options naming the PRM, e.g. ["--prm", "token-cls", "--prm_model", DIR]
+    output_dir: str
+    val_per_level: int = 60
+    test_per_level: int = 100
+    budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    baseline_max_n: int = 64  # the best-of-N family runs to this N on the test split, for the efficiency ratio
+    predictor_recipe: str | None = None  # YAML for `ponder train difficulty` (default: the shipped recipe)
+    val_seed: int = 3
+    test_seed: int = 1
+
+
+def run_routing(plan: RoutingPlan) -> dict:
+    from ponder.data.cli import main as arithworld_main
+    from ponder.data.difficulty import main as difficulty_main
+    from ponder.infer.eval_search import efficiency
+    from ponder.infer.eval_search import main as eval_search_main
+    from ponder.infer.router import main as fit_router_main
+    from ponder.infer.run import main as infer_main
+    from ponder.quickstart import recipe
+    from ponder.train.difficulty import main as train_difficulty_main
+
+    out = Path(plan.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    budgets = [str(n) for n in plan.budgets]
+    test_file, val_file = out / "test_problems.jsonl", out / "val_problems.jsonl"
+    arithworld_main(["--n_per_level", str(plan.test_per_level), "--seed", str(plan.test_seed), "--output", str(test_file)])
+    arithworld_main(["--n_per_level", str(plan.val_per_level), "--seed", str(plan.val_seed), "--exclude", str(test_file), "--output", str(val_file)])
+
+    def infer(folder: str, dataset: Path, strategies: list[str], run_budgets: list[str], *extra: str) -> str:
+        path = str(out / folder)
+        infer_main(["--model", plan.policy, *plan.prm, "--dataset", str(dataset), "--strategies", *strategies,
+                    "--budgets", *run_budgets, "--output_dir", path, *extra])
+        return path
+
+    print("routing: every strategy on the validation split", flush=True)
+    val = infer("val", val_file, FIXED, budgets)
+    print("routing: every fixed strategy on the test split", flush=True)
+    test_pool = infer("test-pool", test_file, POOL, sorted(set(budgets) | {str(plan.baseline_max_n)}, key=int))
+    test_tree = infer("test-tree", test_file, [s for s in FIXED if s not in POOL], budgets)
+
+    val_bins, test_bins = out / "val_difficulty.jsonl", out / "test_difficulty.jsonl"
+    difficulty_main(["--results", val, "--output", str(val_bins)])
+    difficulty_main(["--results", test_pool, "--output", str(test_bins)])
+
+    predictor = out / "difficulty-predictor"
+    if not (predictor / "difficulty_config.json").is_file():
+        print("routing: difficulty predictor on the validation bins", flush=True)
+        train_difficulty_main(["--config", plan.predictor_recipe or str(recipe("train", "difficulty.yaml")), "--model_name_or_path", plan.policy,
+                               "--dataset", str(val_bins), "--eval_dataset", str(test_bins), "--output_dir", str(predictor)])
+    predictor_scores = json.loads((predictor / "eval_results.json").read_text())
+
+    router = out / "router.json"
+    fit_router_main(["--results", val, "--difficulty", str(val_bins), "--output", str(router)])
+    print("routing: compute-optimal search on the test split", flush=True)
+    routed = infer("test-routed", test_file, ROUTED, budgets, "--router", str(router),
+                   "--difficulty_model", str(predictor), "--difficulty_labels", str(test_bins))
+
+    points = eval_search_main(["--results", test_pool, test_tree, routed, "--output_dir", str(out / "eval"), "--levels", "false"])
+    top = plan.budgets[-1]
+    summary = {
+        "efficiency_oracle": efficiency(points, "compute_optimal_oracle", top),
+        "efficiency_predicted": efficiency(points, "compute_optimal", top),
+        "efficiency_oracle_uneven": efficiency(points, "compute_optimal_oracle_uneven", top),
+        "efficiency_predicted_uneven": efficiency(points, "compute_optimal_uneven", top),
+        "predictor": predictor_scores,
+        "points": [asdict(p) for p in points],
+        "plan": asdict(plan),
+    }
+    (out / "routing.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,127 @@
+"""Difficulty bins, the router table, and compute-optimal search run for real on ArithWorld."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ponder.data.difficulty import main as difficulty_main
+from ponder.data.difficulty import quantile_bins, read
+from ponder.infer.eval_search import Point, efficiency, tokens_to_reach
+from ponder.infer.results import read_results
+from ponder.infer.router import Choice, RouterTable, allocate, fit_router
+from ponder.infer.router import main as fit_router_main
+from ponder.infer.run import main as infer_main
+from ponder.quickstart import SHIPPED_POLICY
+
+
+def test_quantile_bins_keep_equal_pass_rates_together():
+    rates = [1, 1, 1, 1, 0.5, 0.5, 0.25, 0, 0, 0]
+    assert quantile_bins(rates, 5) == [1, 1, 1, 1, 3, 3, 4, 4, 4, 4]
+    assert quantile_bins([0.9, 0.1, 0.5, 0.7, 0.3], 5) == [1, 5, 3, 2, 4]
+
+
+def _choice(n: int, accuracy: float) -> Choice:
+    return Choice("majority", n, {}, accuracy, 10.0 * n)
+
+
+def test_allocate_spends_the_average_budget_where_it_helps():
+    share = {1: 0.5, 2: 0.5}
+    menus = {1: [_choice(1, 1.0), _choice(4, 1.0), _choice(16, 1.0)],  # easy: saturated at N=1
+             2: [_choice(1, 0.2), _choice(4, 0.4), _choice(16, 0.7)]}
+    pooled = _choice(4, 0.7)
+    row = allocate(4, share, menus, pooled)
+    assert (row[1].n, row[2].n) == (1, 4)  # 16 for bin 2 would average 8.5 > 4
+    row = allocate(9, share, menus, pooled)
+    assert (row[1].n, row[2].n) == (1, 16)  # mean 8.5 <= 9: the easy bin pays for the hard one
+    assert row[0] is pooled
+
+
+def test_tokens_to_reach_interpolates_in_log_tokens():
+    curve = [Point("w", n, acc, 0, 1, 10, tokens, 0) for n, acc, tokens in [(1, 0.2, 10), (4, 0.5, 40), (16, 0.6, 160)]]
+    tokens, reached = tokens_to_reach(curve, 0.55)
+    assert reached and math.isclose(tokens, 80.0)
+    assert tokens_to_reach(curve, 0.9) == (160, False)
+    points = curve + [Point("co", 16, 0.55, 0, 1, 10, 20.0, 0)]
+    assert math.isclose(efficiency(points, "co", 16, baseline="w")["ratio"], 4.0)
+
+
+@pytest.fixture(scope="module")
+def validation(tmp_path_factory):
+    """Every strategy on 15 ArithWorld problems with the oracle PRM, and their pass-rate bins."""
+    out = tmp_path_factory.mktemp("routing")
+    infer_main(["--model", str(SHIPPED_POLICY), "--prm", "oracle", "--per_level", "3", "--seed", "5",
+                "--strategies", "greedy", "majority", "weighted_best_of_n", "beam_search", "--budgets", "1", "4",
+                "--output_dir", str(out / "val")])
+    difficulty_main(["--results", str(out / "val"), "--output", str(out / "bins.jsonl")])
+    return out
+
+
+def test_difficulty_from_pass_rates(validation):
+    rows = read(validation / "bins.jsonl")
+    assert len(rows) == 15
+    results = {r.problem_id: r for r in read_results(validation / "val" / "results.jsonl") if r.strategy == "majority" and r.n == 4}
+    for pid, d in rows.items():
+        assert d.samples == 4 and 1 <= d.bin <= 5
+        right = sum(t.answer == results[pid].reference for t in results[pid].trajectories)
+        assert d.pass_rate == right / 4
+    easiest = min(rows.values(), key=lambda d: d.bin)
+    assert all(d.pass_rate <= easiest.pass_rate for d in rows.values())
+
+
+def test_difficulty_from_levels(tmp_path):
+    difficulty_main(["--source", "level", "--per_level", "2", "--output", str(tmp_path / "levels.jsonl")])
+    rows = read(tmp_path / "levels.jsonl")
+    assert sorted(d.bin for d in rows.values()) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def test_router_picks_the_best_validation_candidate_per_bin(validation):
+    table = fit_router_main(["--results", str(validation / "val"), "--difficulty", str(validation / "bins.jsonl"),
+                             "--output", str(validation / "router.json")])
+    rows = read_results(validation / "val" / "results.jsonl")
+    bins = {pid: d.bin for pid, d in read(validation / "bins.jsonl").items()}
+    for b, choice in table.even[4].items():
+        if b == 0:
+            continue
+        assert choice.n == 4
+        accuracies = {}
+        for r in rows:
+            if bins[r.problem_id] == b and r.n == 4:
+                accuracies.setdefault(r.strategy, []).append(r.correct)
+        assert choice.accuracy == max(sum(v) / len(v) for v in accuracies.values())
+    assert RouterTable.load(validation / "router.json") == table
+    assert math.isclose(sum(table.bin_share.values()), 1.0)
+    for budget, row in table.uneven.items():
+        assert sum(table.bin_share[b] * c.n for b, c in row.items() if b) <= budget + 1e-9
+
+
+def test_compute_optimal_runs_what_the_table_says(validation):
+    out = validation / "routed"
+    infer_main(["--model", str(SHIPPED_POLICY), "--prm", "oracle", "--per_level", "3", "--seed", "5",
+                "--strategies", "compute_optimal_oracle", "compute_optimal_oracle_uneven", "--budgets", "4",
+                "--router", str(validation / "router.json"), "--difficulty_labels", str(validation / "bins.jsonl"),
+                "--output_dir", str(out)])
+    table = RouterTable.load(validation / "router.json")
+    bins = {pid: d.bin for pid, d in read(validation / "bins.jsonl").items()}
+    rows = read_results(out / "results.jsonl")
+    assert len(rows) == 30
+    for r in rows:
+        choice = table.choose(bins[r.problem_id], 4, uneven=r.strategy.endswith("uneven"))
+        assert r.n == 4 and r.params["bin"] == bins[r.problem_id]
+        assert (r.params["strategy"], r.params["n"]) == (choice.strategy, choice.n)
+        assert len(r.trajectories) <= choice.n and r.compute.policy_tokens > 0
+
+
+def test_compute_optimal_needs_its_inputs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        infer_main(["--model", str(SHIPPED_POLICY), "--strategies", "compute_optimal", "--output_dir", str(tmp_path)])
+    assert err.value.code == 2 and "router" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as err:
+        fit_router_main(["--results", str(tmp_path), "--difficulty", str(tmp_path / "none.jsonl")])
+    assert err.value.code == 2
+
+
+def test_fit_router_refuses_results_of_other_problems(validation):
+    with pytest.raises(ValueError, match="no result row"):
+        fit_router(read_results(validation / "val" / "results.jsonl"), {"x": 1}, 5)
