@@ -85,6 +85,39 @@ class PRMScores:
     error_accuracy: float | None  # ProcessBench: erroneous solutions whose earliest wrong step is found
     correct_accuracy: float | None  # ProcessBench: correct solutions predicted correct
     f1: float | None
+    calibration: list[list[float]] = field(default_factory=list)  # per score decile: [mean score, share good, steps]
+
+
+def calibration(scores: list[float], labels: list[bool], bins: int = 10) -> list[list[float]]:
+    """Reliability table: steps grouped by score into equal-width bins, mean score against share good."""
+    groups: dict[int, list[tuple[float, bool]]] = {}
+    for score, label in zip(scores, labels):
+        groups.setdefault(min(int(score * bins), bins - 1), []).append((score, label))
+    return [[sum(s for s, _ in g) / len(g), sum(lab for _, lab in g) / len(g), len(g)] for _, g in sorted(groups.items())]
+
+
+def plot_calibration(table: list["PRMScores"], path: Path) -> Path:
+    """Reliability diagram of every group: a calibrated PRM's points lie on the diagonal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4.6))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="calibrated")
+    for s in table:
+        if s.calibration:
+            xs, ys, _ = zip(*s.calibration)
+            ax.plot(xs, ys, marker="o", linewidth=2.5 if s.group == "all" else 1, label=f"{s.group} (AUROC {s.auroc:.2f})" if s.auroc else s.group)
+    ax.set_xlabel("PRM score (P good)")
+    ax.set_ylabel("share of steps labelled good")
+    ax.set_title("PRM calibration")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def auroc(scores: list[float], labels: list[bool]) -> float | None:
@@ -145,7 +178,7 @@ def summarise(group: str, solutions: list[LabelledSolution], threshold: float) -
     return PRMScores(
         group=group, solutions=len(solutions), steps=len(labels), good_steps=sum(labels) / max(1, len(labels)),
         auroc=auroc(scores, labels), within_auroc=within_question_auroc(solutions), step_accuracy=sum((s >= threshold) == label for s, label in zip(scores, labels)) / max(1, len(labels)),
-        error_accuracy=error_acc, correct_accuracy=correct_acc, f1=f1,
+        error_accuracy=error_acc, correct_accuracy=correct_acc, f1=f1, calibration=calibration(scores, labels),
     )
 
 
@@ -222,7 +255,8 @@ def main(argv: list[str] | None = None) -> list[PRMScores]:
     output = Path(args.output) if args.output else default
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"args": asdict(args), "scores": [asdict(s) for s in table]}, indent=2))
-    print(f"wrote {output}")
+    plot = plot_calibration(table, output.with_name(output.stem + "_calibration.png"))
+    print(f"wrote {output} and {plot}")
     return table
 
 

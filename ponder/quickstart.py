@@ -4,7 +4,10 @@ Today's loop: take a policy (the checkpoint shipped with ponder, or one trained 
 `--train_policy true`); report greedy accuracy and pass@k per level on held-out problems (pass@k
 far above greedy on the hard levels is the room that search can use); label solution steps with
 Monte-Carlo rollouts; train a PRM on the labels; measure it against the exact step checker; then
-search with it (every strategy and budget) beside weighted best-of-N with the oracle PRM.
+search with it on a validation and a test split (every strategy and budget), bin problems by the
+policy's pass rate, train a difficulty predictor on the question alone, fit the compute-optimal
+router, and run compute-optimal search on the test split (oracle and predicted bins, even and
+uneven budgets) beside weighted best-of-N with the oracle PRM.
 Each stage writes into `output_dir`; labelling and search resume where a killed run stopped.
 """
 
@@ -40,16 +43,14 @@ class QuickstartArguments:
     k: int = field(default=16, metadata={"help": "Samples per problem for pass@k."})
     label_per_level: int | None = field(default=None, metadata={"help": "Training problems per level for PRM labels (default: the recipe's)."})
     prm_eval_per_level: int = field(default=100, metadata={"help": "Held-out problems per level for the PRM's step AUROC."})
-    search_per_level: int = field(default=40, metadata={"help": "Held-out problems per level for search with the learned PRM."})
-    budgets: list[int] = field(default_factory=lambda: [1, 4, 16], metadata={"help": "Search budgets N."})
-    strategies: list[str] = field(
-        default_factory=lambda: ["majority", "best_of_n", "weighted_best_of_n", "beam_search", "dvts"],
-        metadata={"help": "Strategies searched with the learned PRM (weighted best-of-N also runs with the oracle PRM)."},
-    )
+    search_per_level: int = field(default=40, metadata={"help": "Test problems per level for search with the learned PRM."})
+    val_per_level: int = field(default=40, metadata={"help": "Validation problems per level (router and difficulty predictor)."})
+    budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16], metadata={"help": "Search budgets N."})
+    baseline_max_n: int = field(default=64, metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."})
 
 
 def _stage(number: int, text: str) -> None:
-    print(f"[{number}/6] {text}", flush=True)
+    print(f"[{number}/7] {text}", flush=True)
 
 
 def run(args: QuickstartArguments) -> dict:
@@ -58,6 +59,7 @@ def run(args: QuickstartArguments) -> dict:
     from ponder.infer.eval_prm import main as eval_prm_main
     from ponder.infer.eval_search import main as eval_search_main
     from ponder.infer.run import main as infer_main
+    from ponder.routing import RoutingPlan, run_routing
     from ponder.train.prm import main as train_prm_main
 
     out = Path(args.output_dir)
@@ -104,19 +106,24 @@ def run(args: QuickstartArguments) -> dict:
                                 "--per_level", str(args.prm_eval_per_level), "--output", str(out / "eval_prm.json")])
     timings["eval_prm_s"] = round(time.time() - start, 1)
 
-    _stage(6, f"search with the learned PRM (and weighted best-of-N with the oracle), {args.search_per_level} problems per level")
+    _stage(6, f"weighted best-of-N with the oracle PRM on the test split, {args.search_per_level} problems per level")
     start = time.time()
     budgets = [str(n) for n in args.budgets]
-    searches = {"learned": ["--prm", "token-cls", "--prm_model", str(prm), "--strategies", *args.strategies],
-                "oracle": ["--prm", "oracle", "--strategies", "weighted_best_of_n"]}
-    search = {}
-    for name, options in searches.items():
-        folder = out / f"search-{name}-prm"
-        infer_main(["--model", policy, *options, "--budgets", *budgets, "--per_level", str(args.search_per_level), "--output_dir", str(folder)])
-        search[name] = [asdict(p) for p in eval_search_main(["--results", str(folder), "--levels", "false"])]
-    timings["search_s"] = round(time.time() - start, 1)
+    oracle = out / "search-oracle-prm"
+    infer_main(["--model", policy, "--prm", "oracle", "--strategies", "weighted_best_of_n", "--budgets", *budgets,
+                "--per_level", str(args.search_per_level), "--output_dir", str(oracle)])
+    search = {"oracle": [asdict(p) for p in eval_search_main(["--results", str(oracle), "--levels", "false", "--wandb", "false"])]}
+    timings["oracle_search_s"] = round(time.time() - start, 1)
 
-    summary = {"policy": policy, "levels": levels, "prm": [asdict(s) for s in prm_scores], "search": search, **timings, "args": asdict(args)}
+    _stage(7, "search with the learned PRM; difficulty bins, predictor and router; compute-optimal search on the test split")
+    start = time.time()
+    routing = run_routing(RoutingPlan(policy=policy, prm=["--prm", "token-cls", "--prm_model", str(prm)], output_dir=str(out / "routing"),
+                                      val_per_level=args.val_per_level, test_per_level=args.search_per_level,
+                                      budgets=args.budgets, baseline_max_n=args.baseline_max_n))
+    search["learned"] = routing.pop("points")
+    timings["routing_s"] = round(time.time() - start, 1)
+
+    summary = {"policy": policy, "levels": levels, "prm": [asdict(s) for s in prm_scores], "search": search, "routing": routing, **timings, "args": asdict(args)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {out / 'summary.json'}")
     return summary

@@ -73,6 +73,10 @@ def test_processbench_metric_with_known_predictions(shared_data, known_scorer, t
     assert (scores.error_accuracy, scores.correct_accuracy, scores.f1, scores.auroc) == pytest.approx(expected)
     if rule == "perfect":
         assert scores.within_auroc in (1.0, None)
+        # reliability: the 0.1 bin holds exactly the bad steps, the 0.9 bin the good ones
+        assert [v for s, good, _ in scores.calibration for v in (s, good)] == pytest.approx([0.1, 0.0, 0.9, 1.0])
+        assert sum(n for *_, n in scores.calibration) == scores.steps
+        assert (tmp_path / "out_calibration.png").stat().st_size > 0
     elif rule == "all-good":
         assert scores.within_auroc in (0.5, None)
     assert json.loads((tmp_path / "out.json").read_text())["scores"][0]["f1"] == pytest.approx(expected[2])
