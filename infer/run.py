@@ -63,6 +63,7 @@ class InferArguments:
     max_steps: int = field(default=12, metadata={"help": "Most steps (rounds) of step-wise search."})
     system_prompt: str | None = field(default=None, metadata={"help": "System message put before every question."})
     batch_size: int = field(default=256, metadata={"help": "hf backend: sequences per generate call."})
+    gpu_memory_utilization: float = field(default=0.5, metadata={"help": "vllm backend: share of GPU memory vLLM takes (the rest holds the PRM)."})
     chunk_size: int = field(default=16, metadata={"help": "Problems searched together before their results are flushed."})
     shard: str = field(default="0/1", metadata={"help": "'i/k': run only problems i, i+k, i+2k, ... (merge shards with `ponder merge`)."})
     output_dir: str = field(default="outputs/infer", metadata={"help": "Folder for results.jsonl; an existing one is resumed."})
@@ -90,7 +91,7 @@ class InferArguments:
 
     def search_config(self) -> dict:
         """Everything that changes a result; its hash tells a resumed run it is the same run."""
-        skip = {"limit", "shard", "output_dir", "batch_size", "chunk_size", "strategies", "budgets"}
+        skip = {"limit", "shard", "output_dir", "batch_size", "gpu_memory_utilization", "chunk_size", "strategies", "budgets"}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
@@ -105,7 +106,7 @@ def parse_shard(shard: str) -> tuple[int, int]:
 
 
 def build_context(args: InferArguments) -> SearchContext:
-    backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
+    backend = load_backend(args.backend, args.model, batch_size=args.batch_size, gpu_memory_utilization=args.gpu_memory_utilization)
     prm = None
     if args.prm == "oracle":
         prm = load_prm("oracle", checker=args.prm_checker)

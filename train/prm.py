@@ -163,10 +163,11 @@ def train_prm(args: PRMArguments, config: PRMConfig) -> Path:
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
     trainer.train(resume_from_checkpoint=last)
     if args.use_peft:
-        model = model.merge_and_unload()  # the token-cls scorer loads a plain model folder
-    model.save_pretrained(config.output_dir)
-    tokenizer.save_pretrained(config.output_dir)
-    Path(config.output_dir, "prm_config.json").write_text(json.dumps({"step_separator": config.step_separator, "separate_prompt": config.separate_prompt, "chat_template": config.chat_template}))
+        trainer.model = trainer.model.merge_and_unload()  # the token-cls scorer loads a plain model folder
+    trainer.save_model(config.output_dir)  # gathers ZeRO-3 shards; writes on the main process only
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(config.output_dir)
+        Path(config.output_dir, "prm_config.json").write_text(json.dumps({"step_separator": config.step_separator, "separate_prompt": config.separate_prompt, "chat_template": config.chat_template}))
     return Path(config.output_dir)
 
 

@@ -33,6 +33,8 @@ class ModelPRM:
             if tokenizer is None:
                 tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
             model = self.auto_class.from_pretrained(model, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code)
+            if torch.cuda.is_available():  # scoring beside vLLM on the same GPU (give vLLM a share: gpu_memory_utilization)
+                model = model.to("cuda")
         if tokenizer is None:
             raise ValueError(f"{type(self).__name__}: pass the tokenizer along with a model object")
         self.model, self.tokenizer, self.batch_size = model.eval(), tokenizer, batch_size
