@@ -1,6 +1,7 @@
 """The `ponder` command: one subcommand per stage of the loop.
 
-    ponder quickstart             train an ArithWorld policy (or use the shipped one) and report it
+    ponder quickstart             the whole loop on ArithWorld, ending in a report folder
+    ponder report ...             rebuild a quickstart run's report (report.md and PNGs)
     ponder data arithworld ...    write ArithWorld problems to jsonl
     ponder data prm-labels ...    label solution steps by Monte-Carlo rollouts, for PRM training
     ponder data difficulty ...    difficulty bins per problem (pass rate quantiles or the dataset's level)
@@ -10,6 +11,7 @@
     ponder train prm ...          step-level PRM (token classification at each step separator)
     ponder train difficulty ...   sequence-classification difficulty predictor of the question alone
     ponder train distill ...      SFT or DPO of the policy on distilled search results
+    ponder evolve ...             rounds of search -> distil -> relabel the PRM, evaluated per round
     ponder fit-router ...         best strategy per difficulty bin and budget, as a JSON table
     ponder infer ...              search a dataset: strategies x budgets, results as JSON lines
     ponder merge ...              join sharded results folders
@@ -28,7 +30,8 @@ import sys
 
 # subcommand -> (module with a `main(argv)`, one-line help); nested groups map names to the same.
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
-    "quickstart": ("ponder.quickstart", "Run the main job: ArithWorld policy, then greedy accuracy and pass@k per level."),
+    "quickstart": ("ponder.quickstart", "Run the whole loop on ArithWorld: policy, PRM labels, PRM, search, difficulty router, distillation, report."),
+    "report": ("ponder.report", "Rebuild a quickstart run's report.md and PNG plots from what it wrote."),
     "data": {
         "arithworld": ("ponder.data.cli", "Write generated ArithWorld problems to a jsonl file."),
         "difficulty": ("ponder.data.difficulty", "Label each problem's difficulty: pass rate under the policy binned into quantiles, or the dataset's level."),
@@ -43,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "distill": ("ponder.train.distill", "Distil search results into the policy: SFT or DPO with TRL, full or LoRA."),
     },
     "infer": ("ponder.infer.run", "Search a dataset with strategies x budgets; results as JSON lines, resumable, shardable."),
+    "evolve": ("ponder.evolve", "Rounds of search, distillation and PRM relabelling, each evaluated: a table and a plot per round."),
     "fit-router": ("ponder.infer.router", "Pick the best strategy per difficulty bin and budget from validation results; a JSON table."),
     "merge": ("ponder.infer.merge", "Join the results folders of `ponder infer --shard i/k` runs into one."),
     "eval": {

@@ -46,6 +46,7 @@ class QuickstartArguments:
     search_per_level: int = field(default=40, metadata={"help": "Test problems per level for search with the learned PRM."})
     val_per_level: int = field(default=40, metadata={"help": "Validation problems per level (router and difficulty predictor)."})
     budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16], metadata={"help": "Search budgets N."})
+    reference_policy: str | None = field(default=None, metadata={"help": "A larger policy folder whose greedy and weighted best-of-N (same PRM) become reference lines in the report."})
     baseline_max_n: int = field(default=64, metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."})
 
 
@@ -59,6 +60,7 @@ def run(args: QuickstartArguments) -> dict:
     from ponder.infer.eval_prm import main as eval_prm_main
     from ponder.infer.eval_search import main as eval_search_main
     from ponder.infer.run import main as infer_main
+    from ponder.report import write_report
     from ponder.routing import RoutingPlan, run_routing
     from ponder.train.prm import main as train_prm_main
 
@@ -123,9 +125,16 @@ def run(args: QuickstartArguments) -> dict:
     search["learned"] = routing.pop("points")
     timings["routing_s"] = round(time.time() - start, 1)
 
+    if args.reference_policy:
+        print(f"reference: greedy and weighted best-of-N of {args.reference_policy}", flush=True)
+        folder = out / "search-reference-policy"
+        infer_main(["--model", args.reference_policy, "--prm", "token-cls", "--prm_model", str(prm), "--strategies", "greedy", "weighted_best_of_n",
+                    "--budgets", *budgets, "--per_level", str(args.search_per_level), "--output_dir", str(folder)])
+        search["reference"] = [asdict(p) for p in eval_search_main(["--results", str(folder), "--levels", "false", "--wandb", "false"])]
+
     summary = {"policy": policy, "levels": levels, "prm": [asdict(s) for s in prm_scores], "search": search, "routing": routing, **timings, "args": asdict(args)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"wrote {out / 'summary.json'}")
+    print(f"wrote {out / 'summary.json'} and {write_report(out)}")
     return summary
 
 

@@ -81,7 +81,7 @@ class PolicyConfig(SFTConfig):
     save_strategy: str = field(default="steps", metadata={"help": "When to checkpoint ('steps', 'epoch', 'no')."})
     save_steps: float = field(default=500, metadata={"help": "Checkpoint every this many steps; a killed run resumes from the last one."})
     save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept."})
-    report_to: str | list[str] = field(default="wandb", metadata={"help": "Where to log ('wandb', 'none', ...)."})
+    report_to: list[str] = field(default_factory=lambda: ["wandb"], metadata={"help": "Where to log ('wandb', 'none', ...)."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save memory (slower; off for tiny models)."})
     dataloader_num_workers: int = field(default=0, metadata={"help": "Data loading workers."})
 

@@ -73,7 +73,7 @@ class PRMConfig(TrainingArguments):
     # Measured on 2 CPU cores (torch 2.13): bf16 autocast made a token-classification step of the
     # ArithWorld PRM ~18x slower than float32 (4.6 s against 0.25 s), so it is off by default.
     bf16: bool = field(default=False, metadata={"help": "bf16 autocast (for GPUs; slow on CPU for this model)."})
-    report_to: str | list[str] = field(default="wandb", metadata={"help": "Where to log ('wandb', 'none', ...)."})
+    report_to: list[str] = field(default_factory=lambda: ["wandb"], metadata={"help": "Where to log ('wandb', 'none', ...)."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the tokenized columns (the collator needs them)."})
 
     def __post_init__(self):
