@@ -35,6 +35,8 @@ PARSERS = {
     "train prm": ("ponder.train.prm", ("PRMArguments", "PRMConfig")),
     "train policy": ("ponder.train.policy", ("PolicyArguments", "PolicyConfig")),
     "data prm-labels": ("ponder.data.prm_labels", ("LabelArguments",)),
+    "train difficulty": ("ponder.train.difficulty", ("DifficultyArguments", "DifficultyConfig")),
+    "train distill": ("ponder.train.distill", "config_types"),  # the config class follows `method`
 }
 # `-m ponder.train.prm` -> "train prm", from the CLI's own table.
 MODULE_COMMANDS = {
@@ -69,7 +71,10 @@ def commands_of(path: Path) -> set[str]:
 
 def parse(command: str, path: Path, capsys) -> tuple:
     module, names = PARSERS[command]
-    types = tuple(getattr(importlib.import_module(module), name) for name in names)
+    if isinstance(names, str):  # a function that picks the dataclasses from the arguments
+        types = getattr(importlib.import_module(module), names)(["--config", str(path)])
+    else:
+        types = tuple(getattr(importlib.import_module(module), name) for name in names)
     try:
         return parse_config(types, ["--config", str(path)])
     except SystemExit:  # parse_config printed one line naming the key

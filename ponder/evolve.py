@@ -1,0 +1,142 @@
+"""`ponder evolve`: rounds of search → distil → relabel and retrain the PRM, each round evaluated.
+
+Expert iteration with a process reward model. Round r starts from policy r-1 and PRM r-1:
+
+  1. `ponder infer`: the policy searches fresh training problems (a new ArithWorld seed each round)
+     with weighted best-of-N scored by the PRM;
+  2. `ponder data distill`: the best verified trajectories (and correct/incorrect pairs for DPO);
+  3. `ponder train distill`: SFT (or DPO) of policy r-1 on them gives policy r;
+  4. with `relabel_prm`, `ponder data prm-labels` on policy r's own samples and `ponder train prm`
+     give PRM r, so the PRM keeps up with the policy whose steps it judges;
+  5. greedy and weighted best-of-N accuracy of policy r on held-out problems (seed 1, never
+     searched for training).
+
+Round 0 is the starting policy's evaluation. Every step writes into `output_dir/round-r/` and is
+skipped when its output exists, so a killed run goes on where it stopped. The end is a table and
+`rounds.png` of greedy and search accuracy per round.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ponder.config import parse_config
+
+
+@dataclass
+class EvolveArguments:
+    policy: str = field(default="ponder/checkpoints/arithworld-policy", metadata={"help": "Policy folder of round 0."})
+    prm: str = field(default="token-cls", metadata={"help": "PRM scorer name for search (token-cls, oracle, ...)."})
+    prm_model: str | None = field(default=None, metadata={"help": "PRM folder of round 0 (scorers that are models)."})
+    rounds: int = field(default=1, metadata={"help": "Rounds of search → distil → relabel."})
+    method: str = field(default="sft", metadata={"help": "Distillation: 'sft' (expert iteration) or 'dpo'."})
+    distill_config: str | None = field(default=None, metadata={"help": "YAML for `ponder train distill` (default: the shipped distill_sft/dpo recipe)."})
+    train_per_level: int = field(default=300, metadata={"help": "Training problems per level searched each round."})
+    train_seed: int = field(default=100, metadata={"help": "ArithWorld seed of round 1's training problems (round r uses train_seed + r - 1)."})
+    budget: int = field(default=16, metadata={"help": "N of the weighted best-of-N search, for distillation and for evaluation."})
+    relabel_prm: bool = field(default=False, metadata={"help": "Relabel steps with the new policy's rollouts and retrain the PRM each round (token-cls only)."})
+    label_per_level: int = field(default=300, metadata={"help": "With relabel_prm: problems per level labelled each round."})
+    eval_per_level: int = field(default=100, metadata={"help": "Held-out problems per level (seed 1) for greedy and search accuracy."})
+    output_dir: str = field(default="outputs/evolve", metadata={"help": "Folder for every round's search, data, policy, PRM and evaluation."})
+
+    def __post_init__(self):
+        if self.method not in ("sft", "dpo"):
+            raise ValueError(f"method: expected 'sft' or 'dpo', got '{self.method}'")
+        if self.rounds < 1:
+            raise ValueError(f"rounds: must be >= 1, got {self.rounds}")
+        if self.prm != "oracle" and not self.prm_model:
+            raise ValueError(f"prm_model: the '{self.prm}' scorer needs a model folder")
+        if self.relabel_prm and self.prm != "token-cls":
+            raise ValueError("relabel_prm: only a token-cls PRM is retrained by ponder")
+
+
+def prm_options(prm: str, prm_model: str | None) -> list[str]:
+    return ["--prm", prm] + (["--prm_model", prm_model] if prm_model else [])
+
+
+def evaluate_round(policy: str, prm: list[str], args: EvolveArguments, folder: Path) -> dict:
+    """Greedy and weighted best-of-N accuracy on the held-out problems (mean over levels)."""
+    from ponder.infer.results import read_results
+    from ponder.infer.run import main as infer_main
+
+    infer_main(["--model", policy, *prm, "--strategies", "greedy", "weighted_best_of_n", "--budgets", str(args.budget),
+                "--per_level", str(args.eval_per_level), "--seed", "1", "--output_dir", str(folder)])
+    rows = read_results(folder / "results.jsonl")
+
+    def accuracy(strategy: str) -> float:
+        hits = [r.correct for r in rows if r.strategy == strategy]
+        return sum(hits) / len(hits)
+
+    return {"greedy": accuracy("greedy"), "search": accuracy("weighted_best_of_n")}
+
+
+def run_round(r: int, policy: str, prm: list[str], args: EvolveArguments) -> tuple[str, list[str], dict]:
+    """One round from `policy`: the new policy, the PRM options to search with next, and timings."""
+    from ponder.data.distill import main as distill_data_main
+    from ponder.data.prm_labels import main as label_main
+    from ponder.infer.run import main as infer_main
+    from ponder.quickstart import recipe
+    from ponder.train.distill import main as train_distill_main
+    from ponder.train.prm import main as train_prm_main
+
+    folder = Path(args.output_dir) / f"round-{r}"
+    times = {}
+    start = time.time()
+    infer_main(["--model", policy, *prm, "--strategies", "weighted_best_of_n", "--budgets", str(args.budget),
+                "--per_level", str(args.train_per_level), "--seed", str(args.train_seed + r - 1), "--output_dir", str(folder / "search")])
+    times["search_s"] = time.time() - start
+    distill_data_main(["--results", str(folder / "search"), "--output_dir", str(folder / "data")])
+    start = time.time()
+    new_policy = folder / "policy"
+    if not (new_policy / "config.json").is_file():
+        config = args.distill_config or str(recipe("train", f"distill_{args.method}.yaml"))
+        train_distill_main(["--config", config, "--method", args.method, "--model_name_or_path", policy,
+                            "--dataset", str(folder / "data"), "--eval_per_level", "0", "--output_dir", str(new_policy)])
+    times["train_s"] = time.time() - start
+    if args.relabel_prm:
+        start = time.time()
+        label_main(["--config", str(recipe("data", "prm_labels.yaml")), "--model", str(new_policy), "--per_level", str(args.label_per_level),
+                    "--seed", str(args.train_seed + 1000 + r), "--output_dir", str(folder / "prm-labels")])
+        if not (folder / "prm" / "prm_config.json").is_file():
+            train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", str(new_policy),
+                            "--dataset", str(folder / "prm-labels" / "labels.jsonl"), "--output_dir", str(folder / "prm")])
+        prm = prm_options("token-cls", str(folder / "prm"))
+        times["relabel_s"] = time.time() - start
+    return str(new_policy), prm, times
+
+
+def evolve(args: EvolveArguments) -> list[dict]:
+    from ponder.report import plot_rounds
+
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    policy, prm = args.policy, prm_options(args.prm, args.prm_model)
+    rounds = [{"round": 0, "policy": policy, **evaluate_round(policy, prm, args, out / "round-0" / "eval")}]
+    for r in range(1, args.rounds + 1):
+        print(f"evolve: round {r}/{args.rounds}", flush=True)
+        policy, prm, times = run_round(r, policy, prm, args)
+        rounds.append({"round": r, "policy": policy, **evaluate_round(policy, prm, args, out / f"round-{r}" / "eval"), **times})
+    (out / "rounds.json").write_text(json.dumps({"rounds": rounds, "args": asdict(args)}, indent=2))
+    plot_rounds(rounds, out / "rounds.png")
+    print(format_rounds(rounds))
+    print(f"wrote {out / 'rounds.json'} and {out / 'rounds.png'}")
+    return rounds
+
+
+def format_rounds(rounds: list[dict]) -> str:
+    lines = [f"{'round':>5}{'greedy':>9}{'search':>9}{'train s':>9}"]
+    lines += [f"{r['round']:>5}{100 * r['greedy']:>8.1f}%{100 * r['search']:>8.1f}%{r.get('train_s', 0):>9.0f}" for r in rounds]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    (args,) = parse_config((EvolveArguments,), argv, prog="ponder evolve", description=__doc__)
+    return evolve(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,207 @@
+"""`ponder data distill` and `ponder train distill` for real: the shipped ArithWorld policy searches
+a few problems with the oracle PRM, its results become SFT rows and DPO pairs, and short SFT and
+DPO runs (full and LoRA) train on them."""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from ponder.data import extract_boxed, grade
+from ponder.infer.prm.base import aggregate
+from ponder.infer.prompts import build_prompt
+from ponder.infer.results import read_results, results_problems
+
+pytestmark = pytest.mark.slow
+
+POLICY = Path(__file__).resolve().parents[1] / "ponder" / "checkpoints" / "arithworld-policy"
+MAX_ROWS, MAX_PAIRS = 3, 3
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def distil(results: Path, out: Path, *extra: str) -> Path:
+    from ponder.data.distill import main
+
+    main(["--results", str(results), "--output_dir", str(out), "--max_per_problem", str(MAX_ROWS),
+          "--max_pairs_per_problem", str(MAX_PAIRS), *extra])
+    return out
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory) -> Path:
+    """Real `ponder infer` results: 2 problems per level, majority and weighted best-of-N at N = 4, 8."""
+    from ponder.infer.run import main
+
+    out = tmp_path_factory.mktemp("search")
+    main(["--model", str(POLICY), "--prm", "oracle", "--strategies", "majority", "weighted_best_of_n",
+          "--budgets", "4", "8", "--per_level", "2", "--seed", "3", "--output_dir", str(out)])
+    return out
+
+
+@pytest.fixture(scope="module")
+def finished(search) -> dict[str, dict[str, list[float]]]:
+    """problem id -> text -> PRM scores, of every trajectory search finished with an answer."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for row in read_results(search / "results.jsonl"):
+        for t in row.trajectories:
+            if t.finish_reason != "length" and t.answer is not None:
+                out.setdefault(row.problem_id, {})[t.text] = t.scores
+    return out
+
+
+@pytest.fixture(scope="module")
+def distilled(search, tmp_path_factory) -> Path:
+    return distil(search, tmp_path_factory.mktemp("distilled"))
+
+
+def test_sft_rows_are_verified_distinct_search_trajectories_of_the_search_prompt(search, finished, distilled):
+    problems = results_problems(search)
+    tokenizer = AutoTokenizer.from_pretrained(POLICY)
+    rows = read_jsonl(distilled / "sft.jsonl")
+    assert rows
+    for row in rows:
+        problem, text = problems[row["problem_id"]], row["completion"][0]["content"]
+        assert row["prompt"] == [{"role": "user", "content": problem.question}] and row["level"] == problem.level
+        # through the chat template the prompt is exactly the one search sent
+        assert tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True) == build_prompt(tokenizer, problem.question)
+        assert text in finished[problem.id]  # as generated, ending in its boxed answer
+        assert text.endswith(f"\\boxed{{{extract_boxed(text)}}}") and grade(text, problem.answer)
+    keys = [(r["problem_id"], r["completion"][0]["content"]) for r in rows]
+    assert len(set(keys)) == len(keys)
+    assert max(Counter(pid for pid, _ in keys).values()) <= MAX_ROWS
+    # every problem with a correct finished trajectory that the PRM does not reject has rows, best
+    # PRM score first; a right answer reached by a wrong step (score below 0.5) is never kept
+    solved = {pid for pid, texts in finished.items()
+              if any(grade(text, problems[pid].answer) and aggregate(scores, "last") >= 0.5 for text, scores in texts.items())}
+    assert {pid for pid, _ in keys} == solved
+    for pid in solved:
+        scores = [aggregate(finished[pid][text], "last") for p, text in keys if p == pid]
+        assert scores == sorted(scores, reverse=True) and min(scores) >= 0.5
+    summary = json.loads((distilled / "summary.json").read_text())
+    assert summary["problems"] == 10 and summary["problems_with_good"] == len(solved) and summary["sft_rows"] == len(rows)
+
+
+def test_pairs_set_a_correct_against_an_incorrect_trajectory_of_the_same_problem(search, finished, distilled):
+    problems = results_problems(search)
+    pairs = read_jsonl(distilled / "pairs.jsonl")
+    assert pairs, "search on levels 3-5 at N = 8 leaves wrong samples to reject"
+    for pair in pairs:
+        problem = problems[pair["problem_id"]]
+        chosen, rejected = pair["chosen"][0]["content"], pair["rejected"][0]["content"]
+        assert pair["prompt"][-1]["content"] == problem.question
+        assert chosen in finished[problem.id] and rejected in finished[problem.id]
+        assert grade(chosen, problem.answer) and not grade(rejected, problem.answer)
+    keys = [(p["problem_id"], p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pairs]
+    assert len(set(keys)) == len(keys)
+    assert max(Counter(k[0] for k in keys).values()) <= MAX_PAIRS
+
+
+def test_prm_top_selects_by_score_without_references(search, finished, tmp_path):
+    """Rows whose references are blanked give the same prm_top rows, and no verified ones."""
+    blind = tmp_path / "blind"
+    blind.mkdir()
+    (blind / "config.json").write_text((search / "config.json").read_text())
+    rows = [{**json.loads(line), "reference": "", "correct": False} for line in (search / "results.jsonl").read_text().splitlines()]
+    (blind / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    top = read_jsonl(distil(search, tmp_path / "top", "--selection", "prm_top") / "sft.jsonl")
+    assert top and read_jsonl(distil(blind, tmp_path / "blind_top", "--selection", "prm_top") / "sft.jsonl") == top
+    assert read_jsonl(distil(blind, tmp_path / "blind_verified") / "sft.jsonl") == []
+    for row in top:
+        assert aggregate(finished[row["problem_id"]][row["completion"][0]["content"]], "last") >= 0.5
+    pairs = read_jsonl(tmp_path / "top" / "pairs.jsonl")
+    for pair in pairs:
+        scores = finished[pair["problem_id"]]
+        assert aggregate(scores[pair["chosen"][0]["content"]], "last") >= 0.5 > aggregate(scores[pair["rejected"][0]["content"]], "last")
+
+
+def test_a_folder_without_results_fails_in_one_line_naming_it(tmp_path, capsys):
+    from ponder.data.distill import main
+
+    for folder in (tmp_path / "missing", tmp_path):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--results", str(folder), "--output_dir", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and str(folder) in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["data", "distill", "--help"], ["train", "distill", "--help"], ["train", "distill", "--method", "dpo", "--help"]])
+def test_help_exits_0(argv, capsys):
+    from ponder.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert ("--beta" in out) == ("dpo" in argv)
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_recipes_parse_into_their_method_config(method, monkeypatch):
+    from ponder.config import parse_config
+    from ponder.train.distill import CONFIGS, config_types
+
+    monkeypatch.chdir(POLICY.parents[2])  # the recipes name the shipped policy by a relative path
+    argv = ["--config", f"configs/train/distill_{method}.yaml"]
+    args, config = parse_config(config_types(argv), argv)
+    assert args.method == method and type(config) is CONFIGS[method] and not config.bf16
+
+
+def weights_changed(folder: Path) -> bool:
+    base, trained = AutoModelForCausalLM.from_pretrained(POLICY), AutoModelForCausalLM.from_pretrained(folder)
+    assert trained.config.model_type == "llama"
+    trained_params = dict(trained.named_parameters())
+    return any(not torch.equal(p, trained_params[name]) for name, p in base.named_parameters())
+
+
+@pytest.mark.parametrize("method,lora", [("sft", True), ("dpo", True), ("dpo", False)], ids=["sft-lora", "dpo-lora", "dpo-full"])
+def test_training_saves_a_plain_loadable_model_folder(distilled, tmp_path, method, lora):
+    from ponder.train.distill import main
+
+    out = tmp_path / "model"
+    main(["--method", method, "--dataset", str(distilled), "--use_peft", str(lora).lower(), "--max_steps", "3",
+          "--report_to", "none", "--output_dir", str(out)])
+    assert not list(out.glob("adapter_*")), "the LoRA must be merged into the saved weights"
+    assert weights_changed(out)
+    record = json.loads((out / "eval_results.json").read_text())
+    assert record["method"] == method and record["rows"] == len(read_jsonl(distilled / ("sft.jsonl" if method == "sft" else "pairs.jsonl")))
+
+
+def test_full_sft_learns_resumes_logs_and_compares_with_the_base(distilled, tmp_path):
+    from ponder.train.distill import main
+
+    common = ["--dataset", str(distilled), "--output_dir", str(tmp_path), "--learning_rate", "0.001",
+              "--per_device_train_batch_size", "4", "--logging_steps", "3", "--save_steps", "9",
+              "--save_total_limit", "2", "--report_to", "none", "--eval_per_level", "2"]
+    main(common + ["--max_steps", "9", "--eval_per_level", "0"])  # stands for a run killed right after checkpoint-9
+    first = json.loads((tmp_path / "checkpoint-9" / "trainer_state.json").read_text())["log_history"]
+    main(common + ["--max_steps", "18", "--report_to", "wandb"])
+    history = json.loads((tmp_path / "checkpoint-18" / "trainer_state.json").read_text())["log_history"]
+    assert history[: len(first)] == first  # resumed, not restarted
+    assert history[0] == {"lr_batch_ratio": 0.001 / 4, "step": 0}
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    record = json.loads((tmp_path / "eval_results.json").read_text())
+    assert record["lr_batch_ratio"] == 0.001 / 4
+    for name in ("base", "distilled"):
+        assert [s["level"] for s in record["levels"][name]] == [1, 2, 3, 4, 5]
+    runs = (Path(os.environ["WANDB_DIR"]) / "wandb").glob("offline-run-*/*.wandb")
+    assert any(b"lr_batch_ratio" in run.read_bytes() for run in runs), "lr_batch_ratio did not reach W&B"
+
+
+def test_runs_under_accelerate_launch(distilled, tmp_path):
+    out = tmp_path / "model"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", "-m", "ponder.train.distill",
+           "--dataset", str(distilled), "--max_steps", "2", "--report_to", "none", "--output_dir", str(out)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "model.safetensors").exists() and (out / "eval_results.json").exists()

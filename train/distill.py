@@ -1,0 +1,264 @@
+"""Distil search results into the policy: SFT on the best verified trajectories, or DPO on pairs.
+
+    ponder train distill --config configs/train/distill_sft.yaml [--key value ...]
+    ponder train distill --config configs/train/distill_dpo.yaml
+    accelerate launch -m ponder.train.distill --config configs/train/distill_sft.yaml
+
+The rows come from `ponder data distill` (`sft.jsonl` for SFT, `pairs.jsonl` for DPO): TRL's
+conversational layout, so TRL's SFTTrainer / DPOTrainer put them through the policy's chat
+template exactly as `ponder infer` builds its prompts, and train on the completion only. Full
+fine-tuning or LoRA (PEFT); with `merge_adapter` the LoRA is merged into the base weights and the
+output is a plain model folder that `ponder infer --model` loads. A killed run resumes from its
+last checkpoint. `--method` picks the trainer and its config: `--method dpo --help` lists DPO's
+options. With `eval_per_level` > 0 the base and the distilled policy are compared on held-out
+problems (greedy, and pass@k with `eval_k`); the record goes to `eval_results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+from ponder.config import ConfigError, fail, load_yaml, parse_config
+from ponder.data import DatasetError
+from ponder.data.sources import load_source
+from ponder.infer.accuracy import format_table, score_by_level
+from ponder.infer.backends.hf import HFBackend
+from ponder.models import check_model_name
+from ponder.tracking import configure_wandb
+
+# method -> (rows file in a `ponder data distill` folder, the columns its trainer reads)
+METHODS = {"sft": ("sft.jsonl", ["prompt", "completion"]), "dpo": ("pairs.jsonl", ["prompt", "chosen", "rejected"])}
+
+
+@dataclass
+class DistillArguments:
+    method: str = field(default="sft", metadata={"help": "'sft': fine-tune on the best trajectories (expert iteration); 'dpo': DPO on correct/incorrect pairs."})
+    model_name_or_path: str = field(default="ponder/checkpoints/arithworld-policy", metadata={"help": "Causal-LM folder or hub name to distil into (the policy that searched)."})
+    dataset: str = field(default="outputs/distill-data", metadata={"help": "A `ponder data distill` folder (sft.jsonl or pairs.jsonl is read by method) or one such jsonl file."})
+    use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of every weight."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
+    merge_adapter: bool = field(default=True, metadata={"help": "With use_peft: merge the LoRA into the base weights and save a plain model folder (else save the adapter alone)."})
+    eval_dataset: str = field(default="arithworld", metadata={"help": "Held-out problems for the final comparison: 'arithworld', a jsonl/json file or a hub dataset (every problem of a file or hub set)."})
+    eval_split: str = field(default="test", metadata={"help": "Split to load when `eval_dataset` is a hub name."})
+    eval_per_level: int = field(default=0, metadata={"help": "ArithWorld problems per level for the final comparison of base and distilled policy (0: no evaluation)."})
+    eval_seed: int = field(default=1, metadata={"help": "ArithWorld seed of the evaluation problems; questions that occur in the training rows are dropped."})
+    eval_k: int = field(default=0, metadata={"help": "Samples per problem for pass@k in the final evaluation (0: greedy only)."})
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method: expected one of {', '.join(METHODS)}, got '{self.method}'")
+        check_model_name("model_name_or_path", self.model_name_or_path)
+        if self.lora_r < 1:
+            raise ValueError(f"lora_r: must be >= 1, got {self.lora_r}")
+
+
+@dataclass
+class _SmallModelDefaults:
+    """Defaults both methods share, for small policies on a CPU (and fine on a GPU).
+
+    SmolTulu (Alrashed, 2024) found that small models learn reasoning better with a high ratio
+    of learning rate to batch size, so the batch is small (8), which also gives the most
+    optimizer steps per minute (what mattered most when training the ArithWorld policy). The
+    learning rates are not high, though, because measured here they hurt: distilling ~330 of its
+    own verified solutions into the shipped ArithWorld policy (SFT, 2 epochs, 100 held-out
+    problems per level), lr 5e-5 kept greedy accuracy (levels 3/4/5: 63/22/20% before, 64/24/20%
+    after), while 1e-4, 2e-4, 5e-4 and 1e-3 took level 3 down to 59, 51, 51 and 42%; DPO on
+    480 pairs at 5e-6 kept it (63/24/19%) and at 5e-5 lowered it (53/12/14%). Adam moves
+    every weight by about the learning rate even where the loss is already near zero, so on a few
+    hundred rows the policy already solves, a high ratio mostly drifts it away from what it
+    knew; SmolTulu's setting is a pretrained model learning a large new mixture.
+    """
+
+    output_dir: str = field(default="outputs/distill", metadata={"help": "Where the distilled policy is saved."})
+    per_device_train_batch_size: int = field(default=8, metadata={"help": "Batch size per device (rows for SFT, pairs for DPO)."})
+    num_train_epochs: float = field(default=2.0, metadata={"help": "Passes over the distilled rows."})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
+    warmup_steps: float = field(default=0.05, metadata={"help": "Warm-up, in steps or as a fraction of training."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    max_length: int | None = field(default=512, metadata={"help": "Longer sequences (prompt + completion) are truncated."})
+    logging_steps: float = field(default=10, metadata={"help": "Log every this many steps."})
+    save_strategy: str = field(default="steps", metadata={"help": "When to checkpoint; a killed run resumes from the last checkpoint."})
+    save_steps: float = field(default=200, metadata={"help": "Checkpoint every this many steps."})
+    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept."})
+    # float32: 40 SFT steps of the ArithWorld policy on 2 busy CPU cores took 154 s, and 222 s under bf16 autocast.
+    bf16: bool = field(default=False, metadata={"help": "bf16 autocast (for GPUs)."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save memory (slower; off for small models)."})
+    report_to: str | list[str] = field(default="wandb", metadata={"help": "Where to log ('wandb', 'none', ...)."})
+
+    def __post_init__(self):
+        if self.bf16 and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+            self.use_cpu = True  # transformers allows bf16 autocast without a GPU only when told to use the CPU
+        super().__post_init__()
+
+
+@dataclass
+class DistillSFTConfig(_SmallModelDefaults, SFTConfig):
+    """TRL's SFTConfig with the small-model defaults above."""
+
+    learning_rate: float = field(default=5e-5, metadata={"help": "Peak learning rate (AdamW)."})
+
+
+@dataclass
+class DistillDPOConfig(_SmallModelDefaults, DPOConfig):
+    """TRL's DPOConfig with the small-model defaults above."""
+
+    learning_rate: float = field(default=5e-6, metadata={"help": "Peak learning rate (AdamW)."})
+    beta: float = field(default=0.1, metadata={"help": "DPO's beta: higher keeps the policy closer to the reference (the model it starts from)."})
+
+
+CONFIGS = {"sft": DistillSFTConfig, "dpo": DistillDPOConfig}
+
+
+def lr_batch_ratio(config: TrainingArguments) -> float:
+    """Learning rate over the effective batch (per device × accumulation × processes)."""
+    return config.learning_rate / (config.per_device_train_batch_size * config.gradient_accumulation_steps * config.world_size)
+
+
+class LogLrBatchRatio(TrainerCallback):
+    """At the start of training, put `lr_batch_ratio` in the trainer's log history and the W&B run's config."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        ratio = lr_batch_ratio(args)
+        print(f"lr_batch_ratio: {ratio:.3g}")
+        if not any("lr_batch_ratio" in entry for entry in state.log_history):  # once, also when resumed
+            state.log_history.append({"lr_batch_ratio": ratio, "step": state.global_step})
+        if "wandb" in args.report_to:
+            import wandb
+
+            if wandb.run is not None:
+                wandb.run.config.update({"lr_batch_ratio": ratio}, allow_val_change=True)
+
+
+def load_rows(dataset: str, method: str) -> Dataset:
+    """The rows `method` trains on, from a `ponder data distill` folder or a jsonl file."""
+    filename, columns = METHODS[method]
+    path = Path(dataset) / filename if Path(dataset).is_dir() else Path(dataset)
+    if not path.is_file():
+        raise DatasetError(f"dataset: no {path} (write it with `ponder data distill`)")
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not rows:
+        raise DatasetError(f"dataset: {path} has no rows (no problem had a usable trajectory)")
+    missing = [c for c in columns if c not in rows[0]]
+    if missing:
+        raise DatasetError(f"dataset: {path} rows lack {missing} (method {method} needs {columns})")
+    return Dataset.from_list([{c: row[c] for c in columns} for row in rows])
+
+
+def build_trainer(args: DistillArguments, config: SFTConfig | DPOConfig, rows: Dataset) -> tuple[SFTTrainer | DPOTrainer, object]:
+    """TRL's trainer for `args.method` on the model to distil into, and its tokenizer."""
+    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path, trust_remote_code=config.trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    def load():
+        return AutoModelForCausalLM.from_pretrained(args.model_name_or_path, trust_remote_code=config.trust_remote_code)
+
+    peft_config = None
+    if args.use_peft:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(task_type="CAUSAL_LM", r=args.lora_r, lora_alpha=args.lora_alpha, target_modules="all-linear")
+    kwargs = dict(model=load(), args=config, train_dataset=rows, processing_class=tokenizer, peft_config=peft_config, callbacks=[LogLrBatchRatio()])
+    if args.method == "sft":
+        return SFTTrainer(**kwargs), tokenizer
+    # With LoRA the reference is the base model with the adapter switched off; a full model
+    # needs its frozen reference passed explicitly.
+    return DPOTrainer(**kwargs, ref_model=None if args.use_peft else load()), tokenizer
+
+
+def evaluate(args: DistillArguments, model, tokenizer, rows: Dataset) -> dict:
+    """Greedy (and pass@k) accuracy per level of the base and the distilled policy on held-out
+    problems: the evaluation problems minus any question that occurs in the training rows."""
+    seen = {row["prompt"][-1]["content"] for row in rows}
+    problems = [p for p in load_source(args.eval_dataset, args.eval_split, None, args.eval_seed, args.eval_per_level) if p.question not in seen]
+    system = next((m["content"] for m in rows[0]["prompt"] if m["role"] == "system"), None)
+    record = {}
+    for name, backend in (("base", HFBackend(args.model_name_or_path)), ("distilled", HFBackend(model.float(), tokenizer))):
+        scores = score_by_level(backend, tokenizer, problems, k=args.eval_k, system_prompt=system)
+        print(f"{name} policy, {len(problems)} held-out problems:\n{format_table(scores)}")
+        record[name] = [asdict(s) for s in scores]
+    return record
+
+
+def train_distill(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict:
+    """Train, save a loadable model folder in `config.output_dir`, evaluate; returns the record."""
+    configure_wandb()
+    rows = load_rows(args.dataset, args.method)
+    trainer, tokenizer = build_trainer(args, config, rows)
+    last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
+    start = time.time()
+    trainer.train(resume_from_checkpoint=last)
+    train_s = time.time() - start
+    model = trainer.model
+    if args.use_peft and args.merge_adapter:
+        model = model.merge_and_unload()  # a plain folder that `ponder infer --model` and vLLM load
+        if trainer.is_world_process_zero():
+            model.save_pretrained(config.output_dir)
+    else:
+        trainer.save_model(config.output_dir)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(config.output_dir)
+
+    record = {"method": args.method, "rows": len(rows), "train_s": round(train_s, 1), "lr_batch_ratio": lr_batch_ratio(config), "args": asdict(args)}
+    if trainer.is_world_process_zero():
+        if args.eval_per_level > 0:
+            record["levels"] = evaluate(args, model, tokenizer, rows)
+        Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
+        finish_wandb(config, record)
+    return record
+
+
+def finish_wandb(config: TrainingArguments, record: dict) -> None:
+    """Log the evaluation to the training's W&B run and end it, so the run is complete on disk
+    and a next command in the same process (the quickstart) starts its own run."""
+    if "wandb" not in config.report_to:
+        return
+    import wandb
+
+    if wandb.run is not None:
+        if "levels" in record:
+            wandb.log({f"eval/greedy_L{s['level']}": s["greedy"] for s in record["levels"]["distilled"]})
+        wandb.finish()
+
+
+def config_types(argv: list[str]) -> tuple[type, type]:
+    """The dataclasses `argv` parses into: the config class follows `--method`, read from the
+    command line, else from the `--config` file, else sft. Anything malformed is left for the
+    full parse to report."""
+    peek = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    peek.add_argument("--method")
+    peek.add_argument("--config")
+    known, _ = peek.parse_known_args(argv)
+    if known.method is None and known.config:
+        try:
+            known.method = load_yaml(known.config).get("method")
+        except ConfigError:
+            pass
+    return DistillArguments, CONFIGS.get(known.method, DistillSFTConfig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, config = parse_config(config_types(argv), argv, prog="ponder train distill", description=__doc__)
+    try:
+        train_distill(args, config)
+    except DatasetError as err:
+        fail(f"ponder train distill: error: {err}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
