@@ -7,7 +7,8 @@ Monte-Carlo rollouts; train a PRM on the labels; measure it against the exact st
 search with it on a validation and a test split (every strategy and budget), bin problems by the
 policy's pass rate, train a difficulty predictor on the question alone, fit the compute-optimal
 router, and run compute-optimal search on the test split (oracle and predicted bins, even and
-uneven budgets) beside weighted best-of-N with the oracle PRM.
+uneven budgets) beside weighted best-of-N with the oracle PRM; distil one round of search back into
+the policy and evaluate it again; and write `output_dir/report/` (report.md and PNG plots).
 Each stage writes into `output_dir`; labelling and search resume where a killed run stopped.
 """
 
@@ -47,11 +48,12 @@ class QuickstartArguments:
     val_per_level: int = field(default=40, metadata={"help": "Validation problems per level (router and difficulty predictor)."})
     budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16], metadata={"help": "Search budgets N."})
     reference_policy: str | None = field(default=None, metadata={"help": "A larger policy folder whose greedy and weighted best-of-N (same PRM) become reference lines in the report."})
+    distill_per_level: int = field(default=100, metadata={"help": "Training problems per level searched for one round of distillation (0 skips it)."})
     baseline_max_n: int = field(default=64, metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."})
 
 
 def _stage(number: int, text: str) -> None:
-    print(f"[{number}/7] {text}", flush=True)
+    print(f"[{number}/8] {text}", flush=True)
 
 
 def run(args: QuickstartArguments) -> dict:
@@ -60,6 +62,7 @@ def run(args: QuickstartArguments) -> dict:
     from ponder.infer.eval_prm import main as eval_prm_main
     from ponder.infer.eval_search import main as eval_search_main
     from ponder.infer.run import main as infer_main
+    from ponder.evolve import EvolveArguments, evolve
     from ponder.report import write_report
     from ponder.routing import RoutingPlan, run_routing
     from ponder.train.prm import main as train_prm_main
@@ -125,6 +128,15 @@ def run(args: QuickstartArguments) -> dict:
     search["learned"] = routing.pop("points")
     timings["routing_s"] = round(time.time() - start, 1)
 
+    distill = {}
+    if args.distill_per_level:
+        _stage(8, f"one round of distillation: search {args.distill_per_level} training problems per level, SFT on the verified best, evaluate again")
+        start = time.time()
+        rounds = evolve(EvolveArguments(policy=policy, prm="token-cls", prm_model=str(prm), rounds=1, train_per_level=args.distill_per_level,
+                                        budget=max(args.budgets), eval_per_level=args.search_per_level, output_dir=str(out / "evolve")))
+        distill = {"rounds": rounds}
+        timings["distill_s"] = round(time.time() - start, 1)
+
     if args.reference_policy:
         print(f"reference: greedy and weighted best-of-N of {args.reference_policy}", flush=True)
         folder = out / "search-reference-policy"
@@ -132,15 +144,15 @@ def run(args: QuickstartArguments) -> dict:
                     "--budgets", *budgets, "--per_level", str(args.search_per_level), "--output_dir", str(folder)])
         search["reference"] = [asdict(p) for p in eval_search_main(["--results", str(folder), "--levels", "false", "--wandb", "false"])]
 
-    summary = {"policy": policy, "levels": levels, "prm": [asdict(s) for s in prm_scores], "search": search, "routing": routing, **timings, "args": asdict(args)}
+    summary = {"policy": policy, "levels": levels, "prm": [asdict(s) for s in prm_scores], "search": search, "routing": routing, "distill": distill, **timings, "args": asdict(args)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {out / 'summary.json'} and {write_report(out)}")
     return summary
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict:
     (args,) = parse_config((QuickstartArguments,), argv, prog="ponder quickstart", description=__doc__)
-    run(args)
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """Compute-optimal routing end to end on ArithWorld: the stage that the quickstart and the
 `compute_optimal` benchmark share.
 
-    validation split ── ponder infer (every strategy × budget) ── ponder data difficulty ─┬─ ponder fit-router
-                                                                                          └─ ponder train difficulty
-    test split ──────── ponder infer (every fixed strategy; best-of-N family to a larger N) ── oracle bins
+    validation split ── ponder infer (every strategy × budget) ──────────────────────────┬─ ponder fit-router
+                    └── ponder infer (16 samples, own seed) ── ponder data difficulty ──┴─ ponder train difficulty
+    test split ──────── ponder infer (every fixed strategy; best-of-N family to a larger N)
+               ├─────── ponder infer (16 samples, own seed) ── ponder data difficulty: oracle bins
                └─────── ponder infer (compute_optimal with oracle / predicted bins, even / uneven budgets)
     ponder eval search over all test folders: one plot, and the token efficiency against weighted best-of-N
 
 The validation split (seed 3) leaves out every question of the test split (seed 1), so the router
-and the predictor never see a test problem. Each step writes into its own folder and is skipped
+and the predictor never see a test problem. Difficulty bins come from their own samples (a
+separate sampling seed): bins read off the very samples that the strategies are scored on would
+make the router's estimates circular (a bin of problems whose 16 samples all failed would show
+every sampling strategy at 0% there by construction). Each step writes into its own folder and is skipped
 or resumed when a killed run starts again.
 """
 
@@ -32,6 +36,8 @@ class RoutingPlan:
     test_per_level: int = 100
     budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
     baseline_max_n: int = 64  # the best-of-N family runs to this N on the test split, for the efficiency ratio
+    difficulty_samples: int = 16  # samples per problem for the pass rate behind each bin
+    difficulty_seed: int = 1001  # sampling seed of those samples, apart from the searches' seed
     predictor_recipe: str | None = None  # YAML for `ponder train difficulty` (default: the shipped recipe)
     val_seed: int = 3
     test_seed: int = 1
@@ -66,9 +72,11 @@ def run_routing(plan: RoutingPlan) -> dict:
     test_pool = infer("test-pool", test_file, POOL, sorted(set(budgets) | {str(plan.baseline_max_n)}, key=int))
     test_tree = infer("test-tree", test_file, [s for s in FIXED if s not in POOL], budgets)
 
+    print("routing: pass rates for the difficulty bins, from samples of their own", flush=True)
     val_bins, test_bins = out / "val_difficulty.jsonl", out / "test_difficulty.jsonl"
-    difficulty_main(["--results", val, "--output", str(val_bins)])
-    difficulty_main(["--results", test_pool, "--output", str(test_bins)])
+    for name, dataset, bins in (("val", val_file, val_bins), ("test", test_file, test_bins)):
+        samples = infer(f"{name}-difficulty", dataset, ["majority"], [str(plan.difficulty_samples)], "--seed", str(plan.difficulty_seed))
+        difficulty_main(["--results", samples, "--output", str(bins)])
 
     predictor = out / "difficulty-predictor"
     if not (predictor / "difficulty_config.json").is_file():

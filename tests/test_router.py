@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +127,18 @@ def test_compute_optimal_needs_its_inputs(tmp_path, capsys):
 def test_fit_router_refuses_results_of_other_problems(validation):
     with pytest.raises(ValueError, match="no result row"):
         fit_router(read_results(validation / "val" / "results.jsonl"), {"x": 1}, 5)
+
+
+def test_search_evaluation_reads_back_from_the_offline_wandb_run(validation, offline_wandb):
+    from helpers.wandb_offline import history_keys, run_project
+
+    from ponder.infer.eval_search import main as eval_search_main
+
+    before = set(Path(os.environ["WANDB_DIR"]).glob("wandb/offline-run-*/run-*.wandb"))
+    eval_search_main(["--results", str(validation / "val"), "--output_dir", str(validation / "eval"), "--levels", "false"])
+    (run,) = set(Path(os.environ["WANDB_DIR"]).glob("wandb/offline-run-*/run-*.wandb")) - before
+    keys = history_keys(run)
+    for strategy in ("greedy", "majority", "weighted_best_of_n", "beam_search"):
+        assert {f"search/{strategy}/accuracy", f"search/{strategy}/n", f"search/{strategy}/tokens"} <= keys
+    assert "search/table/_type" in keys and "plots/accuracy_vs_n/_type" in keys
+    assert run_project(run) == "ponder"  # one project for every stage of the loop

@@ -1,0 +1,51 @@
+"""Read an offline W&B run back: the records of a `run-*.wandb` file, as the SDK wrote them.
+
+wandb 0.31 no longer ships a Python reader for its transaction log, so this is the format as
+its writer documents it: a 7-byte file header (":W&B", magic, version), then 32 KiB blocks of
+records, each with a 7-byte header (CRC-32, little-endian length, type: 1 full, 2 first,
+3 middle, 4 last) and a protobuf `Record` split across blocks when it is long.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+from wandb.proto import wandb_internal_pb2 as pb
+
+BLOCK = 32768
+HEADER = 7
+
+
+def records(path: str | Path) -> Iterator[pb.Record]:
+    data = Path(path).read_bytes()
+    if data[:4] != b":W&B":
+        raise ValueError(f"{path} is not a W&B transaction log")
+    pos, pending = HEADER, b""
+    while pos + HEADER <= len(data):
+        left = BLOCK - pos % BLOCK
+        if left < HEADER:  # the writer pads a block's tail that cannot hold a record header
+            pos += left
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
+        pending += data[pos + HEADER : pos + HEADER + length]
+        pos += HEADER + length
+        if kind in (1, 4) and pending:
+            record = pb.Record()
+            record.ParseFromString(pending)
+            pending = b""
+            yield record
+
+
+def history_keys(path: str | Path) -> set[str]:
+    """Every key logged with `run.log`, nested keys joined by '/'."""
+    keys = set()
+    for record in records(path):
+        if record.WhichOneof("record_type") == "history":
+            keys |= {item.key or "/".join(item.nested_key) for item in record.history.item}
+    return keys
+
+
+def run_project(path: str | Path) -> str:
+    return next(r.run.project for r in records(path) if r.WhichOneof("record_type") == "run")
