@@ -37,19 +37,22 @@ def policy_recipe() -> Path:
 
 @dataclass
 class QuickstartArguments:
+    """Sizes default to a run of about ten minutes on 2 CPU cores; the benchmarks under
+    tests/benchmarks/ run each stage at sizes that measure it."""
+
     output_dir: str = field(default="outputs/quickstart", metadata={"help": "Folder for everything the quickstart writes; a finished stage is not redone."})
     train_policy: bool = field(default=False, metadata={"help": "Train a policy afresh with the default recipe instead of using the shipped checkpoint."})
     policy: str | None = field(default=None, metadata={"help": "Use this policy folder instead (overrides train_policy)."})
-    per_level: int = field(default=200, metadata={"help": "Held-out ArithWorld problems per level for greedy and pass@k."})
+    per_level: int = field(default=100, metadata={"help": "Held-out ArithWorld problems per level for greedy and pass@k."})
     k: int = field(default=16, metadata={"help": "Samples per problem for pass@k."})
-    label_per_level: int | None = field(default=None, metadata={"help": "Training problems per level for PRM labels (default: the recipe's)."})
-    prm_eval_per_level: int = field(default=100, metadata={"help": "Held-out problems per level for the PRM's step AUROC."})
-    search_per_level: int = field(default=40, metadata={"help": "Test problems per level for search with the learned PRM."})
-    val_per_level: int = field(default=40, metadata={"help": "Validation problems per level (router and difficulty predictor)."})
+    label_per_level: int | None = field(default=60, metadata={"help": "Training problems per level for PRM labels (empty: the recipe's 300, as in the prm_quality benchmark)."})
+    prm_eval_per_level: int = field(default=10, metadata={"help": "Held-out problems per level for the PRM's step AUROC."})
+    search_per_level: int = field(default=20, metadata={"help": "Test problems per level for search with the learned PRM."})
+    val_per_level: int = field(default=10, metadata={"help": "Validation problems per level (router and difficulty predictor)."})
     budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16], metadata={"help": "Search budgets N."})
     reference_policy: str | None = field(default=None, metadata={"help": "A larger policy folder whose greedy and weighted best-of-N (same PRM) become reference lines in the report."})
-    distill_per_level: int = field(default=100, metadata={"help": "Training problems per level searched for one round of distillation (0 skips it)."})
-    baseline_max_n: int = field(default=64, metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."})
+    distill_per_level: int = field(default=40, metadata={"help": "Training problems per level searched for one round of distillation (0 skips it)."})
+    baseline_max_n: int = field(default=32, metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."})
 
 
 def _stage(number: int, text: str) -> None:
