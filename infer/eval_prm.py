@@ -34,6 +34,7 @@ from ponder.data import DatasetError
 from ponder.data.checkers import STEP_CHECKERS
 from ponder.data.sources import ARITHWORLD, load_source
 from ponder.data.stepwise import detect_format, load_stepwise
+from ponder.plots import pyplot, save_figure
 
 from .prm import load_prm
 
@@ -98,10 +99,7 @@ def calibration(scores: list[float], labels: list[bool], bins: int = 10) -> list
 
 def plot_calibration(table: list["PRMScores"], path: Path) -> Path:
     """Reliability diagram of every group: a calibrated PRM's points lie on the diagonal."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 4.6))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="calibrated")
@@ -112,12 +110,7 @@ def plot_calibration(table: list["PRMScores"], path: Path) -> Path:
     ax.set_xlabel("PRM score (P good)")
     ax.set_ylabel("share of steps labelled good")
     ax.set_title("PRM calibration")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path, legend_size=7)
 
 
 def auroc(scores: list[float], labels: list[bool]) -> float | None:

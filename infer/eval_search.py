@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ponder.config import fail, parse_config
 from ponder.data import grade
+from ponder.plots import pyplot, save_figure
 from ponder.tracking import configure_wandb
 
 from .results import SearchResult, read_results
@@ -163,10 +164,7 @@ def format_table(points: list[Point]) -> str:
 
 def plot(points: list[Point], out_dir: Path) -> list[Path]:
     """Accuracy against N, tokens and FLOPs (all levels), and against N per level."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     paths = []
     overall = [p for p in points if p.level is None]
@@ -185,13 +183,7 @@ def plot(points: list[Point], out_dir: Path) -> list[Path]:
         ax.set_xlabel(label)
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"accuracy against {label}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = out_dir / f"accuracy_vs_{x}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, ax, out_dir / f"accuracy_vs_{x}.png"))
     levels = sorted({p.level for p in points if p.level is not None})
     if levels:
         fig, axes = plt.subplots(1, len(levels), figsize=(3.2 * len(levels), 3.4), sharey=True, squeeze=False)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ponder.config import fail, parse_config
+from ponder.plots import pyplot, save_figure
 
 
 @dataclass
@@ -31,15 +32,6 @@ class ReportArguments:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def level_accuracy(results_dirs: list[Path], budget: int) -> dict[str, dict[int, float]]:
@@ -55,8 +47,7 @@ def level_accuracy(results_dirs: list[Path], budget: int) -> dict[str, dict[int,
 
 
 def plot_levels(levels: list[dict], search: dict[str, dict[int, float]], budget: int, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.4))
+    fig, ax = pyplot().subplots(figsize=(7, 4.4))
     xs = [row["level"] for row in levels]
     ax.plot(xs, [100 * row["greedy"] for row in levels], "k--", marker="o", label="greedy (policy alone)")
     ax.plot(xs, [100 * row["pass_at_k"] for row in levels], "k:", marker="^", label=f"pass@{levels[0]['k']} (upper bound)")
@@ -67,17 +58,11 @@ def plot_levels(levels: list[dict], search: dict[str, dict[int, float]], budget:
     ax.set_xticks(xs)
     ax.set_ylabel("accuracy (%)")
     ax.set_title("accuracy per level")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path, legend_size=7)
 
 
 def plot_rounds(rounds: list[dict], path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = pyplot().subplots(figsize=(6, 4.2))
     xs = [r["round"] for r in rounds]
     for key, label in (("greedy", "greedy"), ("search", "weighted best-of-N")):
         ax.plot(xs, [100 * r[key] for r in rounds], marker="o", label=label)
@@ -85,12 +70,7 @@ def plot_rounds(rounds: list[dict], path: Path) -> Path:
     ax.set_xticks(xs)
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_title("gains per distillation round")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path, legend_size=None)
 
 
 def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> Path:
