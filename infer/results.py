@@ -88,6 +88,11 @@ def results_problems(results_dir: str | Path) -> dict:
     return {p.id: p for p in problems}
 
 
+def search_key(problem_id: str, strategy: str, n: int, params: dict) -> str:
+    """What identifies one search of one problem: the strategy, its budget and hyper-parameters."""
+    return json.dumps([problem_id, strategy, n, params], sort_keys=True)
+
+
 def read_results(path: str | Path) -> list[SearchResult]:
     """Every complete row of a results file (a line cut short by a kill is ignored)."""
     rows = []

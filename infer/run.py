@@ -24,7 +24,7 @@ from ponder.resumable import open_output
 
 from .backends import load_backend
 from .prm import load_prm
-from .results import read_results
+from .results import SearchResult, read_results, results_config, search_key
 from .router import RouterTable
 from .strategies import STRATEGIES, SearchContext
 from .strategies.compute_optimal import Router
@@ -53,6 +53,7 @@ class InferArguments:
     router: str | None = field(default=None, metadata={"help": "Router table from `ponder fit-router` (compute_optimal* strategies)."})
     difficulty_model: str | None = field(default=None, metadata={"help": "Difficulty predictor folder from `ponder train difficulty` (compute_optimal, compute_optimal_uneven)."})
     difficulty_labels: str | None = field(default=None, metadata={"help": "Difficulty file from `ponder data difficulty`: oracle bins (compute_optimal_oracle*)."})
+    reuse_results: list[str] = field(default_factory=list, metadata={"help": "Earlier `ponder infer` folders of the same search set-up (checked): a compute-optimal choice already searched there for a problem is read, not searched again, so routed and fixed strategies share the very same searches."})
     beam_width: int = field(default=4, metadata={"help": "M for beam search, DVTS and lookahead (capped at N)."})
     lookahead: int = field(default=1, metadata={"help": "k greedy steps before scoring, for the lookahead strategy."})
     aggregation: str = field(default="last", metadata={"help": "How step scores become a trajectory score: last, min, prod, mean."})
@@ -94,6 +95,11 @@ class InferArguments:
         skip = {"limit", "shard", "output_dir", "batch_size", "gpu_memory_utilization", "chunk_size", "strategies", "budgets"}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
+    def shared_search_config(self) -> dict:
+        """What two runs must agree on for one's results to stand in for the other's searches."""
+        routing = {"router", "difficulty_model", "difficulty_labels", "reuse_results"}
+        return {k: v for k, v in self.search_config().items() if k not in routing}
+
 
 def parse_shard(shard: str) -> tuple[int, int]:
     try:
@@ -113,7 +119,7 @@ def build_context(args: InferArguments) -> SearchContext:
     elif args.prm:
         prm = load_prm(args.prm, model=args.prm_model, trust_remote_code=args.trust_remote_code)
     return SearchContext(
-        backend=backend, prm=prm, router=load_router(args), tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
+        backend=backend, prm=prm, router=load_router(args), reuse=load_reused(args), tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
         max_step_tokens=args.max_step_tokens, max_steps=args.max_steps, aggregation=args.aggregation, seed=args.seed,
     )
@@ -127,6 +133,22 @@ def load_router(args: InferArguments) -> Router | None:
     predictor = load_difficulty_predictor(args.difficulty_model) if args.difficulty_model else None
     oracle = {pid: d.bin for pid, d in read_difficulty(args.difficulty_labels).items()} if args.difficulty_labels else None
     return Router(RouterTable.load(args.router), predictor, oracle)
+
+
+def load_reused(args: InferArguments) -> dict[str, SearchResult]:
+    """The rows of `reuse_results` by search key (problem, strategy, n, params), after checking
+    that each folder ran the same search set-up as this run: otherwise a reused row would be
+    another policy's, PRM's or temperature's search."""
+    rows: dict[str, SearchResult] = {}
+    ours = args.shared_search_config()
+    for folder in args.reuse_results:
+        theirs = results_config(folder)
+        differing = sorted(k for k in ours if ours[k] != theirs.get(k))
+        if differing:
+            raise ConfigError(f"reuse_results: {folder} was searched with other {', '.join(differing)} ({', '.join(f'{k}={theirs.get(k)!r}' for k in differing)})")
+        for row in read_results(Path(folder) / "results.jsonl"):
+            rows[search_key(row.problem_id, row.strategy, row.n, row.params)] = row
+    return rows
 
 
 def strategy_params(strategy: str, args: InferArguments) -> dict:

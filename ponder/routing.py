@@ -5,14 +5,18 @@
                     └── ponder infer (16 samples, own seed) ── ponder data difficulty ──┴─ ponder train difficulty
     test split ──────── ponder infer (every fixed strategy; best-of-N family to a larger N)
                ├─────── ponder infer (16 samples, own seed) ── ponder data difficulty: oracle bins
-               └─────── ponder infer (compute_optimal with oracle / predicted bins, even / uneven budgets)
+               └─────── ponder infer (compute_optimal with oracle / predicted bins, even / uneven budgets,
+                                      reading each chosen search from the fixed strategies' folders)
     ponder eval search over all test folders: one plot, and the token efficiency against weighted best-of-N
 
 The validation split (seed 3) leaves out every question of the test split (seed 1), so the router
 and the predictor never see a test problem. Difficulty bins come from their own samples (a
 separate sampling seed): bins read off the very samples that the strategies are scored on would
 make the router's estimates circular (a bin of problems whose 16 samples all failed would show
-every sampling strategy at 0% there by construction). Each step writes into its own folder and is skipped
+every sampling strategy at 0% there by construction). Compute-optimal reads the searches it
+chooses from the fixed strategies' test folders (`--reuse_results`) rather than running them again:
+routed and fixed strategies are then compared on the very same searches, and only choices outside
+those folders (e.g. a best-of-N above `baseline_max_n`) are searched anew. Each step writes into its own folder and is skipped
 or resumed when a killed run starts again.
 """
 
@@ -89,7 +93,7 @@ def run_routing(plan: RoutingPlan) -> dict:
     fit_router_main(["--results", val, "--difficulty", str(val_bins), "--output", str(router)])
     print("routing: compute-optimal search on the test split", flush=True)
     routed = infer("test-routed", test_file, ROUTED, budgets, "--router", str(router),
-                   "--difficulty_model", str(predictor), "--difficulty_labels", str(test_bins))
+                   "--difficulty_model", str(predictor), "--difficulty_labels", str(test_bins), "--reuse_results", test_pool, test_tree)
 
     points = eval_search_main(["--results", test_pool, test_tree, routed, "--output_dir", str(out / "eval"), "--levels", "false"])
     top = plan.budgets[-1]

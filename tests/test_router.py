@@ -115,6 +115,23 @@ def test_compute_optimal_runs_what_the_table_says(validation):
         assert len(r.trajectories) <= choice.n and r.compute.policy_tokens > 0
 
 
+def test_compute_optimal_reads_the_searches_it_chooses_from_earlier_runs(validation, capsys):
+    routed = ["--model", str(SHIPPED_POLICY), "--prm", "oracle", "--per_level", "3", "--seed", "5",
+              "--strategies", "compute_optimal_oracle", "compute_optimal_oracle_uneven", "--budgets", "4",
+              "--router", str(validation / "router.json"), "--difficulty_labels", str(validation / "bins.jsonl")]
+    infer_main([*routed, "--reuse_results", str(validation / "val"), "--output_dir", str(validation / "reused")])
+    searched = {(r.problem_id, r.strategy, r.n): r for r in read_results(validation / "val" / "results.jsonl")}
+    rows = read_results(validation / "reused" / "results.jsonl")
+    assert len(rows) == 30
+    for r in rows:
+        same = searched[(r.problem_id, r.params["strategy"], r.params["n"])]
+        assert (r.answer, r.correct, r.compute, r.trajectories) == (same.answer, same.correct, same.compute, same.trajectories)
+        assert r.strategy.startswith("compute_optimal_oracle") and r.n == 4
+    with pytest.raises(SystemExit) as err:  # another temperature's searches are not this run's
+        infer_main([*routed, "--temperature", "0.5", "--reuse_results", str(validation / "val"), "--output_dir", str(validation / "hot")])
+    assert err.value.code == 2 and "temperature" in capsys.readouterr().err
+
+
 def test_compute_optimal_needs_its_inputs(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         infer_main(["--model", str(SHIPPED_POLICY), "--strategies", "compute_optimal", "--output_dir", str(tmp_path)])

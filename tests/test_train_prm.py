@@ -9,7 +9,7 @@ from transformers import AutoTokenizer
 from ponder.data.arithworld import check_steps, generate_problems
 from ponder.data.answers import split_steps
 from ponder.infer.prm import load_prm
-from ponder.train.prm import IGNORE, PRMConfig, tokenize_row
+from ponder.train.prm import IGNORE, PRMConfig, fit_score_weights, split_questions, tokenize_row
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +42,11 @@ def test_rows_are_labelled_at_each_separator(tiny_policy):
     assert tokenizer.decode(out["input_ids"][1:9]) == "2 +3 *4\n"
     last_only = tokenize_row(row, tokenizer, PRMConfig(output_dir="x", report_to="none", train_on_last_step_only=True))
     assert [t for t in last_only["targets"] if t != IGNORE] == [0.0]
+    # the LM loss (head lm) predicts each next token inside steps labelled good, and nothing else
+    lm = tokenize_row(row, tokenizer, PRMConfig(output_dir="x", report_to="none", head="lm", lm_loss_weight=1.0))
+    predicted = [(i, t) for i, t in enumerate(lm["next_tokens"]) if t != IGNORE]
+    assert tokenizer.decode([t for _, t in predicted]) == "+3=5"
+    assert all(lm["input_ids"][i + 1] == t for i, t in predicted)
     with pytest.raises(ValueError, match="2 completions but 1 labels"):
         tokenize_row({**row, "labels": [True]}, tokenizer, PRMConfig(output_dir="x", report_to="none"))
 
@@ -64,6 +69,74 @@ def test_trained_prm_loads_in_the_token_cls_scorer(tiny_policy, tmp_path, extra)
     scores = prm.score(rows[0]["prompt"], [rows[0]["completions"], rows[1]["completions"]])
     assert [len(s) for s in scores] == [len(rows[0]["completions"]), len(rows[1]["completions"])]
     assert all(0 <= x <= 1 for s in scores for x in s)
+
+
+def test_lm_head_prm_keeps_the_language_model_and_fits_its_likelihood_weight(tiny_policy, tmp_path):
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+
+    from ponder.infer.prm.token_cls import prefix_log_likelihood
+    from ponder.train.prm import main
+
+    rows = stepwise_rows(60, seed=3)
+    data = tmp_path / "labels.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "prm"
+    main(["--model_name_or_path", str(tiny_policy), "--dataset", str(data), "--output_dir", str(out), "--head", "lm",
+          "--lm_loss_weight", "1", "--likelihood_score", "true", "--score_fit_fraction", "0.3", "--max_steps", "20",
+          "--per_device_train_batch_size", "16", "--learning_rate", "0.005", "--report_to", "none"])
+    saved = json.loads((out / "prm_config.json").read_text())
+    assert saved["head"] == "lm" and (saved["good_token"], saved["bad_token"]) == ("+", "-")
+    assert set(saved["score_weights"]) >= {"verdict", "likelihood", "tokens", "bias"} and saved["score_weights"]["pairs"] > 0
+    # the PRM is still a whole causal LM, and the scorer reads it with the fitted weights
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model(torch.tensor([[1, 5, 6]])).logits.shape[-1] == len(AutoTokenizer.from_pretrained(tiny_policy))
+    prm = load_prm("token-cls", model=str(out))
+    assert prm.weights == saved["score_weights"] and prm.verdict_ids is not None
+    scores = prm.score(rows[0]["prompt"], [rows[0]["completions"], rows[1]["completions"]])
+    assert all(0 < x < 1 for s in scores for x in s)
+    # held-out questions are apart from the trained ones, whole
+    train, held = split_questions(Dataset.from_list([{k: r[k] for k in ("prompt", "completions", "labels")} for r in rows]), 0.3, 0)
+    assert not set(train["prompt"]) & set(held["prompt"]) and len(train) + len(held) == len(rows)
+    assert len(set(held["prompt"])) == round(0.3 * len({r["prompt"] for r in rows}))
+    # the prefix log-likelihood is the running sum of each step token's log-probability
+    ids = torch.tensor([[1, 5, 6, 7, 8, 9]])
+    logits = torch.randn(1, 6, 12)
+    lp = logits.log_softmax(-1)
+    expected = [0.0, 0.0, lp[0, 1, 6].item()]
+    expected += [expected[-1] + lp[0, 2, 7].item(), expected[-1] + lp[0, 2, 7].item() + lp[0, 3, 8].item()]
+    assert torch.allclose(prefix_log_likelihood(logits, ids, torch.tensor([2]))[0, :5], torch.tensor(expected))
+
+
+def test_score_weights_rank_one_questions_solutions_by_likelihood():
+    """Synthetic features: the verdict knows only how hard a question is, the likelihood which of
+    its solutions is right. The pairwise fit gives the likelihood a positive weight, and the
+    fitted score ranks every right final step above its question's wrong ones."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    questions = torch.arange(40).repeat_interleave(4)
+    difficulty = torch.randn(40, generator=gen)[questions]
+    right = torch.tensor([1.0, 0.0, 1.0, 0.0]).repeat(40)
+    likelihood = -20 + 8 * right + torch.randn(160, generator=gen)
+    features = {"verdict": difficulty.double(), "likelihood": likelihood.double(), "tokens": torch.full((160,), 12.0).double(), "target": right.double(),
+                "question": questions.double(), "last": torch.ones(160).double()}
+    weights = fit_score_weights(features)
+    assert weights["likelihood"] > 0 and weights["pairs"] == 40 * 4
+    score = weights["verdict"] * difficulty + weights["likelihood"] * likelihood + weights["tokens"] * 12 + weights["bias"]
+    for q in range(40):
+        s, r = score[questions == q], right[questions == q]
+        assert s[r == 1].min() > s[r == 0].max()
+
+
+def test_prm_head_options_are_checked():
+    with pytest.raises(ValueError, match="lm_loss_weight"):
+        PRMConfig(output_dir="x", report_to="none", lm_loss_weight=1.0)
+    with pytest.raises(ValueError, match="likelihood_score"):
+        PRMConfig(output_dir="x", report_to="none", likelihood_score=True)
+    with pytest.raises(ValueError, match="head"):
+        PRMConfig(output_dir="x", report_to="none", head="value")
 
 
 def test_missing_columns_fail_in_one_line(tiny_policy, tmp_path):

@@ -36,5 +36,5 @@ class MathShepherdPRM(ModelPRM):
             raise ValueError(f"math-shepherd: {len(positions)} '{STEP_TAG}' tags for {len(steps)} steps; the question or a step contains the tag")
         return ids, positions
 
-    def token_scores(self, output) -> torch.Tensor:
+    def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
         return output_logits(output)[..., self.candidates].float().softmax(-1)[..., 0]

@@ -46,8 +46,8 @@ class ModelPRM:
         """Token ids of one candidate, and the position of each step's verdict in them."""
         raise NotImplementedError
 
-    def token_scores(self, output) -> torch.Tensor:
-        """A [batch, length] tensor of scores in [0, 1] from the model's output."""
+    def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
+        """A [batch, length] tensor of scores in [0, 1] from the model's output (and its input)."""
         raise NotImplementedError
 
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:
@@ -72,7 +72,7 @@ class ModelPRM:
                 width = max(len(ids) for ids, _ in batch)
                 input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch], device=device)
                 mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch], device=device)
-                probs = self.token_scores(self.model(input_ids=input_ids, attention_mask=mask)).float().cpu()
+                probs = self.token_scores(self.model(input_ids=input_ids, attention_mask=mask), input_ids).float().cpu()
                 scores += [probs[row, positions].tolist() for row, (_, positions) in enumerate(batch)]
                 self.tokens_scored += int(mask.sum())
         found = iter(scores)

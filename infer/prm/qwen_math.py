@@ -43,5 +43,5 @@ class QwenMathPRM(ModelPRM):
             raise ValueError(f"qwen2.5-math-prm: {len(positions)} '{STEP_TOKEN}' tokens for {len(steps)} steps; the question or a step contains it")
         return ids, positions
 
-    def token_scores(self, output) -> torch.Tensor:
+    def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
         return output_logits(output).float().softmax(-1)[..., 1]

@@ -44,5 +44,5 @@ class RLHFlowPRM(ModelPRM):
     def _chat_ids(self, messages: list[dict], add_generation_prompt: bool) -> list[int]:
         return list(self.tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, return_dict=False))
 
-    def token_scores(self, output) -> torch.Tensor:
+    def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
         return output_logits(output)[..., self.candidates].float().softmax(-1)[..., 0]

@@ -7,6 +7,13 @@ without special tokens, and put the step's label on the LAST token of its separa
 score is therefore softmax(logits)[1] there. `ponder train prm` also puts the separator after
 the prompt by default (`separate_prompt`, saved in prm_config.json), so that a question and its
 first step do not run together.
+
+A folder trained with `head: lm` (prm_config.json) is a causal LM whose 2-way classifier is two
+rows of its own LM head: the verdict is the softmax over the logits of its `bad_token` and
+`good_token` at the same position. Trained with `likelihood_score`, its prm_config.json also
+holds `score_weights`, and a step's score is sigmoid(verdict · verdict log-odds + likelihood ·
+log-likelihood of the steps so far under the PRM's own LM + tokens · their number + bias):
+`step_log_odds` below, which the trainer uses to fit those weights.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ import json
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForTokenClassification, PreTrainedModel
+import torch.nn.functional as F
+from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, PreTrainedModel
 
 from .base import register
-from .model import ModelPRM, output_logits
+from .model import ModelPRM, output_logits, token_id
 
 TRL_STEP_SEPARATOR = "\n"
 
@@ -36,6 +44,40 @@ def prompt_ids(tokenizer, question: str, separator_ids: list[int], separate_prom
         return tokenizer.encode(text, add_special_tokens=False)
     bos = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
     return bos + tokenizer.encode(question, add_special_tokens=False) + (separator_ids if separate_prompt else [])
+
+
+# How the verdict alone is read: sigmoid(log-odds) is softmax over the two logits.
+VERDICT_ONLY = {"verdict": 1.0, "likelihood": 0.0, "tokens": 0.0, "bias": 0.0}
+
+
+def prefix_log_likelihood(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    """[batch, length]: at each position t, the sum of log p(token u | tokens before u) over the
+    tokens u = start..t of the row (0 before `start`, the row's first step token)."""
+    token_lp = logits[:, :-1].log_softmax(-1).gather(-1, input_ids[:, 1:, None])[..., 0]
+    token_lp = F.pad(token_lp, (1, 0))  # token_lp[:, t] = log p(token t)
+    positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    return token_lp.masked_fill(positions[None, :] < start[:, None], 0.0).cumsum(-1)
+
+
+def prefix_tokens(input_ids: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    """[batch, length]: how many tokens from the row's first step token up to each position."""
+    positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    return (positions[None, :] - start[:, None] + 1).clamp(min=0).float()
+
+
+def step_log_odds(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, verdict_ids: list[int] | None, weights: dict) -> torch.Tensor:
+    """[batch, length] log-odds that the solution is still on a correct path, at every position.
+
+    `logits` are the model's (2 per token for a 2-label head, the vocabulary for head lm, whose
+    [bad, good] columns are `verdict_ids`). The likelihood term needs head lm's whole vocabulary.
+    """
+    pair = logits if verdict_ids is None else logits[..., verdict_ids]
+    odds = weights["verdict"] * (pair[..., 1] - pair[..., 0]) + weights["bias"]
+    if weights["likelihood"]:
+        odds = odds + weights["likelihood"] * prefix_log_likelihood(logits, input_ids, start)
+    if weights.get("tokens"):
+        odds = odds + weights["tokens"] * prefix_tokens(input_ids, start)
+    return odds
 
 
 @register("token-cls")
@@ -62,7 +104,14 @@ class TokenClassificationPRM(ModelPRM):
         step_separator = saved.get("step_separator", TRL_STEP_SEPARATOR) if step_separator is None else step_separator
         self.separate_prompt = saved.get("separate_prompt", False) if separate_prompt is None else separate_prompt
         self.chat_template = saved.get("chat_template", False) if chat_template is None else chat_template
+        if saved.get("head") == "lm":
+            self.auto_class = AutoModelForCausalLM
         super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
+        self.verdict_ids = None  # [bad, good] rows of the LM head; None for a 2-label head
+        if saved.get("head") == "lm":
+            self.verdict_ids = [token_id(self.tokenizer, saved[key], key) for key in ("bad_token", "good_token")]
+        self.weights = saved.get("score_weights", VERDICT_ONLY)
+        self.steps_start = 0  # where the steps begin in `score`'s inputs (one question, one prompt)
         self.separator_ids = self.tokenizer.encode(step_separator, add_special_tokens=False)
         if not self.separator_ids:
             raise ValueError(f"step_separator: {step_separator!r} encodes to no tokens")
@@ -75,5 +124,10 @@ class TokenClassificationPRM(ModelPRM):
             positions.append(len(ids) - 1)
         return ids, positions
 
-    def token_scores(self, output) -> torch.Tensor:
-        return output_logits(output).float().softmax(-1)[..., 1]
+    def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:
+        self.steps_start = len(prompt_ids(self.tokenizer, question, self.separator_ids, self.separate_prompt, self.chat_template))
+        return super().score(question, step_lists)
+
+    def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
+        start = torch.full((input_ids.shape[0],), self.steps_start, device=input_ids.device)
+        return step_log_odds(output_logits(output).float(), input_ids, start, self.verdict_ids, self.weights).sigmoid()

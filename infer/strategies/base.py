@@ -7,7 +7,7 @@ Strategies never know which backend or PRM runs them: both come in the `SearchCo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ponder.data import Problem, extract_boxed, grade
 
@@ -33,6 +33,7 @@ class SearchContext:
     aggregation: str = "last"
     seed: int = 0
     router: object | None = None  # compute_optimal.Router, for the compute-optimal strategies
+    reuse: dict = field(default_factory=dict)  # search_key -> SearchResult already searched (`--reuse_results`)
 
     def prompt(self, question: str, steps: list[str] = ()) -> str:
         """The chat prompt, continued by the steps so far (inside the same assistant turn)."""

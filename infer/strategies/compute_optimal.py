@@ -9,7 +9,9 @@ One function, four registered names that differ by two parameters:
 
 The predictor reads the question alone, so routing costs no policy generation. Problems that the
 router sends the same way run together in one call of the chosen strategy; each result keeps the
-bin and the choice in its `params`, and reports the budget N it was asked for.
+bin and the choice in its `params`, and reports the budget N it was asked for. A choice that was
+already searched for a problem (`ponder infer --reuse_results`: the fixed strategies' runs on the
+same split) is read from there instead: routing then only decides which search answers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from ponder.data import Problem
 
-from ..results import SearchResult
+from ..results import SearchResult, search_key
 from ..router import RouterTable
 from .base import STRATEGIES, SearchContext, register
 
@@ -51,10 +53,19 @@ def compute_optimal(problems: list[Problem], n: int, ctx: SearchContext, oracle:
         raise ValueError("router: compute-optimal strategies need a router table (`ponder fit-router`)")
     bins = ctx.router.bins(problems, oracle)
     choices = [ctx.router.table.choose(b, n, uneven) for b in bins]
+    out: list[SearchResult | None] = [None] * len(problems)
+
+    def record(i: int, row: SearchResult) -> None:
+        choice = choices[i]
+        out[i] = replace(row, strategy=name, n=n, params={"bin": bins[i], "strategy": choice.strategy, "n": choice.n, **choice.params})
+
     groups: dict[str, list[int]] = defaultdict(list)
     for i, choice in enumerate(choices):
-        groups[choice.key()].append(i)
-    out: list[SearchResult | None] = [None] * len(problems)
+        searched = ctx.reuse.get(search_key(problems[i].id, choice.strategy, choice.n, choice.params))
+        if searched is not None:
+            record(i, searched)
+        else:
+            groups[choice.key()].append(i)
     for indices in groups.values():
         choice = choices[indices[0]]
         run = STRATEGIES[choice.strategy]
@@ -62,9 +73,7 @@ def compute_optimal(problems: list[Problem], n: int, ctx: SearchContext, oracle:
         kwargs = {k: v for k, v in choice.params.items() if k in accepted}
         sub_ctx = replace(ctx, aggregation=choice.params.get("aggregation", ctx.aggregation))
         for i, row in zip(indices, run([problems[i] for i in indices], choice.n, sub_ctx, **kwargs)):
-            row.params = {"bin": bins[i], "strategy": choice.strategy, "n": choice.n, **choice.params}
-            row.strategy, row.n = name, n
-            out[i] = row
+            record(i, row)
     return out
 
 
