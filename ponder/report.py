@@ -91,8 +91,7 @@ def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> P
     points += [Point(**{**p, "strategy": f"{p['strategy']} (oracle PRM)"}) for p in summary["search"]["oracle"] if p["level"] is None]
     points += [Point(**{**p, "strategy": f"larger policy: {p['strategy']}"}) for p in summary["search"].get("reference", []) if p["level"] is None]
     plot(points, out)
-    folders = [Path(routing["plan"]["output_dir"]) / name for name in ("test-pool", "test-tree", "test-routed")]
-    by_level = level_accuracy([f for f in folders if (f / "results.jsonl").is_file()], budget)
+    by_level = level_accuracy([Path(f) for f in routing["test_folders"]], budget)
     plot_levels(summary["levels"], by_level, budget, out / "accuracy_by_level.png")
     prm_scores = [PRMScores(**s) for s in summary["prm"]]
     plot_calibration(prm_scores, out / "prm_calibration.png")

@@ -30,3 +30,17 @@ def configure_wandb(project: str = DEFAULT_PROJECT) -> str:
         os.environ["WANDB_MODE"] = "offline"
     os.environ.setdefault("WANDB_SILENT", "true")
     return os.environ.get("WANDB_MODE", "online")
+
+
+def finish_wandb(report_to: list[str], metrics: dict | None = None) -> None:
+    """Log `metrics` to the command's W&B run, if one is open, and end it: the run is complete on
+    disk now (offline runs too), and the next command in the same process (the quickstart and
+    `ponder evolve` train several models) starts a run of its own instead of logging into this one."""
+    if "wandb" not in report_to:
+        return
+    import wandb
+
+    if wandb.run is not None:
+        if metrics:
+            wandb.log(metrics)
+        wandb.finish()

@@ -35,7 +35,8 @@ from ponder.config import ConfigError, fail, parse_config
 from ponder.data import DatasetError, load_problems
 from ponder.infer.difficulty import DifficultyPredictor, PredictorConfig, difficulty_metrics, encode_question, pad_batch
 from ponder.models import check_model_name
-from ponder.tracking import configure_wandb
+from ponder.tracking import configure_wandb, finish_wandb
+from ponder.train.defaults import SmallModelDefaults
 
 LABELS = ("bin", "level")
 
@@ -72,8 +73,8 @@ class DifficultyArguments:
 
 
 @dataclass
-class DifficultyConfig(TrainingArguments):
-    """TrainingArguments plus what a difficulty predictor needs; CPU-friendly defaults for tiny models."""
+class DifficultyConfig(SmallModelDefaults, TrainingArguments):
+    """TrainingArguments plus what a difficulty predictor needs, with ponder's small-model defaults."""
 
     output_dir: str = field(default="outputs/difficulty-predictor", metadata={"help": "Where the predictor is saved."})
     label: str = field(default="bin", metadata={"help": "'bin': the `bin` of `ponder data difficulty` rows; 'level': the dataset's level field."})
@@ -84,15 +85,6 @@ class DifficultyConfig(TrainingArguments):
     per_device_eval_batch_size: int = field(default=64, metadata={"help": "Batch size of the final evaluation."})
     learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate (AdamW)."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "Passes over the training rows."})
-    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
-    warmup_steps: float = field(default=0.05, metadata={"help": "Warm-up, in steps or as a fraction of training."})
-    logging_steps: float = field(default=25, metadata={"help": "Log every this many steps."})
-    save_strategy: str = field(default="steps", metadata={"help": "When to checkpoint; a killed run resumes from the last checkpoint."})
-    save_steps: float = field(default=500, metadata={"help": "Checkpoint every this many steps."})
-    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept."})
-    bf16: bool = field(default=False, metadata={"help": "bf16 autocast (for GPUs; float32 is faster for these models on CPU)."})
-    # A list with a default_factory: HfArgumentParser turns `str | list[str]` with a default into [None].
-    report_to: list[str] = field(default_factory=lambda: ["wandb"], metadata={"help": "Where to log ('wandb', 'none', ...)."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the tokenized columns (the collator needs them)."})
 
     def __post_init__(self):
@@ -100,8 +92,6 @@ class DifficultyConfig(TrainingArguments):
             raise ValueError(f"label: expected one of {', '.join(LABELS)}, got '{self.label}'")
         if self.num_bins < 2:
             raise ValueError(f"num_bins: must be >= 2, got {self.num_bins}")
-        if self.bf16 and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
-            self.use_cpu = True  # bf16 autocast on a CPU-only machine
         super().__post_init__()
 
 
@@ -243,10 +233,7 @@ def train_difficulty(args: DifficultyArguments, config: DifficultyConfig) -> dic
         print(f"difficulty predictor on {len(held_out)} held-out questions (spearman against {against}):")
         print("\n".join(f"  {name:<11}{value:.3f}" for name, value in metrics.items()))
     Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
-    if "wandb" in config.report_to:
-        import wandb
-
-        wandb.finish()  # the run ends with the command (an offline run is written out now, not at exit)
+    finish_wandb(config.report_to)
     return record
 
 

@@ -23,7 +23,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
@@ -35,7 +34,8 @@ from ponder.data.sources import load_source
 from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import check_model_name
-from ponder.tracking import configure_wandb
+from ponder.tracking import configure_wandb, finish_wandb
+from ponder.train.defaults import SmallModelDefaults
 
 # method -> (rows file in a `ponder data distill` folder, the columns its trainer reads)
 METHODS = {"sft": ("sft.jsonl", ["prompt", "completion"]), "dpo": ("pairs.jsonl", ["prompt", "chosen", "rejected"])}
@@ -65,8 +65,8 @@ class DistillArguments:
 
 
 @dataclass
-class _SmallModelDefaults:
-    """Defaults both methods share, for small policies on a CPU (and fine on a GPU).
+class _DistillDefaults(SmallModelDefaults):
+    """Defaults both methods share, on top of ponder's small-model defaults.
 
     SmolTulu (Alrashed, 2024) found that small models learn reasoning better with a high ratio
     of learning rate to batch size, so the batch is small (8), which also gives the most
@@ -84,34 +84,21 @@ class _SmallModelDefaults:
     output_dir: str = field(default="outputs/distill", metadata={"help": "Where the distilled policy is saved."})
     per_device_train_batch_size: int = field(default=8, metadata={"help": "Batch size per device (rows for SFT, pairs for DPO)."})
     num_train_epochs: float = field(default=2.0, metadata={"help": "Passes over the distilled rows."})
-    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
-    warmup_steps: float = field(default=0.05, metadata={"help": "Warm-up, in steps or as a fraction of training."})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     max_length: int | None = field(default=512, metadata={"help": "Longer sequences (prompt + completion) are truncated."})
     logging_steps: float = field(default=10, metadata={"help": "Log every this many steps."})
-    save_strategy: str = field(default="steps", metadata={"help": "When to checkpoint; a killed run resumes from the last checkpoint."})
     save_steps: float = field(default=200, metadata={"help": "Checkpoint every this many steps."})
-    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept."})
-    # float32: 40 SFT steps of the ArithWorld policy on 2 busy CPU cores took 154 s, and 222 s under bf16 autocast.
-    bf16: bool = field(default=False, metadata={"help": "bf16 autocast (for GPUs)."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save memory (slower; off for small models)."})
-    report_to: str | list[str] = field(default="wandb", metadata={"help": "Where to log ('wandb', 'none', ...)."})
-
-    def __post_init__(self):
-        if self.bf16 and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
-            self.use_cpu = True  # transformers allows bf16 autocast without a GPU only when told to use the CPU
-        super().__post_init__()
 
 
 @dataclass
-class DistillSFTConfig(_SmallModelDefaults, SFTConfig):
+class DistillSFTConfig(_DistillDefaults, SFTConfig):
     """TRL's SFTConfig with the small-model defaults above."""
 
     learning_rate: float = field(default=5e-5, metadata={"help": "Peak learning rate (AdamW)."})
 
 
 @dataclass
-class DistillDPOConfig(_SmallModelDefaults, DPOConfig):
+class DistillDPOConfig(_DistillDefaults, DPOConfig):
     """TRL's DPOConfig with the small-model defaults above."""
 
     learning_rate: float = field(default=5e-6, metadata={"help": "Peak learning rate (AdamW)."})
@@ -218,21 +205,8 @@ def train_distill(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict
         if args.eval_per_level > 0:
             record["levels"] = evaluate(args, model, tokenizer, rows)
         Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
-        finish_wandb(config, record)
+        finish_wandb(config.report_to, {f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", {}).get("distilled", [])})
     return record
-
-
-def finish_wandb(config: TrainingArguments, record: dict) -> None:
-    """Log the evaluation to the training's W&B run and end it, so the run is complete on disk
-    and a next command in the same process (the quickstart) starts its own run."""
-    if "wandb" not in config.report_to:
-        return
-    import wandb
-
-    if wandb.run is not None:
-        if "levels" in record:
-            wandb.log({f"eval/greedy_L{s['level']}": s["greedy"] for s in record["levels"]["distilled"]})
-        wandb.finish()
 
 
 def config_types(argv: list[str]) -> tuple[type, type]:

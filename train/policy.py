@@ -17,7 +17,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.trainer_utils import get_last_checkpoint
@@ -29,7 +28,8 @@ from ponder.data.arithworld import generate_problems
 from ponder.data.chartok import build_char_tokenizer
 from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
-from ponder.tracking import configure_wandb
+from ponder.tracking import configure_wandb, finish_wandb
+from ponder.train.defaults import SmallModelDefaults
 
 
 @dataclass
@@ -61,7 +61,7 @@ class PolicyArguments:
 
 
 @dataclass
-class PolicyConfig(SFTConfig):
+class PolicyConfig(SmallModelDefaults, SFTConfig):
     """SFTConfig with defaults that train a tiny Llama quickly on 2 CPU cores.
 
     Small batches at a high learning rate give many optimizer steps per minute, which mattered
@@ -71,26 +71,15 @@ class PolicyConfig(SFTConfig):
     output_dir: str = field(default="outputs/policy", metadata={"help": "Where the trained model is saved."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device."})
     learning_rate: float = field(default=3e-3, metadata={"help": "Peak learning rate (AdamW)."})
-    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
     warmup_steps: float = field(default=0.02, metadata={"help": "Warm-up, in steps or as a fraction of training."})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     num_train_epochs: float = field(default=1.0, metadata={"help": "Passes over the training problems."})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast (faster on CPU and GPU)."})
     max_length: int | None = field(default=256, metadata={"help": "Longer sequences are truncated."})
     logging_steps: float = field(default=50, metadata={"help": "Log every this many steps."})
     save_strategy: str = field(default="steps", metadata={"help": "When to checkpoint ('steps', 'epoch', 'no')."})
     save_steps: float = field(default=500, metadata={"help": "Checkpoint every this many steps; a killed run resumes from the last one."})
-    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept."})
-    report_to: list[str] = field(default_factory=lambda: ["wandb"], metadata={"help": "Where to log ('wandb', 'none', ...)."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save memory (slower; off for tiny models)."})
     dataloader_num_workers: int = field(default=0, metadata={"help": "Data loading workers."})
-
-    def __post_init__(self):
-        # transformers refuses bf16 without a GPU unless told to train on the CPU; on a CPU-only
-        # machine that is the only place to train anyway.
-        if self.bf16 and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
-            self.use_cpu = True
-        super().__post_init__()
 
 
 def build_model(args: PolicyArguments, tokenizer) -> LlamaForCausalLM:
@@ -157,12 +146,9 @@ def train_policy(args: PolicyArguments, config: PolicyConfig) -> dict:
         scores = score_by_level(backend, tokenizer, eval_problems, k=args.eval_k, system_prompt=args.system_prompt)
         print(format_table(scores))
         record["levels"] = [asdict(s) for s in scores]
-        if trainer.is_world_process_zero() and "wandb" in config.report_to:
-            import wandb
-
-            if wandb.run is not None:
-                wandb.log({f"eval/greedy_L{s.level}": s.greedy for s in scores})
     Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
+    if trainer.is_world_process_zero():
+        finish_wandb(config.report_to, {f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", [])})
     return record
 
 

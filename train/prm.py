@@ -43,7 +43,8 @@ from ponder.data import DatasetError
 from ponder.data.stepwise import load_stepwise
 from ponder.infer.prm.token_cls import VERDICT_ONLY, prefix_log_likelihood, prefix_tokens, prompt_ids, step_log_odds
 from ponder.models import check_model_name
-from ponder.tracking import configure_wandb
+from ponder.tracking import configure_wandb, finish_wandb
+from ponder.train.defaults import SmallModelDefaults
 
 IGNORE = -100.0
 HEADS = ("token-cls", "lm")
@@ -64,8 +65,8 @@ class PRMArguments:
 
 
 @dataclass
-class PRMConfig(TrainingArguments):
-    """TrainingArguments plus what a step-level PRM needs; CPU-friendly defaults for tiny models."""
+class PRMConfig(SmallModelDefaults, TrainingArguments):
+    """TrainingArguments plus what a step-level PRM needs, with ponder's small-model defaults."""
 
     output_dir: str = field(default="outputs/prm", metadata={"help": "Where the PRM is saved."})
     step_separator: str = field(default="\n", metadata={"help": "Appended to every step; the step's label sits on its last token (TRL's convention)."})
@@ -83,16 +84,6 @@ class PRMConfig(TrainingArguments):
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device."})
     learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate (AdamW)."})
     num_train_epochs: float = field(default=2.0, metadata={"help": "Passes over the labelled rows."})
-    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
-    warmup_steps: float = field(default=0.05, metadata={"help": "Warm-up, in steps or as a fraction of training."})
-    logging_steps: float = field(default=25, metadata={"help": "Log every this many steps."})
-    save_strategy: str = field(default="steps", metadata={"help": "When to checkpoint; a killed run resumes from the last checkpoint."})
-    save_steps: float = field(default=500, metadata={"help": "Checkpoint every this many steps."})
-    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept."})
-    # Measured on 2 CPU cores (torch 2.13): bf16 autocast made a token-classification step of the
-    # ArithWorld PRM ~18x slower than float32 (4.6 s against 0.25 s), so it is off by default.
-    bf16: bool = field(default=False, metadata={"help": "bf16 autocast (for GPUs; slow on CPU for this model)."})
-    report_to: list[str] = field(default_factory=lambda: ["wandb"], metadata={"help": "Where to log ('wandb', 'none', ...)."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the tokenized columns (the collator needs them)."})
 
     def __post_init__(self):
@@ -104,8 +95,6 @@ class PRMConfig(TrainingArguments):
             raise ValueError(f"likelihood_score: needs head 'lm' (the likelihood is read from the LM head), got head '{self.head}'")
         if not 0 < self.score_fit_fraction < 1:
             raise ValueError(f"score_fit_fraction: must be in (0, 1), got {self.score_fit_fraction}")
-        if self.bf16 and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
-            self.use_cpu = True  # bf16 autocast on a CPU-only machine
         super().__post_init__()
 
 
@@ -324,6 +313,7 @@ def train_prm(args: PRMArguments, config: PRMConfig) -> Path:
         if weights:
             saved["score_weights"] = weights
         Path(config.output_dir, "prm_config.json").write_text(json.dumps(saved))
+        finish_wandb(config.report_to, {f"score_weights/{k}": v for k, v in (weights or {}).items()})
     return Path(config.output_dir)
 
 
