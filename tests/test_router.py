@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,21 @@ def test_compute_optimal_reads_the_searches_it_chooses_from_earlier_runs(validat
     with pytest.raises(SystemExit) as err:  # another temperature's searches are not this run's
         infer_main([*routed, "--temperature", "0.5", "--reuse_results", str(validation / "val"), "--output_dir", str(validation / "hot")])
     assert err.value.code == 2 and "temperature" in capsys.readouterr().err
+
+
+def test_cross_fitted_bins_come_from_predictors_that_never_saw_the_problem(validation):
+    from ponder.routing import RoutingPlan, cross_fitted_bins
+
+    plan = RoutingPlan(policy=str(SHIPPED_POLICY), prm=["--prm", "oracle"], output_dir=str(validation), predictor_folds=3)
+    folder = validation / "folds"
+    predicted = read(cross_fitted_bins(validation / "bins.jsonl", plan, folder))
+    oracle = read(validation / "bins.jsonl")
+    assert predicted.keys() == oracle.keys() and all(1 <= d.bin <= 5 for d in predicted.values())
+    assert all(replace(predicted[pid], bin=d.bin) == d for pid, d in oracle.items())  # only the bin changes
+    held = [set(read(folder / f"fold-{i}-held.jsonl")) for i in range(3)]
+    assert sorted(pid for ids in held for pid in ids) == sorted(oracle)
+    for i in range(3):
+        assert not held[i] & set(read(folder / f"fold-{i}-train.jsonl"))
 
 
 def test_compute_optimal_needs_its_inputs(tmp_path, capsys):
