@@ -11,7 +11,8 @@ Expert iteration with a process reward model. Round r starts from policy r-1 and
   5. greedy and weighted best-of-N accuracy of policy r on held-out problems (seed 1, never
      searched for training).
 
-Round 0 is the starting policy's evaluation. Every step writes into `output_dir/round-r/` and is
+Round 0 is the starting policy's evaluation, or what `round0_results` already hold of it (the
+quickstart passes its test-split searches, so round 0 is not searched twice). Every step writes into `output_dir/round-r/` and is
 skipped when its output exists, so a killed run goes on where it stopped. The end is a table and
 `rounds.png` of greedy and search accuracy per round.
 """
@@ -41,6 +42,8 @@ class EvolveArguments:
     relabel_prm: bool = field(default=False, metadata={"help": "Relabel steps with the new policy's rollouts and retrain the PRM each round (token-cls only)."})
     label_per_level: int = field(default=300, metadata={"help": "With relabel_prm: problems per level labelled each round."})
     eval_per_level: int = field(default=100, metadata={"help": "Held-out problems per level (seed 1) for greedy and search accuracy."})
+    eval_dataset: str = field(default="arithworld", metadata={"help": "Held-out problems: 'arithworld' (eval_per_level per level, seed 1) or a problems file."})
+    round0_results: list[str] = field(default_factory=list, metadata={"help": "`ponder infer` folders that already hold the starting policy's greedy and weighted best-of-N at `budget` on eval_dataset with this PRM: round 0 is read from them, not searched again."})
     output_dir: str = field(default="outputs/evolve", metadata={"help": "Folder for every round's search, data, policy, PRM and evaluation."})
 
     def __post_init__(self):
@@ -59,19 +62,44 @@ def prm_options(prm: str, prm_model: str | None) -> list[str]:
 
 
 def evaluate_round(policy: str, prm: list[str], args: EvolveArguments, folder: Path) -> dict:
-    """Greedy and weighted best-of-N accuracy on the held-out problems (mean over levels)."""
-    from ponder.infer.results import read_results
+    """Greedy and weighted best-of-N accuracy on the held-out problems."""
     from ponder.infer.run import main as infer_main
 
     infer_main(["--model", policy, *prm, "--strategies", "greedy", "weighted_best_of_n", "--budgets", str(args.budget),
-                "--per_level", str(args.eval_per_level), "--seed", "1", "--output_dir", str(folder)])
-    rows = read_results(folder / "results.jsonl")
+                "--dataset", args.eval_dataset, "--per_level", str(args.eval_per_level), "--seed", "1", "--output_dir", str(folder)])
+    return round_accuracy([folder], args)
 
-    def accuracy(strategy: str) -> float:
-        hits = [r.correct for r in rows if r.strategy == strategy]
+
+def round_accuracy(folders: list[str | Path], args: EvolveArguments) -> dict:
+    from ponder.infer.results import read_results
+
+    rows = [r for folder in folders for r in read_results(Path(folder) / "results.jsonl")]
+
+    def accuracy(strategy: str, n: int) -> float:
+        hits = [r.correct for r in rows if r.strategy == strategy and r.n == n]
+        if not hits:
+            raise ValueError(f"round0_results: no {strategy} rows at N={n} in {', '.join(map(str, folders))}")
         return sum(hits) / len(hits)
 
-    return {"greedy": accuracy("greedy"), "search": accuracy("weighted_best_of_n")}
+    return {"greedy": accuracy("greedy", 1), "search": accuracy("weighted_best_of_n", args.budget)}
+
+
+def searched_round0(args: EvolveArguments) -> dict:
+    """Round 0 from `round0_results`, after checking they searched this policy, PRM and problem set."""
+    from ponder.infer.results import results_config
+
+    ours = {"model": args.policy, "prm": args.prm, "prm_model": args.prm_model, "dataset": args.eval_dataset}
+    for folder in args.round0_results:
+        theirs = results_config(folder)
+        differing = [k for k, v in ours.items() if not _same(v, theirs.get(k))]
+        if differing:
+            raise ValueError(f"round0_results: {folder} was searched with another {', '.join(differing)} ({', '.join(f'{k}={theirs.get(k)!r}' for k in differing)})")
+    return round_accuracy(args.round0_results, args)
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    """Equal, or the same path written two ways."""
+    return a == b or (a is not None and b is not None and Path(a).exists() and Path(a).resolve() == Path(b).resolve())
 
 
 def run_round(r: int, policy: str, prm: list[str], args: EvolveArguments) -> tuple[str, list[str], dict]:
@@ -115,7 +143,8 @@ def evolve(args: EvolveArguments) -> list[dict]:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     policy, prm = args.policy, prm_options(args.prm, args.prm_model)
-    rounds = [{"round": 0, "policy": policy, **evaluate_round(policy, prm, args, out / "round-0" / "eval")}]
+    round0 = searched_round0(args) if args.round0_results else evaluate_round(policy, prm, args, out / "round-0" / "eval")
+    rounds = [{"round": 0, "policy": policy, **round0}]
     for r in range(1, args.rounds + 1):
         print(f"evolve: round {r}/{args.rounds}", flush=True)
         policy, prm, times = run_round(r, policy, prm, args)

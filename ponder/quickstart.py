@@ -136,7 +136,8 @@ def run(args: QuickstartArguments) -> dict:
         _stage(8, f"one round of distillation: search {args.distill_per_level} training problems per level, SFT on the verified best, evaluate again")
         start = time.time()
         rounds = evolve(EvolveArguments(policy=policy, prm="token-cls", prm_model=str(prm), rounds=1, train_per_level=args.distill_per_level,
-                                        budget=max(args.budgets), eval_per_level=args.search_per_level, output_dir=str(out / "evolve")))
+                                        budget=max(args.budgets), eval_dataset=routing["test_file"], round0_results=routing["fixed_folders"],
+                                        output_dir=str(out / "evolve")))
         distill = {"rounds": rounds}
         timings["distill_s"] = round(time.time() - start, 1)
 

@@ -146,7 +146,9 @@ def run_routing(plan: RoutingPlan) -> dict:
         "efficiency_oracle_uneven": efficiency(points, "compute_optimal_oracle_uneven", top),
         "efficiency_predicted_uneven": efficiency(points, "compute_optimal_uneven", top),
         "predictor": predictor_scores,
+        "test_file": str(test_file),
         "test_folders": test_folders,
+        "fixed_folders": [test_pool, test_tree],  # every fixed strategy's searches of the test split
         "points": [asdict(p) for p in points],
         "plan": asdict(plan),
     }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from ponder.infer.results import read_results
 from ponder.quickstart import main
 
 
@@ -20,7 +22,14 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path):
     assert {"accuracy", "within_one", "spearman"} <= set(routing["predictor"])
     strategies = {p["strategy"] for p in summary["search"]["learned"]}
     assert {"greedy", "majority", "weighted_best_of_n", "beam_search", "dvts", "compute_optimal", "compute_optimal_oracle_uneven"} <= strategies
-    assert [r["round"] for r in summary["distill"]["rounds"]] == [0, 1]
+    rounds = summary["distill"]["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1]
+    # round 0 is read from the test split's searches instead of being searched again
+    rows = [r for folder in routing["fixed_folders"] for r in read_results(Path(folder) / "results.jsonl")]
+    for key, strategy, n in (("greedy", "greedy", 1), ("search", "weighted_best_of_n", 4)):
+        hits = [r.correct for r in rows if (r.strategy, r.n) == (strategy, n)]
+        assert len(hits) == 15 and rounds[0][key] == sum(hits) / len(hits)
+    assert not (out / "evolve" / "round-0").exists()
     report = out / "report"
     for png in ("accuracy_vs_n", "accuracy_vs_tokens", "accuracy_vs_flops", "accuracy_by_level", "prm_calibration", "distill_rounds"):
         assert (report / f"{png}.png").stat().st_size > 10_000, png
