@@ -83,7 +83,7 @@ class _DistillDefaults(SmallModelDefaults):
     What a gain needs, measured later (greedy on 100 held-out problems per level, 59.4% before):
     the shipped policy is under-trained, so 2,000 more steps at lr 1e-3 (batch 32) on 4,000
     freshly generated correct solutions lift it to 71.8%, on 64,000 to 82%. The same 2,000 steps
-    on the 1,235 verified rows that one round of search gives (1,500 problems, weighted BoN at
+    on the 1,235 verified rows that one round of search gives (2,000 problems, weighted BoN at
     N=16, oracle PRM) reach only 60.8%, and weighted BoN falls from 76.4% to 69.2%; 310 steps
     change nothing. Those rows are too few and too easy: levels 4 and 5 are a quarter of them.
     """
