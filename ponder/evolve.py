@@ -3,7 +3,7 @@
 Expert iteration with a process reward model. Round r starts from policy r-1 and PRM r-1:
 
   1. `ponder infer`: the policy searches fresh training problems (a new ArithWorld seed each round)
-     with weighted best-of-N scored by the PRM;
+     with `search_strategy` (weighted best-of-N by default) scored by the PRM;
   2. `ponder data distill`: the best verified trajectories (and correct/incorrect pairs for DPO);
   3. `ponder train distill`: SFT (or DPO) of policy r-1 on them gives policy r;
   4. with `relabel_prm`, `ponder data prm-labels` on policy r's own samples and `ponder train prm`
@@ -36,9 +36,11 @@ class EvolveArguments:
     rounds: int = field(default=1, metadata={"help": "Rounds of search → distil → relabel."})
     method: str = field(default="sft", metadata={"help": "Distillation: 'sft' (expert iteration) or 'dpo'."})
     distill_config: str | None = field(default=None, metadata={"help": "YAML for `ponder train distill` (default: the shipped distill_sft/dpo recipe)."})
+    distill_max_steps: int | None = field(default=None, metadata={"help": "Cap on each round's distillation optimizer steps (default: the recipe's own length)."})
     train_per_level: int = field(default=300, metadata={"help": "Training problems per level searched each round."})
     train_seed: int = field(default=100, metadata={"help": "ArithWorld seed of round 1's training problems (round r uses train_seed + r - 1)."})
-    budget: int = field(default=16, metadata={"help": "N of the weighted best-of-N search, for distillation and for evaluation."})
+    budget: int = field(default=16, metadata={"help": "N of the searches, for distillation and for evaluation."})
+    search_strategy: str = field(default="weighted_best_of_n", metadata={"help": "`ponder infer` strategy that searches the training problems for distillation: beam_search solves more hard problems than weighted best-of-N at the same N, so its rows cover the hard levels better. Evaluation stays weighted best-of-N."})
     relabel_prm: bool = field(default=False, metadata={"help": "Relabel steps with the new policy's rollouts and retrain the PRM each round (token-cls only)."})
     label_per_level: int = field(default=300, metadata={"help": "With relabel_prm: problems per level labelled each round."})
     eval_per_level: int = field(default=100, metadata={"help": "Held-out problems per level (seed 1) for greedy and search accuracy."})
@@ -49,12 +51,19 @@ class EvolveArguments:
     def __post_init__(self):
         if self.method not in ("sft", "dpo"):
             raise ValueError(f"method: expected 'sft' or 'dpo', got '{self.method}'")
+        if self.distill_max_steps is not None and self.distill_max_steps < 1:
+            raise ValueError(f"distill_max_steps: must be >= 1, got {self.distill_max_steps}")
         if self.rounds < 1:
             raise ValueError(f"rounds: must be >= 1, got {self.rounds}")
         if self.prm != "oracle" and not self.prm_model:
             raise ValueError(f"prm_model: the '{self.prm}' scorer needs a model folder")
         if self.relabel_prm and self.prm != "token-cls":
             raise ValueError("relabel_prm: only a token-cls PRM is retrained by ponder")
+        from ponder.infer.strategies import STRATEGIES
+
+        if self.search_strategy not in STRATEGIES or self.search_strategy.startswith("compute_optimal"):
+            searchable = sorted(s for s in STRATEGIES if not s.startswith("compute_optimal"))
+            raise ValueError(f"search_strategy: unknown '{self.search_strategy}' (expected one of: {', '.join(searchable)})")
 
 
 def prm_options(prm: str, prm_model: str | None) -> list[str]:
@@ -114,7 +123,7 @@ def run_round(r: int, policy: str, prm: list[str], args: EvolveArguments) -> tup
     folder = Path(args.output_dir) / f"round-{r}"
     times = {}
     start = time.time()
-    infer_main(["--model", policy, *prm, "--strategies", "weighted_best_of_n", "--budgets", str(args.budget),
+    infer_main(["--model", policy, *prm, "--strategies", args.search_strategy, "--budgets", str(args.budget),
                 "--per_level", str(args.train_per_level), "--seed", str(args.train_seed + r - 1), "--output_dir", str(folder / "search")])
     times["search_s"] = time.time() - start
     distill_data_main(["--results", str(folder / "search"), "--output_dir", str(folder / "data")])
@@ -123,7 +132,8 @@ def run_round(r: int, policy: str, prm: list[str], args: EvolveArguments) -> tup
     if not (new_policy / "config.json").is_file():
         config = args.distill_config or str(recipe("train", f"distill_{args.method}.yaml"))
         train_distill_main(["--config", config, "--method", args.method, "--model_name_or_path", policy,
-                            "--dataset", str(folder / "data"), "--eval_per_level", "0", "--output_dir", str(new_policy)])
+                            "--dataset", str(folder / "data"), "--eval_per_level", "0", "--output_dir", str(new_policy),
+                            *(["--max_steps", str(args.distill_max_steps)] if args.distill_max_steps else [])])
     times["train_s"] = time.time() - start
     if args.relabel_prm:
         start = time.time()

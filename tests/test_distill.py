@@ -205,3 +205,13 @@ def test_runs_under_accelerate_launch(distilled, tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / "model.safetensors").exists() and (out / "eval_results.json").exists()
+
+
+def test_evolve_options_are_checked():
+    from ponder.evolve import EvolveArguments
+
+    assert EvolveArguments(prm="oracle", search_strategy="beam_search", distill_max_steps=5).search_strategy == "beam_search"
+    with pytest.raises(ValueError, match="search_strategy: unknown 'compute_optimal'"):
+        EvolveArguments(prm="oracle", search_strategy="compute_optimal")
+    with pytest.raises(ValueError, match="distill_max_steps"):
+        EvolveArguments(prm="oracle", distill_max_steps=0)

@@ -13,7 +13,7 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path):
     out = tmp_path / "qs"
     summary = main(["--output_dir", str(out), "--per_level", "4", "--k", "2", "--label_per_level", "3", "--prm_eval_per_level", "2",
                     "--search_per_level", "3", "--val_per_level", "4", "--budgets", "1", "2", "4", "--baseline_max_n", "8",
-                    "--distill_per_level", "3"])
+                    "--distill_per_level", "3", "--distill_steps", "3"])
     assert [row["level"] for row in summary["levels"]] == [1, 2, 3, 4, 5]
     assert (out / "prm" / "prm_config.json").is_file() and (out / "routing" / "router.json").is_file()
     routing = summary["routing"]
@@ -30,6 +30,7 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path):
         hits = [r.correct for r in rows if (r.strategy, r.n) == (strategy, n)]
         assert len(hits) == 15 and rounds[0][key] == sum(hits) / len(hits)
     assert not (out / "evolve" / "round-0").exists()
+    assert json.loads((out / "evolve" / "round-1" / "policy" / "eval_results.json").read_text())["steps"] == 3  # the quickstart's cap, not the recipe's 2,000
     report = out / "report"
     for png in ("accuracy_vs_n", "accuracy_vs_tokens", "accuracy_vs_flops", "accuracy_by_level", "prm_calibration", "distill_rounds"):
         assert (report / f"{png}.png").stat().st_size > 10_000, png
