@@ -53,6 +53,7 @@ class QuickstartArguments:
     reference_policy: str | None = field(default=None, metadata={"help": "A larger policy folder whose greedy and weighted best-of-N (same PRM) become reference lines in the report."})
     distill_per_level: int = field(default=40, metadata={"help": "Training problems per level searched for one round of distillation (0 skips it)."})
     distill_steps: int = field(default=60, metadata={"help": "SFT steps of that round: the recipe's 2,000 are for the thousands of rows a full round yields (tests/benchmarks/distill_gain.py); a few hundred rows would be memorised."})
+    distill_learning_rate: float = field(default=5e-5, metadata={"help": "SFT learning rate of that round: the recipe's 1e-3 needs thousands of rows and steps (on the quickstart's ~150 rows, 60 steps at 1e-3 cut greedy from 70% to 31%)."})
     baseline_max_n: int = field(default=32, metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."})
 
 
@@ -137,7 +138,8 @@ def run(args: QuickstartArguments) -> dict:
         _stage(8, f"one round of distillation: search {args.distill_per_level} training problems per level, SFT on the verified best, evaluate again")
         start = time.time()
         rounds = evolve(EvolveArguments(policy=policy, prm="token-cls", prm_model=str(prm), rounds=1, train_per_level=args.distill_per_level,
-                                        distill_max_steps=args.distill_steps, budget=max(args.budgets), eval_dataset=routing["test_file"], round0_results=routing["fixed_folders"],
+                                        distill_max_steps=args.distill_steps, distill_learning_rate=args.distill_learning_rate,
+                                        budget=max(args.budgets), eval_dataset=routing["test_file"], round0_results=routing["fixed_folders"],
                                         output_dir=str(out / "evolve")))
         distill = {"rounds": rounds}
         timings["distill_s"] = round(time.time() - start, 1)

@@ -215,3 +215,5 @@ def test_evolve_options_are_checked():
         EvolveArguments(prm="oracle", search_strategy="compute_optimal")
     with pytest.raises(ValueError, match="distill_max_steps"):
         EvolveArguments(prm="oracle", distill_max_steps=0)
+    with pytest.raises(ValueError, match="distill_learning_rate"):
+        EvolveArguments(prm="oracle", distill_learning_rate=0.0)

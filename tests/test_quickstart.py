@@ -30,7 +30,8 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path):
         hits = [r.correct for r in rows if (r.strategy, r.n) == (strategy, n)]
         assert len(hits) == 15 and rounds[0][key] == sum(hits) / len(hits)
     assert not (out / "evolve" / "round-0").exists()
-    assert json.loads((out / "evolve" / "round-1" / "policy" / "eval_results.json").read_text())["steps"] == 3  # the quickstart's cap, not the recipe's 2,000
+    sft = json.loads((out / "evolve" / "round-1" / "policy" / "eval_results.json").read_text())
+    assert sft["steps"] == 3 and sft["lr_batch_ratio"] == 5e-5 / 32  # the quickstart's small round, not the recipe's 2,000 steps at 1e-3
     report = out / "report"
     for png in ("accuracy_vs_n", "accuracy_vs_tokens", "accuracy_vs_flops", "accuracy_by_level", "prm_calibration", "distill_rounds"):
         assert (report / f"{png}.png").stat().st_size > 10_000, png
