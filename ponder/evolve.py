@@ -64,8 +64,8 @@ class EvolveArguments:
             raise ValueError("relabel_prm: only a token-cls PRM is retrained by ponder")
         from ponder.infer.strategies import STRATEGIES
 
-        if self.search_strategy not in STRATEGIES or self.search_strategy.startswith("compute_optimal"):
-            searchable = sorted(s for s in STRATEGIES if not s.startswith("compute_optimal"))
+        searchable = sorted(s for s in STRATEGIES if not s.startswith("compute_optimal"))  # routed ones need a router
+        if self.search_strategy not in searchable:
             raise ValueError(f"search_strategy: unknown '{self.search_strategy}' (expected one of: {', '.join(searchable)})")
 
 
