@@ -9,6 +9,7 @@ from transformers import AutoTokenizer
 from ponder.data.arithworld import check_steps, generate_problems
 from ponder.data.answers import split_steps
 from ponder.infer.prm import load_prm
+from ponder.infer.prompts import build_prompt
 from ponder.train.prm import IGNORE, PRMConfig, fit_score_weights, split_questions, tokenize_row
 
 pytestmark = pytest.mark.slow
@@ -40,6 +41,10 @@ def test_rows_are_labelled_at_each_separator(tiny_policy):
     assert out["input_ids"][0] == tokenizer.bos_token_id
     # the prompt is separated from the first step like a step (as prm_config.json tells the scorer)
     assert tokenizer.decode(out["input_ids"][1:9]) == "2 +3 *4\n"
+    # with chat_template, the steps follow the policy's own prompt: the PRM reads them where the policy wrote them
+    chat = tokenize_row(row, tokenizer, PRMConfig(output_dir="x", report_to="none", chat_template=True))
+    assert tokenizer.decode(chat["input_ids"]) == build_prompt(tokenizer, row["prompt"], partial="2+3=5\n5*4=21\n\\boxed{21}\n")
+    assert [chat["input_ids"][i] for i, t in enumerate(chat["targets"]) if t != IGNORE] == [out["input_ids"][i] for i, _ in labelled]
     last_only = tokenize_row(row, tokenizer, PRMConfig(output_dir="x", report_to="none", train_on_last_step_only=True))
     assert [t for t in last_only["targets"] if t != IGNORE] == [0.0]
     # the LM loss (head lm) predicts each next token inside steps labelled good, and nothing else
