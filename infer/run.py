@@ -27,7 +27,7 @@ from .prm import load_prm
 from .results import SearchResult, read_results, results_config, search_key
 from .router import RouterTable
 from .strategies import STRATEGIES, SearchContext
-from .strategies.compute_optimal import Router
+from .strategies.compute_optimal import ROUTED, Router
 from .strategies.sampling import sample_pool, select_from_pool
 from .strategies.selection import SELECTORS
 
@@ -82,7 +82,7 @@ class InferArguments:
         if needs_prm and not self.prm:
             raise ValueError(f"prm: strategies {sorted(needs_prm)} need a PRM scorer (--prm)")
         check_model_name("model", self.model)
-        routed = [s for s in self.strategies if s.startswith("compute_optimal")]
+        routed = [s for s in self.strategies if s in ROUTED]
         if routed and not self.router:
             raise ValueError(f"router: strategies {routed} need a router table (--router, from `ponder fit-router`)")
         if any("oracle" in s for s in routed) and not self.difficulty_labels:

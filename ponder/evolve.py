@@ -63,8 +63,9 @@ class EvolveArguments:
         if self.relabel_prm and self.prm != "token-cls":
             raise ValueError("relabel_prm: only a token-cls PRM is retrained by ponder")
         from ponder.infer.strategies import STRATEGIES
+        from ponder.infer.strategies.compute_optimal import ROUTED
 
-        searchable = sorted(s for s in STRATEGIES if not s.startswith("compute_optimal"))  # routed ones need a router
+        searchable = sorted(s for s in STRATEGIES if s not in ROUTED)  # routed ones need a router
         if self.search_strategy not in searchable:
             raise ValueError(f"search_strategy: unknown '{self.search_strategy}' (expected one of: {', '.join(searchable)})")
 

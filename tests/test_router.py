@@ -175,3 +175,15 @@ def test_search_evaluation_reads_back_from_the_offline_wandb_run(validation, off
         assert {f"search/{strategy}/accuracy", f"search/{strategy}/n", f"search/{strategy}/tokens"} <= keys
     assert "search/table/_type" in keys and "plots/accuracy_vs_n/_type" in keys
     assert run_project(run) == "ponder"  # one project for every stage of the loop
+
+
+def test_every_compute_optimal_strategy_needs_a_router_and_no_other_does():
+    from ponder.infer.run import InferArguments
+    from ponder.infer.strategies import STRATEGIES
+    from ponder.infer.strategies.compute_optimal import ROUTED
+
+    assert sorted(ROUTED) == sorted(s for s in STRATEGIES if s.startswith("compute_optimal")) and len(ROUTED) == 4
+    for strategy in ROUTED:
+        with pytest.raises(ValueError, match=f"router: strategies \\['{strategy}'\\] need a router table"):
+            InferArguments(model=str(SHIPPED_POLICY), strategies=[strategy])
+    assert InferArguments(model=str(SHIPPED_POLICY), strategies=["greedy", "majority"]).strategies == ["greedy", "majority"]

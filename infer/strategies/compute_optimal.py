@@ -77,6 +77,10 @@ def compute_optimal(problems: list[Problem], n: int, ctx: SearchContext, oracle:
     return out
 
 
+# The names registered below: the strategies that need a router table and difficulty bins.
+ROUTED: list[str] = []
+
+
 def _register(name: str, oracle: bool, uneven: bool) -> None:
     def run(problems: list[Problem], n: int, ctx: SearchContext) -> list[SearchResult]:
         return compute_optimal(problems, n, ctx, oracle, uneven, name)
@@ -84,6 +88,7 @@ def _register(name: str, oracle: bool, uneven: bool) -> None:
     run.__name__ = name
     run.__doc__ = f"Compute-optimal search ({'oracle' if oracle else 'predicted'} bins, {'uneven' if uneven else 'even'} budgets)."
     register(name)(run)
+    ROUTED.append(name)
 
 
 for _oracle in (False, True):
