@@ -24,6 +24,10 @@ from pathlib import Path
 from ponder.config import load_yaml, parse_config
 
 SHIPPED_POLICY = Path(__file__).parent / "checkpoints" / "arithworld-policy"
+# The LM the PRM recipe starts from: the shipped policy trained on 64,000 more problems (its
+# recipe.yaml). A PRM started from the policy itself judges arithmetic no better than the policy
+# does; published PRMs, too, start from a stronger model than the policy they guide.
+SHIPPED_VERIFIER = Path(__file__).parent / "checkpoints" / "arithworld-verifier"
 
 
 def recipe(*parts: str) -> Path:
@@ -43,6 +47,7 @@ class QuickstartArguments:
     output_dir: str = field(default="outputs/quickstart", metadata={"help": "Folder for everything the quickstart writes; a finished stage is not redone."})
     train_policy: bool = field(default=False, metadata={"help": "Train a policy afresh with the default recipe instead of using the shipped checkpoint."})
     policy: str | None = field(default=None, metadata={"help": "Use this policy folder instead (overrides train_policy)."})
+    prm_base: str | None = field(default=None, metadata={"help": "Causal-LM folder the PRM starts from (default: the shipped ArithWorld verifier LM, else the policy)."})
     per_level: int = field(default=100, metadata={"help": "Held-out ArithWorld problems per level for greedy and pass@k."})
     k: int = field(default=16, metadata={"help": "Samples per problem for pass@k."})
     label_per_level: int | None = field(default=60, metadata={"help": "Training problems per level for PRM labels (empty: the recipe's 300, as in the prm_quality benchmark)."})
@@ -102,11 +107,12 @@ def run(args: QuickstartArguments) -> dict:
     label_main(["--config", str(recipe("data", "prm_labels.yaml")), "--model", policy, "--output_dir", str(labels), *per_level])
     timings["labels_s"] = round(time.time() - start, 1)
 
-    _stage(4, f"training a PRM on them ({recipe('train', 'prm.yaml')})")
+    prm_base = args.prm_base or (str(SHIPPED_VERIFIER) if (SHIPPED_VERIFIER / "config.json").is_file() else policy)
+    _stage(4, f"training a PRM on them from {prm_base} ({recipe('train', 'prm.yaml')})")
     start = time.time()
     prm = out / "prm"
     if not (prm / "prm_config.json").is_file():
-        train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", policy,
+        train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", prm_base,
                         "--dataset", str(labels / "labels.jsonl"), "--output_dir", str(prm)])
     timings["train_prm_s"] = round(time.time() - start, 1)
 

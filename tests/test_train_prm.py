@@ -93,7 +93,7 @@ def test_lm_head_prm_keeps_the_language_model_and_fits_its_likelihood_weight(tin
           "--per_device_train_batch_size", "16", "--learning_rate", "0.005", "--report_to", "none"])
     saved = json.loads((out / "prm_config.json").read_text())
     assert saved["head"] == "lm" and (saved["good_token"], saved["bad_token"]) == ("+", "-")
-    assert set(saved["score_weights"]) >= {"verdict", "likelihood", "tokens", "bias"} and saved["score_weights"]["pairs"] > 0
+    assert set(saved["score_weights"]) >= {"verdict", "likelihood", "least", "tokens", "bias"} and saved["score_weights"]["pairs"] > 0
     # the PRM is still a whole causal LM, and the scorer reads it with the fitted weights
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model(torch.tensor([[1, 5, 6]])).logits.shape[-1] == len(AutoTokenizer.from_pretrained(tiny_policy))
@@ -114,25 +114,52 @@ def test_lm_head_prm_keeps_the_language_model_and_fits_its_likelihood_weight(tin
     assert torch.allclose(prefix_log_likelihood(logits, ids, torch.tensor([2]))[0, :5], torch.tensor(expected))
 
 
-def test_score_weights_rank_one_questions_solutions_by_likelihood():
-    """Synthetic features: the verdict knows only how hard a question is, the likelihood which of
-    its solutions is right. The pairwise fit gives the likelihood a positive weight, and the
-    fitted score ranks every right final step above its question's wrong ones."""
+@pytest.mark.parametrize("signal", ["likelihood", "least"])
+def test_score_weights_rank_one_questions_solutions_by_the_feature_that_tells_them_apart(signal):
+    """Synthetic features: the verdict knows only how hard a question is, one LM feature (the
+    likelihood, or the least token log-probability) which of its solutions is right, the other is
+    noise. The pairwise fit weighs the informative one most, and the fitted score ranks every right
+    final step above its question's wrong ones."""
     import torch
 
     gen = torch.Generator().manual_seed(0)
     questions = torch.arange(40).repeat_interleave(4)
     difficulty = torch.randn(40, generator=gen)[questions]
     right = torch.tensor([1.0, 0.0, 1.0, 0.0]).repeat(40)
-    likelihood = -20 + 8 * right + torch.randn(160, generator=gen)
-    features = {"verdict": difficulty.double(), "likelihood": likelihood.double(), "tokens": torch.full((160,), 12.0).double(), "target": right.double(),
-                "question": questions.double(), "last": torch.ones(160).double()}
+    informative = -20 + 8 * right + torch.randn(160, generator=gen)
+    noise = -20 + 3 * torch.randn(160, generator=gen)
+    lm = {"likelihood": informative, "least": noise} if signal == "likelihood" else {"likelihood": noise, "least": informative}
+    features = {"verdict": difficulty.double(), **{k: v.double() for k, v in lm.items()}, "tokens": torch.full((160,), 12.0).double(),
+                "target": right.double(), "question": questions.double(), "last": torch.ones(160).double()}
     weights = fit_score_weights(features)
-    assert weights["likelihood"] > 0 and weights["pairs"] == 40 * 4
-    score = weights["verdict"] * difficulty + weights["likelihood"] * likelihood + weights["tokens"] * 12 + weights["bias"]
+    other = "least" if signal == "likelihood" else "likelihood"
+    assert weights[signal] > 0 and abs(weights[signal]) > 5 * abs(weights[other]) and weights["pairs"] == 40 * 4
+    score = weights["verdict"] * difficulty + weights["likelihood"] * lm["likelihood"] + weights["least"] * lm["least"] + weights["tokens"] * 12 + weights["bias"]
     for q in range(40):
         s, r = score[questions == q], right[questions == q]
         assert s[r == 1].min() > s[r == 0].max()
+
+
+def test_likelihood_features_skip_the_prompt_and_the_separators():
+    """The sum and the least token log-probability count step tokens only: not the prompt, and not
+    the separator that the scorer writes after each step (after the last one the policy wrote its
+    end of text instead, so its LM finds that separator unlikely whatever the steps)."""
+    import torch
+
+    from ponder.infer.prm.token_cls import prefix_least_log_prob, prefix_log_likelihood, separator_positions
+
+    ids = torch.tensor([[1, 5, 6, 9, 9, 7, 9, 9]])  # prompt [1, 5], steps [6] and [7], separator [9, 9]
+    assert separator_positions(ids, [9, 9]).tolist() == [[False, False, False, True, True, False, True, True]]
+    logits = torch.randn(1, 8, 12)
+    # the separators get a very unlikely next-token log-probability: it must not count
+    logits[0, 2, 9] = logits[0, 6, 9] = -50.0
+    lp = logits.log_softmax(-1)
+    step6, step7 = lp[0, 1, 6].item(), lp[0, 4, 7].item()
+    total = prefix_log_likelihood(logits, ids, torch.tensor([2]), [9, 9])[0]
+    least = prefix_least_log_prob(logits, ids, torch.tensor([2]), [9, 9])[0]
+    assert torch.allclose(total[[4, 7]], torch.tensor([step6, step6 + step7]))
+    assert torch.allclose(least[[4, 7]], torch.tensor([step6, min(step6, step7)]))
+    assert prefix_least_log_prob(logits, ids, torch.tensor([2]))[0, 4] < -40  # counted without the separator ids
 
 
 def test_prm_head_options_are_checked():

@@ -12,8 +12,9 @@ A folder trained with `head: lm` (prm_config.json) is a causal LM whose 2-way cl
 rows of its own LM head: the verdict is the softmax over the logits of its `bad_token` and
 `good_token` at the same position. Trained with `likelihood_score`, its prm_config.json also
 holds `score_weights`, and a step's score is sigmoid(verdict · verdict log-odds + likelihood ·
-log-likelihood of the steps so far under the PRM's own LM + tokens · their number + bias):
-`step_log_odds` below, which the trainer uses to fit those weights.
+log-likelihood of the steps so far under the PRM's own LM + least · the log-probability of the
+least likely token so far + tokens · their number + bias): `step_log_odds` below, which the
+trainer uses to fit those weights.
 """
 
 from __future__ import annotations
@@ -47,16 +48,46 @@ def prompt_ids(tokenizer, question: str, separator_ids: list[int], separate_prom
 
 
 # How the verdict alone is read: sigmoid(log-odds) is softmax over the two logits.
-VERDICT_ONLY = {"verdict": 1.0, "likelihood": 0.0, "tokens": 0.0, "bias": 0.0}
+VERDICT_ONLY = {"verdict": 1.0, "likelihood": 0.0, "least": 0.0, "tokens": 0.0, "bias": 0.0}
 
 
-def prefix_log_likelihood(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-    """[batch, length]: at each position t, the sum of log p(token u | tokens before u) over the
-    tokens u = start..t of the row (0 before `start`, the row's first step token)."""
+def separator_positions(input_ids: torch.Tensor, separator_ids: list[int]) -> torch.Tensor:
+    """[batch, length] True on every token of each occurrence of `separator_ids`."""
+    width = len(separator_ids)
+    found = torch.zeros_like(input_ids, dtype=torch.bool)
+    if input_ids.shape[1] < width:
+        return found
+    starts = (input_ids.unfold(1, width, 1) == torch.tensor(separator_ids, device=input_ids.device)).all(-1)
+    for offset in range(width):
+        found[:, offset : offset + starts.shape[1]] |= starts
+    return found
+
+
+def step_token_log_probs(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None) -> torch.Tensor:
+    """[batch, length]: log p(token t | tokens before t) for the step tokens from the row's first
+    step token `start` on; 0 before it and on the separators. The separator after the last step is
+    the scorer's markup where the policy wrote its end of text, so the policy's LM finds it
+    unlikely whether or not the steps are right: counting it would blur the step tokens' signal."""
     token_lp = logits[:, :-1].log_softmax(-1).gather(-1, input_ids[:, 1:, None])[..., 0]
     token_lp = F.pad(token_lp, (1, 0))  # token_lp[:, t] = log p(token t)
     positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-    return token_lp.masked_fill(positions[None, :] < start[:, None], 0.0).cumsum(-1)
+    skipped = positions[None, :] < start[:, None]
+    if separator_ids:
+        skipped = skipped | separator_positions(input_ids, separator_ids)
+    return token_lp.masked_fill(skipped, 0.0)
+
+
+def prefix_log_likelihood(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None) -> torch.Tensor:
+    """[batch, length]: at each position t, the sum of log p(token u | tokens before u) over the
+    step tokens u = start..t of the row (0 before `start`, the row's first step token)."""
+    return step_token_log_probs(logits, input_ids, start, separator_ids).cumsum(-1)
+
+
+def prefix_least_log_prob(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None) -> torch.Tensor:
+    """[batch, length]: at each position t, the log-probability of the least likely step token
+    among start..t. One wrong digit is one unlikely token wherever it sits, while a sum also falls
+    with every likely token a longer solution adds."""
+    return step_token_log_probs(logits, input_ids, start, separator_ids).cummin(-1).values
 
 
 def prefix_tokens(input_ids: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
@@ -65,16 +96,21 @@ def prefix_tokens(input_ids: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     return (positions[None, :] - start[:, None] + 1).clamp(min=0).float()
 
 
-def step_log_odds(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, verdict_ids: list[int] | None, weights: dict) -> torch.Tensor:
+def step_log_odds(
+    logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, verdict_ids: list[int] | None, weights: dict, separator_ids: list[int] | None = None
+) -> torch.Tensor:
     """[batch, length] log-odds that the solution is still on a correct path, at every position.
 
     `logits` are the model's (2 per token for a 2-label head, the vocabulary for head lm, whose
-    [bad, good] columns are `verdict_ids`). The likelihood term needs head lm's whole vocabulary.
+    [bad, good] columns are `verdict_ids`). The likelihood terms need head lm's whole vocabulary;
+    they leave out the tokens of `separator_ids`.
     """
     pair = logits if verdict_ids is None else logits[..., verdict_ids]
     odds = weights["verdict"] * (pair[..., 1] - pair[..., 0]) + weights["bias"]
     if weights["likelihood"]:
-        odds = odds + weights["likelihood"] * prefix_log_likelihood(logits, input_ids, start)
+        odds = odds + weights["likelihood"] * prefix_log_likelihood(logits, input_ids, start, separator_ids)
+    if weights.get("least"):
+        odds = odds + weights["least"] * prefix_least_log_prob(logits, input_ids, start, separator_ids)
     if weights.get("tokens"):
         odds = odds + weights["tokens"] * prefix_tokens(input_ids, start)
     return odds
@@ -130,4 +166,4 @@ class TokenClassificationPRM(ModelPRM):
 
     def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
         start = torch.full((input_ids.shape[0],), self.steps_start, device=input_ids.device)
-        return step_log_odds(output_logits(output).float(), input_ids, start, self.verdict_ids, self.weights).sigmoid()
+        return step_log_odds(output_logits(output).float(), input_ids, start, self.verdict_ids, self.weights, self.separator_ids).sigmoid()

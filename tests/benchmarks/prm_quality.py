@@ -25,7 +25,7 @@ from ponder.data.prm_labels import main as label_main
 from ponder.infer.eval_prm import main as eval_prm_main
 from ponder.infer.results import read_results
 from ponder.infer.run import main as infer_main
-from ponder.quickstart import SHIPPED_POLICY, recipe
+from ponder.quickstart import SHIPPED_POLICY, SHIPPED_VERIFIER, recipe
 from ponder.train.prm import main as train_main
 
 
@@ -45,7 +45,8 @@ def accuracy(results_dir: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--policy", default=str(SHIPPED_POLICY), help="ArithWorld policy folder")
+    parser.add_argument("--policy", default=str(SHIPPED_POLICY), help="ArithWorld policy folder: it writes the labelled and the searched solutions")
+    parser.add_argument("--prm_base", default=str(SHIPPED_VERIFIER), help="causal-LM folder the PRM starts from (default: the shipped verifier LM, as in the recipe)")
     parser.add_argument("--work_dir", default=None, help="folder for labels, PRM and results (default: a temporary one)")
     parser.add_argument("--label_per_level", type=int, default=None, help="override the recipe's training problems per level")
     parser.add_argument("--per_level", type=int, default=100, help="held-out problems per level for AUROC and search")
@@ -57,7 +58,7 @@ def main() -> None:
     if args.label_per_level:
         label_argv += ["--per_level", str(args.label_per_level)]
     label_s = timed(label_main, label_argv)
-    train_s = timed(train_main, ["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", args.policy,
+    train_s = timed(train_main, ["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", args.prm_base,
                                  "--dataset", str(work / "labels" / "labels.jsonl"), "--output_dir", str(work / "prm"), "--report_to", "none"])
     table = eval_prm_main(["--prm", "token-cls", "--prm_model", str(work / "prm"), "--policy", args.policy,
                            "--per_level", str(args.per_level), "--output", str(work / "eval_prm.json")])
