@@ -24,7 +24,7 @@ from pathlib import Path
 from ponder.config import load_yaml, parse_config
 
 SHIPPED_POLICY = Path(__file__).parent / "checkpoints" / "arithworld-policy"
-# The LM the PRM recipe starts from: the shipped policy trained on 64,000 more problems (its
+# The LM the PRM recipe starts from: the shipped policy trained on 192,000 more problems (its
 # recipe.yaml). A PRM started from the policy itself judges arithmetic no better than the policy
 # does; published PRMs, too, start from a stronger model than the policy they guide.
 SHIPPED_VERIFIER = Path(__file__).parent / "checkpoints" / "arithworld-verifier"

@@ -81,7 +81,7 @@ def test_lm_head_prm_keeps_the_language_model_and_fits_its_likelihood_weight(tin
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
 
-    from ponder.infer.prm.token_cls import prefix_log_likelihood
+    from ponder.infer.prm.token_cls import prefix_lm_features
     from ponder.train.prm import main
 
     rows = stepwise_rows(60, seed=3)
@@ -111,7 +111,7 @@ def test_lm_head_prm_keeps_the_language_model_and_fits_its_likelihood_weight(tin
     lp = logits.log_softmax(-1)
     expected = [0.0, 0.0, lp[0, 1, 6].item()]
     expected += [expected[-1] + lp[0, 2, 7].item(), expected[-1] + lp[0, 2, 7].item() + lp[0, 3, 8].item()]
-    assert torch.allclose(prefix_log_likelihood(logits, ids, torch.tensor([2]))[0, :5], torch.tensor(expected))
+    assert torch.allclose(prefix_lm_features(logits, ids, torch.tensor([2]))[0][0, :5], torch.tensor(expected))
 
 
 @pytest.mark.parametrize("signal", ["likelihood", "least"])
@@ -146,7 +146,7 @@ def test_likelihood_features_skip_the_prompt_and_the_separators():
     end of text instead, so its LM finds that separator unlikely whatever the steps)."""
     import torch
 
-    from ponder.infer.prm.token_cls import prefix_least_log_prob, prefix_log_likelihood, separator_positions
+    from ponder.infer.prm.token_cls import prefix_lm_features, separator_positions
 
     ids = torch.tensor([[1, 5, 6, 9, 9, 7, 9, 9]])  # prompt [1, 5], steps [6] and [7], separator [9, 9]
     assert separator_positions(ids, [9, 9]).tolist() == [[False, False, False, True, True, False, True, True]]
@@ -155,11 +155,10 @@ def test_likelihood_features_skip_the_prompt_and_the_separators():
     logits[0, 2, 9] = logits[0, 6, 9] = -50.0
     lp = logits.log_softmax(-1)
     step6, step7 = lp[0, 1, 6].item(), lp[0, 4, 7].item()
-    total = prefix_log_likelihood(logits, ids, torch.tensor([2]), [9, 9])[0]
-    least = prefix_least_log_prob(logits, ids, torch.tensor([2]), [9, 9])[0]
+    total, least = (feature[0] for feature in prefix_lm_features(logits, ids, torch.tensor([2]), [9, 9]))
     assert torch.allclose(total[[4, 7]], torch.tensor([step6, step6 + step7]))
     assert torch.allclose(least[[4, 7]], torch.tensor([step6, min(step6, step7)]))
-    assert prefix_least_log_prob(logits, ids, torch.tensor([2]))[0, 4] < -40  # counted without the separator ids
+    assert prefix_lm_features(logits, ids, torch.tensor([2]))[1][0, 4] < -40  # counted without the separator ids
 
 
 def test_prm_head_options_are_checked():

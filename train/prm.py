@@ -19,10 +19,11 @@ against `bad_token`, Math-Shepherd's readout. The second keeps the language mode
 `lm_loss_weight` can go on training next-token prediction on the good steps while the verdict is
 learnt: a wrong digit is what the policy itself finds unlikely, and a PRM started from the policy
 should not forget how to compute the digit it is judging. With `likelihood_score`, the step's
-score also weighs the log-likelihood of the steps so far under that LM; the two weights and a
-bias are fitted by logistic regression on the training labels once training ends (measured on
-ArithWorld: the verdict alone mostly learns how hard a question is, within-question AUROC 0.52;
-verdict and likelihood together tell one question's solutions apart, 0.78).
+score also weighs the log-likelihood of the steps so far under that LM and its least likely token;
+those weights, a length weight and a bias are fitted by logistic regression on questions held out
+of training once it ends (`fit_score_weights`; measured on ArithWorld: the verdict alone mostly
+learns how hard a question is, within-question AUROC 0.52; verdict and likelihood together tell
+one question's solutions apart, 0.78).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ponder.config import fail, parse_config
 from ponder.data import DatasetError
 from ponder.data.stepwise import load_stepwise
-from ponder.infer.prm.token_cls import VERDICT_ONLY, prefix_least_log_prob, prefix_log_likelihood, prefix_tokens, prompt_ids, step_log_odds
+from ponder.infer.prm.token_cls import VERDICT_ONLY, prefix_lm_features, prefix_tokens, prompt_ids, step_log_odds
 from ponder.models import check_model_name
 from ponder.tracking import configure_wandb, finish_wandb
 from ponder.train.defaults import SmallModelDefaults
@@ -240,8 +241,9 @@ def step_features(model, tokenizer, rows: Dataset, config: PRMConfig, verdict: l
             mask = (batch["targets"] != IGNORE).to(device)
             labelled = mask.long().cumsum(-1)
             out["verdict"].append(step_log_odds(logits, ids, starts, verdict, VERDICT_ONLY)[mask].cpu())
-            out["likelihood"].append(prefix_log_likelihood(logits, ids, starts, separator)[mask].cpu())
-            out["least"].append(prefix_least_log_prob(logits, ids, starts, separator)[mask].cpu())
+            likelihood, least = prefix_lm_features(logits, ids, starts, separator)
+            out["likelihood"].append(likelihood[mask].cpu())
+            out["least"].append(least[mask].cpu())
             out["tokens"].append(prefix_tokens(ids, starts)[mask].cpu())
             out["target"].append(batch["targets"][mask])
             out["question"].append(torch.tensor([questions[r["prompt"]] for r in chunk], device=device)[:, None].expand_as(mask)[mask].cpu())

@@ -77,17 +77,14 @@ def step_token_log_probs(logits: torch.Tensor, input_ids: torch.Tensor, start: t
     return token_lp.masked_fill(skipped, 0.0)
 
 
-def prefix_log_likelihood(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None) -> torch.Tensor:
-    """[batch, length]: at each position t, the sum of log p(token u | tokens before u) over the
-    step tokens u = start..t of the row (0 before `start`, the row's first step token)."""
-    return step_token_log_probs(logits, input_ids, start, separator_ids).cumsum(-1)
-
-
-def prefix_least_log_prob(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None) -> torch.Tensor:
-    """[batch, length]: at each position t, the log-probability of the least likely step token
-    among start..t. One wrong digit is one unlikely token wherever it sits, while a sum also falls
-    with every likely token a longer solution adds."""
-    return step_token_log_probs(logits, input_ids, start, separator_ids).cummin(-1).values
+def prefix_lm_features(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two [batch, length] tensors over the step tokens start..t at each position t (0 before
+    `start`, the row's first step token): the sum of their log-probabilities (the log-likelihood
+    of the steps so far), and the log-probability of the least likely one. One wrong digit is one
+    unlikely token wherever it sits, while a sum also falls with every likely token a longer
+    solution adds. Both come from one log-softmax over the vocabulary."""
+    token_lp = step_token_log_probs(logits, input_ids, start, separator_ids)
+    return token_lp.cumsum(-1), token_lp.cummin(-1).values
 
 
 def prefix_tokens(input_ids: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
@@ -107,10 +104,9 @@ def step_log_odds(
     """
     pair = logits if verdict_ids is None else logits[..., verdict_ids]
     odds = weights["verdict"] * (pair[..., 1] - pair[..., 0]) + weights["bias"]
-    if weights["likelihood"]:
-        odds = odds + weights["likelihood"] * prefix_log_likelihood(logits, input_ids, start, separator_ids)
-    if weights.get("least"):
-        odds = odds + weights["least"] * prefix_least_log_prob(logits, input_ids, start, separator_ids)
+    if weights["likelihood"] or weights.get("least"):
+        likelihood, least = prefix_lm_features(logits, input_ids, start, separator_ids)
+        odds = odds + weights["likelihood"] * likelihood + weights.get("least", 0.0) * least
     if weights.get("tokens"):
         odds = odds + weights["tokens"] * prefix_tokens(input_ids, start)
     return odds
