@@ -7,7 +7,8 @@ Expert iteration with a process reward model. Round r starts from policy r-1 and
   2. `ponder data distill`: the best verified trajectories (and correct/incorrect pairs for DPO);
   3. `ponder train distill`: SFT (or DPO) of policy r-1 on them gives policy r;
   4. with `relabel_prm`, `ponder data prm-labels` on policy r's own samples and `ponder train prm`
-     give PRM r, so the PRM keeps up with the policy whose steps it judges;
+     give PRM r, so the PRM keeps up with the policy whose steps it judges (trained from
+     `prm_base` when given, a stronger LM than the policy, as the PRM recipe is);
   5. greedy and weighted best-of-N accuracy of policy r on held-out problems (seed 1, never
      searched for training).
 
@@ -44,6 +45,7 @@ class EvolveArguments:
     search_strategy: str = field(default="weighted_best_of_n", metadata={"help": "`ponder infer` strategy that searches the training problems for distillation: beam_search solves more hard problems than weighted best-of-N at the same N, so its rows cover the hard levels better. Evaluation stays weighted best-of-N."})
     relabel_prm: bool = field(default=False, metadata={"help": "Relabel steps with the new policy's rollouts and retrain the PRM each round (token-cls only)."})
     label_per_level: int = field(default=300, metadata={"help": "With relabel_prm: problems per level labelled each round."})
+    prm_base: str | None = field(default=None, metadata={"help": "With relabel_prm: the causal-LM folder each round's PRM is trained from (default: that round's distilled policy). A stronger LM than the policy makes the better PRM (ArithWorld: ponder/checkpoints/arithworld-verifier, the prm.yaml recipe's base)."})
     eval_per_level: int = field(default=100, metadata={"help": "Held-out problems per level (seed 1) for greedy and search accuracy."})
     eval_dataset: str = field(default="arithworld", metadata={"help": "Held-out problems: 'arithworld' (eval_per_level per level, seed 1) or a problems file."})
     round0_results: list[str] = field(default_factory=list, metadata={"help": "`ponder infer` folders that already hold the starting policy's greedy and weighted best-of-N at `budget` on eval_dataset with this PRM: round 0 is read from them, not searched again."})
@@ -62,6 +64,8 @@ class EvolveArguments:
             raise ValueError(f"prm_model: the '{self.prm}' scorer needs a model folder")
         if self.relabel_prm and self.prm != "token-cls":
             raise ValueError("relabel_prm: only a token-cls PRM is retrained by ponder")
+        if self.prm_base and not self.relabel_prm:
+            raise ValueError("prm_base: only used with relabel_prm true (the PRM is retrained from it each round)")
         from ponder.infer.strategies import STRATEGIES
         from ponder.infer.strategies.compute_optimal import ROUTED
 
@@ -145,7 +149,7 @@ def run_round(r: int, policy: str, prm: list[str], args: EvolveArguments) -> tup
         label_main(["--config", str(recipe("data", "prm_labels.yaml")), "--model", str(new_policy), "--per_level", str(args.label_per_level),
                     "--seed", str(args.train_seed + 1000 + r), "--output_dir", str(folder / "prm-labels")])
         if not (folder / "prm" / "prm_config.json").is_file():
-            train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", str(new_policy),
+            train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", args.prm_base or str(new_policy),
                             "--dataset", str(folder / "prm-labels" / "labels.jsonl"), "--output_dir", str(folder / "prm")])
         prm = prm_options("token-cls", str(folder / "prm"))
         times["relabel_s"] = time.time() - start

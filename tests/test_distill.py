@@ -217,3 +217,31 @@ def test_evolve_options_are_checked():
         EvolveArguments(prm="oracle", distill_max_steps=0)
     with pytest.raises(ValueError, match="distill_learning_rate"):
         EvolveArguments(prm="oracle", distill_learning_rate=0.0)
+
+
+def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, tmp_path):
+    """A round with relabel_prm: the new policy's rollouts label steps, the PRM is trained from
+    `prm_base` (here the tiny policy: another architecture than the distilled one, so the saved
+    config tells which base it came from), and the round is evaluated with that new PRM."""
+    from ponder.data.prm_labels import main as label_main
+    from ponder.evolve import EvolveArguments, evolve
+    from ponder.quickstart import SHIPPED_POLICY, SHIPPED_VERIFIER, recipe
+    from ponder.train.prm import main as train_prm_main
+
+    # round 0's PRM: the recipe at a small size (its scores must pass distillation's min_score)
+    label_main(["--config", str(recipe("data", "prm_labels.yaml")), "--model", str(SHIPPED_POLICY), "--per_level", "4",
+                "--rollouts", "2", "--output_dir", str(tmp_path / "labels0")])
+    train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", str(SHIPPED_VERIFIER),
+                    "--dataset", str(tmp_path / "labels0" / "labels.jsonl"), "--output_dir", str(tmp_path / "prm0"), "--report_to", "none"])
+    with pytest.raises(ValueError, match="prm_base: only used with relabel_prm"):
+        EvolveArguments(prm="oracle", prm_base=str(tiny_policy))
+    rounds = evolve(EvolveArguments(policy=str(SHIPPED_POLICY), prm="token-cls", prm_model=str(tmp_path / "prm0"), rounds=1,
+                                    train_per_level=2, budget=2, distill_max_steps=2, distill_learning_rate=5e-5, relabel_prm=True,
+                                    label_per_level=1, prm_base=str(tiny_policy), eval_per_level=1, output_dir=str(tmp_path / "evolve")))
+    round1 = tmp_path / "evolve" / "round-1"
+    assert read_jsonl(round1 / "prm-labels" / "labels.jsonl")  # labelled by the distilled policy's rollouts
+    hidden = {name: json.loads((folder / "config.json").read_text())["hidden_size"]
+              for name, folder in (("prm", round1 / "prm"), ("base", tiny_policy), ("policy", round1 / "policy"))}
+    assert hidden["prm"] == hidden["base"] != hidden["policy"]
+    assert json.loads((round1 / "eval" / "config.json").read_text())["prm_model"] == str(round1 / "prm")
+    assert [r["round"] for r in rounds] == [0, 1] and rounds[1]["relabel_s"] > 0
