@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ponder.config import parse_config
+from ponder.models import check_model_name
 
 
 @dataclass
@@ -64,8 +65,10 @@ class EvolveArguments:
             raise ValueError(f"prm_model: the '{self.prm}' scorer needs a model folder")
         if self.relabel_prm and self.prm != "token-cls":
             raise ValueError("relabel_prm: only a token-cls PRM is retrained by ponder")
-        if self.prm_base and not self.relabel_prm:
-            raise ValueError("prm_base: only used with relabel_prm true (the PRM is retrained from it each round)")
+        if self.prm_base:
+            if not self.relabel_prm:
+                raise ValueError("prm_base: only used with relabel_prm true (the PRM is retrained from it each round)")
+            check_model_name("prm_base", self.prm_base)  # here, not after a round of search and distillation
         from ponder.infer.strategies import STRATEGIES
         from ponder.infer.strategies.compute_optimal import ROUTED
 

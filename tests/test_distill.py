@@ -217,6 +217,10 @@ def test_evolve_options_are_checked():
         EvolveArguments(prm="oracle", distill_max_steps=0)
     with pytest.raises(ValueError, match="distill_learning_rate"):
         EvolveArguments(prm="oracle", distill_learning_rate=0.0)
+    with pytest.raises(ValueError, match="prm_base: only used with relabel_prm"):
+        EvolveArguments(prm="oracle", prm_base="ponder/checkpoints/arithworld-verifier")
+    with pytest.raises(ValueError, match="prm_base: no model folder './no-such-lm'"):
+        EvolveArguments(prm="token-cls", prm_model="outputs/prm", relabel_prm=True, prm_base="./no-such-lm")
 
 
 def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, tmp_path):
@@ -233,8 +237,6 @@ def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, t
                 "--rollouts", "2", "--output_dir", str(tmp_path / "labels0")])
     train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", str(SHIPPED_VERIFIER),
                     "--dataset", str(tmp_path / "labels0" / "labels.jsonl"), "--output_dir", str(tmp_path / "prm0"), "--report_to", "none"])
-    with pytest.raises(ValueError, match="prm_base: only used with relabel_prm"):
-        EvolveArguments(prm="oracle", prm_base=str(tiny_policy))
     rounds = evolve(EvolveArguments(policy=str(SHIPPED_POLICY), prm="token-cls", prm_model=str(tmp_path / "prm0"), rounds=1,
                                     train_per_level=2, budget=2, distill_max_steps=2, distill_learning_rate=5e-5, relabel_prm=True,
                                     label_per_level=1, prm_base=str(tiny_policy), eval_per_level=1, output_dir=str(tmp_path / "evolve")))
