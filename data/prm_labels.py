@@ -3,7 +3,11 @@
 For each problem the policy samples whole solutions; from every step prefix of every solution it
 then samples `rollouts` completions and grades their answers against the reference. A step's
 soft label is the fraction of rollouts from it that reach the reference answer (an estimate of
-the prefix's value under the policy), its hard label whether any does. The last step needs no
+the prefix's value under the policy), its hard label whether any does. The rollouts can come from
+another model than the one that wrote the solutions (`rollout_model`, Math-Shepherd's "completer"):
+a stronger completer values a prefix by whether the answer can still be reached from it, where
+the policy's own rollouts also carry its habits (a weak policy fails from correct prefixes, and
+sometimes reaches the answer after a wrong step). The last step needs no
 rollouts: its label is whether the solution's own answer is right. Nothing here knows the
 dataset: labels come from the policy and the reference answer alone, so real datasets are
 labelled the same way as ArithWorld.
@@ -21,7 +25,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -37,7 +41,8 @@ from .sources import load_source
 
 @dataclass
 class LabelArguments:
-    model: str = field(default="outputs/policy", metadata={"help": "Policy folder (or hub name) that samples solutions and rollouts."})
+    model: str = field(default="outputs/policy", metadata={"help": "Policy folder (or hub name) that samples the solutions to label (and the rollouts, unless rollout_model is set)."})
+    rollout_model: str | None = field(default=None, metadata={"help": "Model folder (or hub name) that completes each step prefix (Math-Shepherd's completer); default: `model`. It continues the prompt in its own chat template."})
     backend: str = field(default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."})
     dataset: str = field(default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name (needs reference answers)."})
     split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
@@ -60,6 +65,8 @@ class LabelArguments:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
         check_model_name("model", self.model)
+        if self.rollout_model is not None:
+            check_model_name("rollout_model", self.rollout_model)
 
     def label_config(self) -> dict:
         """Everything that changes a label; its hash tells a resumed run it is the same run."""
@@ -75,13 +82,15 @@ class LabelStats:
     wall_s: float = 0.0
 
 
-def label_chunk(problems: list[Problem], args: LabelArguments, ctx, seed: int, stats: LabelStats) -> list[dict]:
-    """Every labelled row of a chunk of problems: sample, roll out every distinct prefix, grade."""
+def label_chunk(problems: list[Problem], args: LabelArguments, ctx, rollout_ctx, seed: int, stats: LabelStats) -> list[dict]:
+    """Every labelled row of a chunk of problems: sample with `ctx`, roll out every distinct prefix
+    with `rollout_ctx` (the same context unless a completer model is set), grade."""
     from ponder.infer.backends import Sampling
     from ponder.infer.strategies.sampling import sample_pool
 
     # A backend that caches prefixes starts each chunk empty, so a resumed chunk is sampled exactly as before.
-    getattr(ctx.backend, "reset_prefix_cache", lambda: None)()
+    for backend in {id(ctx.backend): ctx.backend, id(rollout_ctx.backend): rollout_ctx.backend}.values():
+        getattr(backend, "reset_prefix_cache", lambda: None)()
     ctx.seed = seed
     solutions = []  # (problem index, sample index, trajectory), distinct per problem
     for i, (trajectories, compute) in enumerate(sample_pool(problems, args.samples_per_problem, ctx)):
@@ -96,7 +105,7 @@ def label_chunk(problems: list[Problem], args: LabelArguments, ctx, seed: int, s
     prefixes = sorted({(i, tuple(t.steps[:k])) for i, _, t in solutions for k in range(1, len(t.steps))})
     rollout_temperature = args.temperature if args.rollout_temperature is None else args.rollout_temperature
     rollout_sampling = Sampling(temperature=rollout_temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=seed)
-    rollouts = ctx.backend.generate([ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes], args.rollouts, rollout_sampling)
+    rollouts = rollout_ctx.backend.generate([rollout_ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes], args.rollouts, rollout_sampling)
     stats.policy_tokens += sum(g.num_tokens for gens in rollouts for g in gens)
     pairs = [(g.text, problems[i].answer) for (i, _), gens in zip(prefixes, rollouts) for g in gens]
     pairs += [(t.text, problems[i].answer) for i, _, t in solutions]
@@ -133,6 +142,10 @@ def label(args: LabelArguments) -> Path:
     backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
     ctx = SearchContext(backend=backend, prm=None, tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
                         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens)
+    rollout_ctx = ctx
+    if args.rollout_model not in (None, args.model):
+        completer = load_backend(args.backend, args.rollout_model, batch_size=args.batch_size)
+        rollout_ctx = replace(ctx, backend=completer, tokenizer=completer.tokenizer)
     stats, start = LabelStats(), time.time()
     with path.open("a") as sink, tqdm(total=len(problems), desc="prm-labels") as bar:
         for first in range(0, len(problems), args.chunk_size):
@@ -140,7 +153,7 @@ def label(args: LabelArguments) -> Path:
             if str(first) in finished:
                 bar.update(len(chunk))
                 continue
-            for row in label_chunk(chunk, args, ctx, seed=args.seed + first, stats=stats):
+            for row in label_chunk(chunk, args, ctx, rollout_ctx, seed=args.seed + first, stats=stats):
                 if (row["problem_id"], row["sample"]) not in done:
                     sink.write(json.dumps(row, ensure_ascii=False) + "\n")
             sink.flush()

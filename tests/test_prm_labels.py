@@ -9,7 +9,7 @@ import pytest
 from ponder.data import extract_boxed
 from ponder.data.sources import load_source
 from ponder.data.stepwise import load_stepwise
-from ponder.quickstart import SHIPPED_POLICY
+from ponder.quickstart import SHIPPED_POLICY, SHIPPED_VERIFIER
 
 
 def label_cmd(out, extra=()):
@@ -71,3 +71,16 @@ def test_bad_arguments_fail_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ponder", "data", "prm-labels", "--rollouts", "0", "--output_dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "rollouts" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rollouts_come_from_the_completer_model(labelled, tmp_path):
+    """With `--rollout_model`, the policy still writes the solutions (same seed, same rows) but the
+    shipped verifier rolls out their prefixes: the last steps keep their grades, the prefixes'
+    values change."""
+    subprocess.run(label_cmd(tmp_path, ["--rollout_model", str(SHIPPED_VERIFIER)]), check=True, capture_output=True, timeout=600)
+    policy_rows = [json.loads(line) for line in (labelled / "labels.jsonl").read_text().splitlines()]
+    completer_rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert [r["completions"] for r in completer_rows] == [r["completions"] for r in policy_rows]
+    assert [r["labels"][-1] for r in completer_rows] == [r["labels"][-1] for r in policy_rows]
+    assert [r["soft_labels"][:-1] for r in completer_rows] != [r["soft_labels"][:-1] for r in policy_rows]
+    assert json.loads((tmp_path / "config.json").read_text())["rollout_model"] == str(SHIPPED_VERIFIER)
