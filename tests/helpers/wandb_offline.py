@@ -64,22 +64,23 @@ def _has_exit(path: Path) -> bool:
         return False
 
 
-def config_keys(path: str | Path) -> set[str]:
-    """Every key set in the run's config (at `wandb.init` or by a later `config.update`)."""
+def logged_keys(path: str | Path, record_type: str) -> set[str]:
+    """Every key the run's `record_type` records carry, nested keys joined by '/': "config" for
+    what `wandb.init` and `config.update` set, "history" for what `run.log` logged."""
     keys = set()
     for record in records(path):
-        if record.WhichOneof("record_type") == "config":
-            keys |= {item.key or "/".join(item.nested_key) for item in record.config.update}
+        if record.WhichOneof("record_type") == record_type:
+            items = record.config.update if record_type == "config" else getattr(record, record_type).item
+            keys |= {item.key or "/".join(item.nested_key) for item in items}
     return keys
+
+
+def config_keys(path: str | Path) -> set[str]:
+    return logged_keys(path, "config")
 
 
 def history_keys(path: str | Path) -> set[str]:
-    """Every key logged with `run.log`, nested keys joined by '/'."""
-    keys = set()
-    for record in records(path):
-        if record.WhichOneof("record_type") == "history":
-            keys |= {item.key or "/".join(item.nested_key) for item in record.history.item}
-    return keys
+    return logged_keys(path, "history")
 
 
 def run_project(path: str | Path) -> str:
