@@ -78,7 +78,7 @@ class LabelStats:
     rows: int = 0
     steps: int = 0
     good_steps: int = 0
-    policy_tokens: int = 0
+    generated_tokens: int = 0  # by the policy and, for the rollouts, the completer
     wall_s: float = 0.0
 
 
@@ -89,12 +89,12 @@ def label_chunk(problems: list[Problem], args: LabelArguments, ctx, rollout_ctx,
     from ponder.infer.strategies.sampling import sample_pool
 
     # A backend that caches prefixes starts each chunk empty, so a resumed chunk is sampled exactly as before.
-    for backend in {id(ctx.backend): ctx.backend, id(rollout_ctx.backend): rollout_ctx.backend}.values():
+    for backend in {ctx.backend, rollout_ctx.backend}:
         getattr(backend, "reset_prefix_cache", lambda: None)()
     ctx.seed = seed
     solutions = []  # (problem index, sample index, trajectory), distinct per problem
     for i, (trajectories, compute) in enumerate(sample_pool(problems, args.samples_per_problem, ctx)):
-        stats.policy_tokens += compute.policy_tokens
+        stats.generated_tokens += compute.policy_tokens
         seen = set()
         for j, trajectory in enumerate(trajectories):
             if trajectory.steps and tuple(trajectory.steps) not in seen:
@@ -106,7 +106,7 @@ def label_chunk(problems: list[Problem], args: LabelArguments, ctx, rollout_ctx,
     rollout_temperature = args.temperature if args.rollout_temperature is None else args.rollout_temperature
     rollout_sampling = Sampling(temperature=rollout_temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=seed)
     rollouts = rollout_ctx.backend.generate([rollout_ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes], args.rollouts, rollout_sampling)
-    stats.policy_tokens += sum(g.num_tokens for gens in rollouts for g in gens)
+    stats.generated_tokens += sum(g.num_tokens for gens in rollouts for g in gens)
     pairs = [(g.text, problems[i].answer) for (i, _), gens in zip(prefixes, rollouts) for g in gens]
     pairs += [(t.text, problems[i].answer) for i, _, t in solutions]
     correct = grade_many(pairs)
@@ -162,7 +162,7 @@ def label(args: LabelArguments) -> Path:
             bar.update(len(chunk))
     stats.wall_s = round(time.time() - start, 1)
     print(f"labelled {stats.rows} solutions, {stats.steps} steps ({stats.good_steps / max(1, stats.steps):.0%} good) "
-          f"with {stats.policy_tokens} policy tokens in {stats.wall_s} s: {path}")
+          f"with {stats.generated_tokens} generated tokens in {stats.wall_s} s: {path}")
     return path
 
 

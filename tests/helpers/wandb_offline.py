@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2 as pb
 
 BLOCK = 32768
@@ -60,7 +61,7 @@ def finished_runs(timeout: float = 60.0) -> list[Path]:
 def _has_exit(path: Path) -> bool:
     try:
         return any(record.WhichOneof("record_type") == "exit" for record in records(path))
-    except Exception:  # a record cut off mid-write: not finished yet
+    except (ValueError, struct.error, DecodeError):  # a file not yet headed, or a record cut off mid-write
         return False
 
 
@@ -70,7 +71,7 @@ def logged_keys(path: str | Path, record_type: str) -> set[str]:
     keys = set()
     for record in records(path):
         if record.WhichOneof("record_type") == record_type:
-            items = record.config.update if record_type == "config" else getattr(record, record_type).item
+            items = record.config.update if record_type == "config" else record.history.item
             keys |= {item.key or "/".join(item.nested_key) for item in items}
     return keys
 
