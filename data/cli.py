@@ -13,11 +13,21 @@ from .loaders import load_problems, save_problems
 
 @dataclass
 class ArithWorldArguments:
-    output: str = field(default="arithworld.jsonl", metadata={"help": "jsonl file to write (fields: id, question, answer, solution, level)."})
+    output: str = field(
+        default="arithworld.jsonl",
+        metadata={"help": "jsonl file to write (fields: id, question, answer, solution, level)."},
+    )
     n_per_level: int = field(default=100, metadata={"help": "Problems per level."})
-    levels: list[int] = field(default_factory=lambda: sorted(LEVELS), metadata={"help": "Levels to generate (1-5)."})
+    levels: list[int] = field(
+        default_factory=lambda: sorted(LEVELS), metadata={"help": "Levels to generate (1-5)."}
+    )
     seed: int = field(default=0, metadata={"help": "Random seed; the same seed gives the same problems."})
-    exclude: str | None = field(default=None, metadata={"help": "jsonl/json problems whose questions are left out, so that this split is disjoint from that one (e.g. validation from test)."})
+    exclude: str | None = field(
+        default=None,
+        metadata={
+            "help": "jsonl/json problems whose questions are left out, so that this split is disjoint from that one (e.g. validation from test)."
+        },
+    )
 
     def __post_init__(self):
         if self.n_per_level < 1:
@@ -36,7 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         kept = [p for p in problems if p.question not in taken]
         problems, dropped = kept, len(problems) - len(kept)
     save_problems(problems, args.output)
-    print(f"wrote {len(problems)} problems to {args.output}" + (f" ({dropped} left out: their questions are in {args.exclude})" if args.exclude else ""))
+    print(
+        f"wrote {len(problems)} problems to {args.output}"
+        + (f" ({dropped} left out: their questions are in {args.exclude})" if args.exclude else "")
+    )
 
 
 if __name__ == "__main__":

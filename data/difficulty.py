@@ -29,12 +29,30 @@ from .sources import load_source
 
 @dataclass
 class DifficultyArguments:
-    source: str = field(default="pass_rate", metadata={"help": "'pass_rate': quantiles of the policy's pass rate from a `ponder infer` folder; 'level': the dataset's level field."})
-    results: str | None = field(default=None, metadata={"help": "pass_rate: the `ponder infer` folder whose samples give the pass rates."})
-    strategy: str = field(default="majority", metadata={"help": "pass_rate: the pool strategy whose largest pool is read (majority, best_of_n, weighted_best_of_n)."})
+    source: str = field(
+        default="pass_rate",
+        metadata={
+            "help": "'pass_rate': quantiles of the policy's pass rate from a `ponder infer` folder; 'level': the dataset's level field."
+        },
+    )
+    results: str | None = field(
+        default=None,
+        metadata={"help": "pass_rate: the `ponder infer` folder whose samples give the pass rates."},
+    )
+    strategy: str = field(
+        default="majority",
+        metadata={
+            "help": "pass_rate: the pool strategy whose largest pool is read (majority, best_of_n, weighted_best_of_n)."
+        },
+    )
     num_bins: int = field(default=5, metadata={"help": "Number of difficulty bins (quantiles of pass rate)."})
-    dataset: str = field(default="arithworld", metadata={"help": "level: 'arithworld', a jsonl/json file or a hub dataset with a level field."})
-    split: str = field(default="test", metadata={"help": "level: split to load when `dataset` is a hub name."})
+    dataset: str = field(
+        default="arithworld",
+        metadata={"help": "level: 'arithworld', a jsonl/json file or a hub dataset with a level field."},
+    )
+    split: str = field(
+        default="test", metadata={"help": "level: split to load when `dataset` is a hub name."}
+    )
     per_level: int = field(default=100, metadata={"help": "level, ArithWorld: problems per level."})
     seed: int = field(default=1, metadata={"help": "level, ArithWorld: problem seed."})
     limit: int | None = field(default=None, metadata={"help": "level: only the first this many problems."})
@@ -84,7 +102,9 @@ def from_results(results_dir: str, strategy: str = "majority", num_bins: int = 5
         raise ValueError(f"strategy: {results_dir} has no '{strategy}' rows to read samples from")
     problems = results_problems(results_dir)
     rows = list(pools.values())
-    pairs = [(f"\\boxed{{{t.answer}}}", r.reference) for r in rows for t in r.trajectories if t.answer is not None]
+    pairs = [
+        (f"\\boxed{{{t.answer}}}", r.reference) for r in rows for t in r.trajectories if t.answer is not None
+    ]
     verdicts = iter(grade_many(pairs))
     rates = []
     for r in rows:
@@ -100,7 +120,9 @@ def from_results(results_dir: str, strategy: str = "majority", num_bins: int = 5
 def from_levels(dataset: str, split: str, limit: int | None, seed: int, per_level: int) -> list[Difficulty]:
     """The dataset's own level as the bin; problems without an integer level are left out."""
     problems = load_source(dataset, split, limit, seed, per_level)
-    out = [Difficulty(p.id, p.question, p.level, None, 0, p.level) for p in problems if isinstance(p.level, int)]
+    out = [
+        Difficulty(p.id, p.question, p.level, None, 0, p.level) for p in problems if isinstance(p.level, int)
+    ]
     if not out:
         raise ValueError(f"dataset: {dataset} has no problems with an integer level")
     return out

@@ -44,11 +44,30 @@ SELECTIONS = ("verified", "prm_top")
 
 @dataclass
 class DistillDataArguments:
-    results: list[str] = field(default_factory=list, metadata={"help": "One or more `ponder infer` output folders (results.jsonl + config.json)."})
-    output_dir: str = field(default="outputs/distill-data", metadata={"help": "Folder for sft.jsonl, pairs.jsonl and summary.json (overwritten)."})
-    selection: str = field(default="verified", metadata={"help": "'verified': answers graded against the reference; 'prm_top': the PRM's best, for data without references."})
-    aggregation: str = field(default="last", metadata={"help": f"How step scores become a trajectory score: {', '.join(AGGREGATIONS)}."})
-    min_score: float = field(default=0.5, metadata={"help": "A scored trajectory below this aggregated PRM score is never kept: prm_top's line between good and bad; under verified it drops right answers reached by wrong steps (0 keeps them)."})
+    results: list[str] = field(
+        default_factory=list,
+        metadata={"help": "One or more `ponder infer` output folders (results.jsonl + config.json)."},
+    )
+    output_dir: str = field(
+        default="outputs/distill-data",
+        metadata={"help": "Folder for sft.jsonl, pairs.jsonl and summary.json (overwritten)."},
+    )
+    selection: str = field(
+        default="verified",
+        metadata={
+            "help": "'verified': answers graded against the reference; 'prm_top': the PRM's best, for data without references."
+        },
+    )
+    aggregation: str = field(
+        default="last",
+        metadata={"help": f"How step scores become a trajectory score: {', '.join(AGGREGATIONS)}."},
+    )
+    min_score: float = field(
+        default=0.5,
+        metadata={
+            "help": "A scored trajectory below this aggregated PRM score is never kept: prm_top's line between good and bad; under verified it drops right answers reached by wrong steps (0 keeps them)."
+        },
+    )
     max_per_problem: int = field(default=4, metadata={"help": "Most SFT rows per problem."})
     max_pairs_per_problem: int = field(default=4, metadata={"help": "Most preference pairs per problem."})
 
@@ -58,7 +77,9 @@ class DistillDataArguments:
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection: expected one of {', '.join(SELECTIONS)}, got '{self.selection}'")
         if self.aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation: expected one of {', '.join(AGGREGATIONS)}, got '{self.aggregation}'")
+            raise ValueError(
+                f"aggregation: expected one of {', '.join(AGGREGATIONS)}, got '{self.aggregation}'"
+            )
         for name in ("max_per_problem", "max_pairs_per_problem"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
@@ -86,11 +107,15 @@ def load_groups(folders: list[str]) -> list[PromptGroup]:
         problems = results_problems(folder)
         for row in read_results(path):
             if row.problem_id not in problems:
-                raise DatasetError(f"results: {folder} has a row for problem '{row.problem_id}', which its dataset no longer holds")
+                raise DatasetError(
+                    f"results: {folder} has a row for problem '{row.problem_id}', which its dataset no longer holds"
+                )
             question = problems[row.problem_id].question
             key = (system, question)
             if key not in groups:
-                prompt = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+                prompt = ([{"role": "system", "content": system}] if system else []) + [
+                    {"role": "user", "content": question}
+                ]
                 groups[key] = PromptGroup(prompt, row.problem_id, row.level, row.reference)
             groups[key].trajectories += row.trajectories
     return list(groups.values())
@@ -99,7 +124,11 @@ def load_groups(folders: list[str]) -> list[PromptGroup]:
 def candidates(trajectories: list[Trajectory], aggregation: str) -> list[tuple[Trajectory, float | None]]:
     """Finished, answered trajectories with their aggregated score (None when unscored), best first
     and one per text: pool strategies share samples across budgets, so the same text recurs."""
-    usable = [(t, aggregate(t.scores, aggregation) if t.scores else None) for t in trajectories if t.finish_reason != "length" and t.answer is not None]
+    usable = [
+        (t, aggregate(t.scores, aggregation) if t.scores else None)
+        for t in trajectories
+        if t.finish_reason != "length" and t.answer is not None
+    ]
     usable.sort(key=lambda ts: (ts[1] is None, -(ts[1] or 0.0), len(ts[0].text)))
     first: dict[str, tuple[Trajectory, float | None]] = {}
     for t, s in usable:
@@ -107,7 +136,13 @@ def candidates(trajectories: list[Trajectory], aggregation: str) -> list[tuple[T
     return list(first.values())
 
 
-def split_good_bad(group: list[tuple[Trajectory, float | None]], selection: str, min_score: float, correct: dict[tuple[str, str], bool], reference: str):
+def split_good_bad(
+    group: list[tuple[Trajectory, float | None]],
+    selection: str,
+    min_score: float,
+    correct: dict[tuple[str, str], bool],
+    reference: str,
+):
     """The group's good and bad trajectory texts, each best first.
 
     A scored trajectory below `min_score` is never good. Under `verified` it is a right answer
@@ -142,13 +177,18 @@ def distill(groups: list[PromptGroup], args: DistillDataArguments) -> tuple[list
     correct: dict[tuple[str, str], bool] = {}
     if args.selection == "verified":  # grade each distinct (answer, reference) once
         keys = sorted({(t.answer, g.reference) for g, ts in zip(groups, ranked) for t, _ in ts})
-        correct = dict(zip(keys, grade_many([(f"\\boxed{{{answer}}}", reference) for answer, reference in keys])))
+        correct = dict(
+            zip(keys, grade_many([(f"\\boxed{{{answer}}}", reference) for answer, reference in keys]))
+        )
     sft, pairs, with_good = [], [], 0
     for group, ts in zip(groups, ranked):
         good, bad = split_good_bad(ts, args.selection, args.min_score, correct, group.reference)
         with_good += bool(good)
         meta = {"problem_id": group.problem_id, "level": group.level}
-        sft += [{"prompt": group.prompt, "completion": _assistant(text), **meta} for text in good[: args.max_per_problem]]
+        sft += [
+            {"prompt": group.prompt, "completion": _assistant(text), **meta}
+            for text in good[: args.max_per_problem]
+        ]
         pairs += [
             {"prompt": group.prompt, "chosen": _assistant(good[i]), "rejected": _assistant(bad[j]), **meta}
             for i, j in pair_indices(len(good), len(bad), args.max_pairs_per_problem)
@@ -172,9 +212,18 @@ def run(args: DistillDataArguments) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(sft, out / "sft.jsonl")
     write_jsonl(pairs, out / "pairs.jsonl")
-    counts = {"problems": len(groups), "problems_with_good": with_good, "sft_rows": len(sft), "pairs": len(pairs)}
+    counts = {
+        "problems": len(groups),
+        "problems_with_good": with_good,
+        "sft_rows": len(sft),
+        "pairs": len(pairs),
+    }
     (out / "summary.json").write_text(json.dumps({**counts, "args": asdict(args)}, indent=2))
-    good = "a verified trajectory" if args.selection == "verified" else f"a trajectory scored >= {args.min_score}"
+    good = (
+        "a verified trajectory"
+        if args.selection == "verified"
+        else f"a trajectory scored >= {args.min_score}"
+    )
     print(f"{with_good} of {len(groups)} problems have {good}")
     print(f"{len(sft)} SFT rows -> {out / 'sft.jsonl'}")
     print(f"{len(pairs)} preference pairs -> {out / 'pairs.jsonl'}")

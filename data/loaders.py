@@ -40,7 +40,9 @@ class DatasetError(ValueError):
     """A row of a dataset cannot become a Problem; the message names the file and row."""
 
 
-def load_problems(source: str | Path, split: str = "test", limit: int | None = None, **field_map: str) -> list[Problem]:
+def load_problems(
+    source: str | Path, split: str = "test", limit: int | None = None, **field_map: str
+) -> list[Problem]:
     """Problems from `source`: a .jsonl or .json file (a list of rows), or a hub dataset name.
 
     `split` picks the hub split (a file is a single split). `limit` keeps the first rows.
@@ -49,7 +51,9 @@ def load_problems(source: str | Path, split: str = "test", limit: int | None = N
     """
     unknown = set(field_map) - set(_ALIASES)
     if unknown:
-        raise ValueError(f"unknown field(s) {sorted(unknown)} in field map; expected some of {sorted(_ALIASES)}")
+        raise ValueError(
+            f"unknown field(s) {sorted(unknown)} in field map; expected some of {sorted(_ALIASES)}"
+        )
     aliases = {name: (field_map[name],) if name in field_map else names for name, names in _ALIASES.items()}
     problems = []
     for location, row in _rows(str(source), split):
@@ -57,7 +61,9 @@ def load_problems(source: str | Path, split: str = "test", limit: int | None = N
             break
         if not isinstance(row, dict):
             raise DatasetError(f"{location}: expected a JSON object, got {type(row).__name__}")
-        problems.append(_to_problem(row, aliases, default_id=f"{Path(source).stem}-{len(problems)}", location=location))
+        problems.append(
+            _to_problem(row, aliases, default_id=f"{Path(source).stem}-{len(problems)}", location=location)
+        )
     return problems
 
 
@@ -112,14 +118,20 @@ def _hub_rows(name: str, split: str) -> Iterator[tuple[str, Any]]:
     try:
         dataset = datasets.load_dataset(name, split=split)
     except (OSError, ValueError) as err:  # not found, offline, unknown split
-        raise DatasetError(f"{name!r} is not a file here and could not be loaded from the hub: {err}") from None
+        raise DatasetError(
+            f"{name!r} is not a file here and could not be loaded from the hub: {err}"
+        ) from None
     for number, row in enumerate(dataset, start=1):
         yield f"{name}[{split}]: row {number}", row
 
 
-def _to_problem(row: dict[str, Any], aliases: dict[str, tuple[str, ...]], default_id: str, location: str) -> Problem:
+def _to_problem(
+    row: dict[str, Any], aliases: dict[str, tuple[str, ...]], default_id: str, location: str
+) -> Problem:
     # A null counts as absent: hub datasets fill columns a row lacks with None.
-    found = {name: next((key for key in keys if row.get(key) is not None), None) for name, keys in aliases.items()}
+    found = {
+        name: next((key for key in keys if row.get(key) is not None), None) for name, keys in aliases.items()
+    }
     if found["question"] is None:
         raise DatasetError(f"{location}: {_missing('question', aliases)}")
     if not isinstance(row[found["question"]], str):
@@ -130,7 +142,9 @@ def _to_problem(row: dict[str, Any], aliases: dict[str, tuple[str, ...]], defaul
     elif isinstance(solution, str) and (boxed := extract_boxed(solution)) is not None:
         answer = boxed
     else:
-        raise DatasetError(f"{location}: {_missing('answer', aliases)} and no \\boxed{{}} answer in a solution")
+        raise DatasetError(
+            f"{location}: {_missing('answer', aliases)} and no \\boxed{{}} answer in a solution"
+        )
     used = {key for keys in aliases.values() for key in keys} | {"meta"}
     return Problem(
         id=str(row[found["id"]]) if found["id"] else default_id,

@@ -41,24 +41,59 @@ from .sources import load_source
 
 @dataclass
 class LabelArguments:
-    model: str = field(default="outputs/policy", metadata={"help": "Policy folder (or hub name) that samples the solutions to label (and the rollouts, unless rollout_model is set)."})
-    rollout_model: str | None = field(default=None, metadata={"help": "Model folder (or hub name) that completes each step prefix (Math-Shepherd's completer); default: `model`. It continues the prompt in its own chat template."})
-    backend: str = field(default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."})
-    dataset: str = field(default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name (needs reference answers)."})
+    model: str = field(
+        default="outputs/policy",
+        metadata={
+            "help": "Policy folder (or hub name) that samples the solutions to label (and the rollouts, unless rollout_model is set)."
+        },
+    )
+    rollout_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "Model folder (or hub name) that completes each step prefix (Math-Shepherd's completer); default: `model`. It continues the prompt in its own chat template."
+        },
+    )
+    backend: str = field(
+        default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."}
+    )
+    dataset: str = field(
+        default="arithworld",
+        metadata={
+            "help": "'arithworld', a jsonl/json file, or a hub dataset name (needs reference answers)."
+        },
+    )
     split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
     limit: int | None = field(default=None, metadata={"help": "Only the first this many problems."})
     per_level: int = field(default=200, metadata={"help": "ArithWorld: problems per level."})
-    seed: int = field(default=2, metadata={"help": "ArithWorld problem seed (the policy trains on 0, tests use 1) and sampling seed."})
-    samples_per_problem: int = field(default=4, metadata={"help": "Solutions sampled per problem; each distinct one becomes a row."})
-    rollouts: int = field(default=8, metadata={"help": "Completions sampled from each step prefix to estimate its value."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature for the solutions that are labelled."})
-    rollout_temperature: float | None = field(default=None, metadata={"help": "Sampling temperature for the rollouts (default: `temperature`)."})
+    seed: int = field(
+        default=2,
+        metadata={"help": "ArithWorld problem seed (the policy trains on 0, tests use 1) and sampling seed."},
+    )
+    samples_per_problem: int = field(
+        default=4, metadata={"help": "Solutions sampled per problem; each distinct one becomes a row."}
+    )
+    rollouts: int = field(
+        default=8, metadata={"help": "Completions sampled from each step prefix to estimate its value."}
+    )
+    temperature: float = field(
+        default=1.0, metadata={"help": "Sampling temperature for the solutions that are labelled."}
+    )
+    rollout_temperature: float | None = field(
+        default=None, metadata={"help": "Sampling temperature for the rollouts (default: `temperature`)."}
+    )
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling threshold."})
     max_tokens: int = field(default=256, metadata={"help": "Most tokens per solution and per rollout."})
-    system_prompt: str | None = field(default=None, metadata={"help": "System message put before every question."})
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System message put before every question."}
+    )
     batch_size: int = field(default=256, metadata={"help": "hf backend: sequences per generate call."})
-    chunk_size: int = field(default=32, metadata={"help": "Problems labelled together before their rows are flushed."})
-    output_dir: str = field(default="outputs/prm-labels", metadata={"help": "Folder for labels.jsonl; an existing one is resumed."})
+    chunk_size: int = field(
+        default=32, metadata={"help": "Problems labelled together before their rows are flushed."}
+    )
+    output_dir: str = field(
+        default="outputs/prm-labels",
+        metadata={"help": "Folder for labels.jsonl; an existing one is resumed."},
+    )
 
     def __post_init__(self):
         for name in ("samples_per_problem", "rollouts", "chunk_size"):
@@ -70,7 +105,11 @@ class LabelArguments:
 
     def label_config(self) -> dict:
         """Everything that changes a label; its hash tells a resumed run it is the same run."""
-        return {k: v for k, v in asdict(self).items() if k not in {"limit", "output_dir", "batch_size", "chunk_size"}}
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in {"limit", "output_dir", "batch_size", "chunk_size"}
+        }
 
 
 @dataclass
@@ -82,7 +121,9 @@ class LabelStats:
     wall_s: float = 0.0
 
 
-def label_chunk(problems: list[Problem], args: LabelArguments, ctx, rollout_ctx, seed: int, stats: LabelStats) -> list[dict]:
+def label_chunk(
+    problems: list[Problem], args: LabelArguments, ctx, rollout_ctx, seed: int, stats: LabelStats
+) -> list[dict]:
     """Every labelled row of a chunk of problems: sample with `ctx`, roll out every distinct prefix
     with `rollout_ctx` (the same context unless a completer model is set), grade."""
     from ponder.infer.backends import Sampling
@@ -104,24 +145,41 @@ def label_chunk(problems: list[Problem], args: LabelArguments, ctx, rollout_ctx,
     # Every distinct non-final prefix is rolled out once, all of the chunk's in one backend call.
     prefixes = sorted({(i, tuple(t.steps[:k])) for i, _, t in solutions for k in range(1, len(t.steps))})
     rollout_temperature = args.temperature if args.rollout_temperature is None else args.rollout_temperature
-    rollout_sampling = Sampling(temperature=rollout_temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=seed)
-    rollouts = rollout_ctx.backend.generate([rollout_ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes], args.rollouts, rollout_sampling)
+    rollout_sampling = Sampling(
+        temperature=rollout_temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=seed
+    )
+    rollouts = rollout_ctx.backend.generate(
+        [rollout_ctx.prompt(problems[i].question, list(steps)) for i, steps in prefixes],
+        args.rollouts,
+        rollout_sampling,
+    )
     stats.generated_tokens += sum(g.num_tokens for gens in rollouts for g in gens)
     pairs = [(g.text, problems[i].answer) for (i, _), gens in zip(prefixes, rollouts) for g in gens]
     pairs += [(t.text, problems[i].answer) for i, _, t in solutions]
     correct = grade_many(pairs)
 
-    value = {prefix: sum(correct[k * args.rollouts : (k + 1) * args.rollouts]) / args.rollouts for k, prefix in enumerate(prefixes)}
+    value = {
+        prefix: sum(correct[k * args.rollouts : (k + 1) * args.rollouts]) / args.rollouts
+        for k, prefix in enumerate(prefixes)
+    }
     final_correct = correct[len(prefixes) * args.rollouts :]
     rows = []
     for (i, j, trajectory), solved in zip(solutions, final_correct):
-        soft = [value[(i, tuple(trajectory.steps[:k]))] for k in range(1, len(trajectory.steps))] + [float(solved)]
+        soft = [value[(i, tuple(trajectory.steps[:k]))] for k in range(1, len(trajectory.steps))] + [
+            float(solved)
+        ]
         problem = problems[i]
-        rows.append({
-            "prompt": problem.question, "completions": trajectory.steps,
-            "labels": [v > 0 for v in soft], "soft_labels": soft,
-            "problem_id": problem.id, "level": problem.level, "sample": j,
-        })
+        rows.append(
+            {
+                "prompt": problem.question,
+                "completions": trajectory.steps,
+                "labels": [v > 0 for v in soft],
+                "soft_labels": soft,
+                "problem_id": problem.id,
+                "level": problem.level,
+                "sample": j,
+            }
+        )
         stats.rows += 1
         stats.steps += len(soft)
         stats.good_steps += sum(v > 0 for v in soft)
@@ -140,8 +198,15 @@ def label(args: LabelArguments) -> Path:
     progress = path.with_name("chunks_done.txt")  # start index of each chunk whose rows are all written
     finished = set(progress.read_text().split()) if progress.exists() and done else set()
     backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
-    ctx = SearchContext(backend=backend, prm=None, tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
-                        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens)
+    ctx = SearchContext(
+        backend=backend,
+        prm=None,
+        tokenizer=backend.tokenizer,
+        system_prompt=args.system_prompt,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+    )
     rollout_ctx = ctx
     if args.rollout_model not in (None, args.model):
         completer = load_backend(args.backend, args.rollout_model, batch_size=args.batch_size)
@@ -161,8 +226,10 @@ def label(args: LabelArguments) -> Path:
                 marks.write(f"{first}\n")
             bar.update(len(chunk))
     stats.wall_s = round(time.time() - start, 1)
-    print(f"labelled {stats.rows} solutions, {stats.steps} steps ({stats.good_steps / max(1, stats.steps):.0%} good) "
-          f"with {stats.generated_tokens} generated tokens in {stats.wall_s} s: {path}")
+    print(
+        f"labelled {stats.rows} solutions, {stats.steps} steps ({stats.good_steps / max(1, stats.steps):.0%} good) "
+        f"with {stats.generated_tokens} generated tokens in {stats.wall_s} s: {path}"
+    )
     return path
 
 

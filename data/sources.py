@@ -9,7 +9,9 @@ from .problem import Problem
 ARITHWORLD = "arithworld"
 
 
-def load_source(source: str, split: str = "test", limit: int | None = None, seed: int = 1, per_level: int = 100) -> list[Problem]:
+def load_source(
+    source: str, split: str = "test", limit: int | None = None, seed: int = 1, per_level: int = 100
+) -> list[Problem]:
     """Problems from `source`: "arithworld" generates `per_level` problems per level with `seed`
     (training recipes use seed 0, so the default test seed 1 gives held-out problems); anything
     else is a jsonl/json path or a hub dataset name."""

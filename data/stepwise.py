@@ -74,7 +74,9 @@ def load_stepwise(source: str | Path, split: str = "train", limit: int | None = 
         name = detect_format(row)
         if name is None:
             expected = "; ".join(f"{known} ({', '.join(fmt.fields)})" for known, fmt in FORMATS.items())
-            raise DatasetError(f"{location}: row matches no known stepwise format (fields: {', '.join(row)}); expected one of: {expected}")
+            raise DatasetError(
+                f"{location}: row matches no known stepwise format (fields: {', '.join(row)}); expected one of: {expected}"
+            )
         try:
             stepwise.extend(FORMATS[name].convert(row))
         except _RowError as err:
@@ -96,7 +98,8 @@ def _from_trl(row: dict[str, Any]) -> list[dict[str, Any]]:
         raise _RowError(f"`labels` must be bools or 0/1, got {labels}")
     soft = row.get("soft_labels")
     if soft is not None and not (
-        isinstance(soft, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in soft)
+        isinstance(soft, list)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in soft)
     ):
         raise _RowError(f"`soft_labels` must be numbers in [0, 1], got {soft}")
     return [_stepwise(row["prompt"], steps, [bool(label) for label in labels], soft)]
@@ -123,7 +126,9 @@ def _from_math_shepherd(row: dict[str, Any]) -> list[dict[str, Any]]:
     for k, piece in enumerate(pieces, start=1):
         offset += len(piece)
         if marked[offset] not in "+-":
-            raise _RowError(f"step {k}: expected '+' or '-' in `label` where `input` has its tag, found {marked[offset]!r}")
+            raise _RowError(
+                f"step {k}: expected '+' or '-' in `label` where `input` has its tag, found {marked[offset]!r}"
+            )
         labels.append(marked[offset] == "+")
         offset += 1
     if _SHEPHERD_FIRST_STEP not in pieces[0]:
@@ -152,10 +157,16 @@ def _from_prm800k(row: dict[str, Any]) -> list[dict[str, Any]]:
     for k, step in enumerate(label["steps"], start=1):
         if not isinstance(step, dict):
             raise _RowError(f"step {k} is not an object")
-        completions, chosen, human = step.get("completions") or [], step.get("chosen_completion"), step.get("human_completion")
+        completions, chosen, human = (
+            step.get("completions") or [],
+            step.get("chosen_completion"),
+            step.get("human_completion"),
+        )
         if chosen is not None:
             if not isinstance(chosen, int) or not 0 <= chosen < len(completions):
-                raise _RowError(f"step {k}: chosen_completion {chosen!r} is not an index into its {len(completions)} completions")
+                raise _RowError(
+                    f"step {k}: chosen_completion {chosen!r} is not an index into its {len(completions)} completions"
+                )
             steps.append(completions[chosen].get("text"))
             labels.append(_prm800k_rating(completions[chosen].get("rating"), k))
         elif human is not None:
@@ -201,7 +212,10 @@ def _from_math_aps(row: dict[str, Any]) -> list[dict[str, Any]]:
             raise _RowError(f"reasoning step {k}: `mc_value` {value!r} is not a number in [0, 1]")
         values.setdefault(prefix, []).append(float(value))
     prefixes = list(values)
-    parent = {p: max((q for q in prefixes if len(q) < len(p) and p.startswith(q)), key=len, default=None) for p in prefixes}
+    parent = {
+        p: max((q for q in prefixes if len(q) < len(p) and p.startswith(q)), key=len, default=None)
+        for p in prefixes
+    }
     leaves = [p for p in prefixes if not any(len(q) > len(p) and q.startswith(p) for q in prefixes)]
     rows = []
     for leaf in leaves:
@@ -209,7 +223,7 @@ def _from_math_aps(row: dict[str, Any]) -> list[dict[str, Any]]:
         while parent[path[-1]] is not None:
             path.append(parent[path[-1]])
         path.reverse()
-        steps = [(p[len(parent[p] or question):].strip(), sum(values[p]) / len(values[p])) for p in path]
+        steps = [(p[len(parent[p] or question) :].strip(), sum(values[p]) / len(values[p])) for p in path]
         steps = [(text, value) for text, value in steps if text]
         soft = [value for _, value in steps]
         rows.append(_stepwise(question, [text for text, _ in steps], [value > 0 for value in soft], soft))
@@ -224,13 +238,19 @@ def _from_processbench(row: dict[str, Any]) -> list[dict[str, Any]]:
     steps, first_error = row["steps"], row["label"]
     if not isinstance(steps, list):
         raise _RowError("`steps` must be a list")
-    if not isinstance(first_error, int) or isinstance(first_error, bool) or not -1 <= first_error < len(steps):
+    if (
+        not isinstance(first_error, int)
+        or isinstance(first_error, bool)
+        or not -1 <= first_error < len(steps)
+    ):
         raise _RowError(f"`label` must be -1 or a step index below {len(steps)}, got {first_error!r}")
     good = len(steps) if first_error == -1 else first_error
     return [_stepwise(row["problem"], steps, [k < good for k in range(len(steps))])]
 
 
-def _stepwise(prompt: Any, steps: list[Any], labels: list[bool], soft_labels: list[float] | None = None) -> dict[str, Any]:
+def _stepwise(
+    prompt: Any, steps: list[Any], labels: list[bool], soft_labels: list[float] | None = None
+) -> dict[str, Any]:
     """A checked stepwise row; the checks every format shares."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise _RowError("empty or missing question")

@@ -40,7 +40,9 @@ def score_by_level(
     greedy_ok = grade_many([(g[0].text, p.answer) for g, p in zip(greedy, problems)])
     sample_ok = [None] * len(problems)
     if k > 0:
-        samples = backend.generate(prompts, k, Sampling(temperature=temperature, max_tokens=max_tokens, seed=seed))
+        samples = backend.generate(
+            prompts, k, Sampling(temperature=temperature, max_tokens=max_tokens, seed=seed)
+        )
         flat = grade_many([(s.text, p.answer) for group, p in zip(samples, problems) for s in group])
         sample_ok = [any(flat[i * k : (i + 1) * k]) for i in range(len(problems))]
     by_level: dict[int | None, list[tuple[bool, bool | None]]] = defaultdict(list)

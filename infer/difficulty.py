@@ -41,7 +41,9 @@ class PredictorConfig:
     def load(cls, folder: str | Path) -> PredictorConfig:
         path = Path(folder, CONFIG_FILE)
         if not path.is_file():
-            raise FileNotFoundError(f"{folder}: no {CONFIG_FILE} (train the predictor with `ponder train difficulty`)")
+            raise FileNotFoundError(
+                f"{folder}: no {CONFIG_FILE} (train the predictor with `ponder train difficulty`)"
+            )
         return cls(**json.loads(path.read_text()))
 
 
@@ -49,7 +51,9 @@ def encode_question(tokenizer, question: str, chat_template: bool, max_length: i
     """Token ids the classifier reads for `question`: [bos] + question, or the chat template's user
     turn with the assistant turn opened (as a policy reads it). The class is read at the last token."""
     if chat_template:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+        )
         ids = tokenizer.encode(text, add_special_tokens=False)
     else:
         bos = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
@@ -76,8 +80,13 @@ class DifficultyPredictor:
     @torch.inference_mode()
     def probabilities(self, questions: list[str]) -> list[list[float]]:
         """P(bin k) for k = 1..num_bins, one list per question, in the order given."""
-        encoded = [encode_question(self.tokenizer, q, self.config.chat_template, self.config.max_length) for q in questions]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # batches of similar length pad less
+        encoded = [
+            encode_question(self.tokenizer, q, self.config.chat_template, self.config.max_length)
+            for q in questions
+        ]
+        order = sorted(
+            range(len(encoded)), key=lambda i: len(encoded[i])
+        )  # batches of similar length pad less
         starts = range(0, len(order), self.batch_size)
         out: list[list[float]] = [[] for _ in questions]
         for start in tqdm(starts, desc="difficulty", disable=len(starts) < 8, leave=False):
@@ -93,13 +102,17 @@ class DifficultyPredictor:
         return [most_likely_bin(p) for p in self.probabilities(questions)]
 
 
-def load_difficulty_predictor(folder: str | Path, batch_size: int = 32, device: str | None = None) -> DifficultyPredictor:
+def load_difficulty_predictor(
+    folder: str | Path, batch_size: int = 32, device: str | None = None
+) -> DifficultyPredictor:
     """The predictor that `ponder train difficulty` saved in `folder`."""
     config = PredictorConfig.load(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32)
     if model.config.pad_token_id is None:
-        raise ValueError(f"{folder}: the model config has no pad_token_id, so the last token of a padded batch cannot be found")
+        raise ValueError(
+            f"{folder}: the model config has no pad_token_id, so the last token of a padded batch cannot be found"
+        )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return DifficultyPredictor(model.to(device), tokenizer, config, batch_size)
 
@@ -143,7 +156,9 @@ def spearman(x: list[float], y: list[float]) -> float:
     return cov / math.sqrt(var_x * var_y) if var_x and var_y else math.nan
 
 
-def difficulty_metrics(probabilities: list[list[float]], true_bins: list[int], pass_rates: list[float | None] | None = None) -> dict[str, float]:
+def difficulty_metrics(
+    probabilities: list[list[float]], true_bins: list[int], pass_rates: list[float | None] | None = None
+) -> dict[str, float]:
     """accuracy (most likely bin == true bin), within_one (off by at most one bin), and spearman
     between the expected bin and the true difficulty: -pass_rate when every problem has one (the
     finer truth that bins quantise), else the true bin. Positive is good for all three."""

@@ -21,18 +21,29 @@ from .backends.hf import HFBackend
 
 @dataclass
 class EvalArguments:
-    model: str = field(default="outputs/policy", metadata={"help": "Policy folder (or hub name) to evaluate."})
-    dataset: str = field(default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name."})
+    model: str = field(
+        default="outputs/policy", metadata={"help": "Policy folder (or hub name) to evaluate."}
+    )
+    dataset: str = field(
+        default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name."}
+    )
     split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
     limit: int | None = field(default=None, metadata={"help": "Evaluate only the first this many problems."})
     per_level: int = field(default=200, metadata={"help": "ArithWorld: problems per level."})
-    seed: int = field(default=1, metadata={"help": "ArithWorld problem seed (training uses 0) and sampling seed."})
+    seed: int = field(
+        default=1, metadata={"help": "ArithWorld problem seed (training uses 0) and sampling seed."}
+    )
     k: int = field(default=16, metadata={"help": "Samples per problem for pass@k; 0 for greedy only."})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature for pass@k."})
     max_tokens: int = field(default=256, metadata={"help": "Most tokens generated per solution."})
     batch_size: int = field(default=256, metadata={"help": "Sequences per generate call."})
-    system_prompt: str | None = field(default=None, metadata={"help": "System message put before every question."})
-    output: str | None = field(default=None, metadata={"help": "JSON file for the per-level scores (default: MODEL/eval_levels.json)."})
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System message put before every question."}
+    )
+    output: str | None = field(
+        default=None,
+        metadata={"help": "JSON file for the per-level scores (default: MODEL/eval_levels.json)."},
+    )
 
     def __post_init__(self):
         if self.k < 0:
@@ -44,7 +55,14 @@ def evaluate(args: EvalArguments) -> list[dict]:
     problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
     backend = HFBackend(args.model, batch_size=args.batch_size, progress=True)
     scores = score_by_level(
-        backend, backend.tokenizer, problems, args.max_tokens, args.k, args.temperature, args.system_prompt, args.seed
+        backend,
+        backend.tokenizer,
+        problems,
+        args.max_tokens,
+        args.k,
+        args.temperature,
+        args.system_prompt,
+        args.seed,
     )
     print(format_table(scores))
     rows = [asdict(s) for s in scores]

@@ -41,26 +41,57 @@ from .prm import load_prm
 
 @dataclass
 class EvalPRMArguments:
-    prm: str = field(default="token-cls", metadata={"help": "PRM scorer name (token-cls, rlhflow, math-shepherd, qwen2.5-math-prm, oracle)."})
-    prm_model: str | None = field(default="outputs/prm", metadata={"help": "PRM model folder or hub name (scorers that are models)."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow PRMs that need remote code (Qwen2.5-Math-PRM)."})
-    dataset: str = field(default="arithworld", metadata={"help": "Problems to sample and check ('arithworld', a file, a hub name), or a file of labelled steps (ProcessBench, TRL stepwise, ...)."})
+    prm: str = field(
+        default="token-cls",
+        metadata={"help": "PRM scorer name (token-cls, rlhflow, math-shepherd, qwen2.5-math-prm, oracle)."},
+    )
+    prm_model: str | None = field(
+        default="outputs/prm", metadata={"help": "PRM model folder or hub name (scorers that are models)."}
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow PRMs that need remote code (Qwen2.5-Math-PRM)."}
+    )
+    dataset: str = field(
+        default="arithworld",
+        metadata={
+            "help": "Problems to sample and check ('arithworld', a file, a hub name), or a file of labelled steps (ProcessBench, TRL stepwise, ...)."
+        },
+    )
     split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
-    limit: int | None = field(default=None, metadata={"help": "Only the first this many problems or labelled solutions."})
-    checker: str = field(default="arithworld", metadata={"help": f"Step checker that labels sampled solutions: {', '.join(STEP_CHECKERS)}."})
-    policy: str = field(default="outputs/policy", metadata={"help": "Policy that samples solutions when `dataset` holds problems."})
+    limit: int | None = field(
+        default=None, metadata={"help": "Only the first this many problems or labelled solutions."}
+    )
+    checker: str = field(
+        default="arithworld",
+        metadata={"help": f"Step checker that labels sampled solutions: {', '.join(STEP_CHECKERS)}."},
+    )
+    policy: str = field(
+        default="outputs/policy",
+        metadata={"help": "Policy that samples solutions when `dataset` holds problems."},
+    )
     per_level: int = field(default=100, metadata={"help": "ArithWorld: problems per level."})
-    seed: int = field(default=1, metadata={"help": "ArithWorld problem seed (held out from training: 0 and 2) and sampling seed."})
+    seed: int = field(
+        default=1,
+        metadata={"help": "ArithWorld problem seed (held out from training: 0 and 2) and sampling seed."},
+    )
     samples_per_problem: int = field(default=4, metadata={"help": "Solutions sampled per problem."})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
     max_tokens: int = field(default=256, metadata={"help": "Most tokens per sampled solution."})
     batch_size: int = field(default=256, metadata={"help": "Sequences per generate call."})
-    threshold: float = field(default=0.5, metadata={"help": "A step scoring below this is predicted wrong (accuracy, earliest wrong step)."})
-    output: str | None = field(default=None, metadata={"help": "JSON file for the scores (default: PRM_MODEL/eval_prm.json, else eval_prm.json)."})
+    threshold: float = field(
+        default=0.5,
+        metadata={"help": "A step scoring below this is predicted wrong (accuracy, earliest wrong step)."},
+    )
+    output: str | None = field(
+        default=None,
+        metadata={"help": "JSON file for the scores (default: PRM_MODEL/eval_prm.json, else eval_prm.json)."},
+    )
 
     def __post_init__(self):
         if self.checker not in STEP_CHECKERS:
-            raise ValueError(f"checker: unknown '{self.checker}' (expected one of: {', '.join(STEP_CHECKERS)})")
+            raise ValueError(
+                f"checker: unknown '{self.checker}' (expected one of: {', '.join(STEP_CHECKERS)})"
+            )
         if not 0 < self.threshold < 1:
             raise ValueError(f"threshold: must be in (0, 1), got {self.threshold}")
 
@@ -86,7 +117,9 @@ class PRMScores:
     error_accuracy: float | None  # ProcessBench: erroneous solutions whose earliest wrong step is found
     correct_accuracy: float | None  # ProcessBench: correct solutions predicted correct
     f1: float | None
-    calibration: list[list[float]] = field(default_factory=list)  # per score decile: [mean score, share good, steps]
+    calibration: list[list[float]] = field(
+        default_factory=list
+    )  # per score decile: [mean score, share good, steps]
 
 
 def calibration(scores: list[float], labels: list[bool], bins: int = 10) -> list[list[float]]:
@@ -94,10 +127,13 @@ def calibration(scores: list[float], labels: list[bool], bins: int = 10) -> list
     groups: dict[int, list[tuple[float, bool]]] = {}
     for score, label in zip(scores, labels):
         groups.setdefault(min(int(score * bins), bins - 1), []).append((score, label))
-    return [[sum(s for s, _ in g) / len(g), sum(lab for _, lab in g) / len(g), len(g)] for _, g in sorted(groups.items())]
+    return [
+        [sum(s for s, _ in g) / len(g), sum(lab for _, lab in g) / len(g), len(g)]
+        for _, g in sorted(groups.items())
+    ]
 
 
-def plot_calibration(table: list["PRMScores"], path: Path) -> Path:
+def plot_calibration(table: list[PRMScores], path: Path) -> Path:
     """Reliability diagram of every group: a calibrated PRM's points lie on the diagonal."""
     plt = pyplot()
 
@@ -106,7 +142,13 @@ def plot_calibration(table: list["PRMScores"], path: Path) -> Path:
     for s in table:
         if s.calibration:
             xs, ys, _ = zip(*s.calibration)
-            ax.plot(xs, ys, marker="o", linewidth=2.5 if s.group == "all" else 1, label=f"{s.group} (AUROC {s.auroc:.2f})" if s.auroc else s.group)
+            ax.plot(
+                xs,
+                ys,
+                marker="o",
+                linewidth=2.5 if s.group == "all" else 1,
+                label=f"{s.group} (AUROC {s.auroc:.2f})" if s.auroc else s.group,
+            )
     ax.set_xlabel("PRM score (P good)")
     ax.set_ylabel("share of steps labelled good")
     ax.set_title("PRM calibration")
@@ -144,7 +186,10 @@ def within_question_auroc(solutions: list[LabelledSolution]) -> float | None:
     """Mean, over questions with both correct and wrong solutions, of the AUROC of the last step's
     score for the last step's label. Step AUROC pooled over questions also rewards a PRM that only
     knows which questions are hard; choosing among one question's solutions needs this one."""
-    values = [auroc([s.scores[-1] for s in group], [s.labels[-1] for s in group]) for group in by_question(solutions).values()]
+    values = [
+        auroc([s.scores[-1] for s in group], [s.labels[-1] for s in group])
+        for group in by_question(solutions).values()
+    ]
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
 
@@ -163,15 +208,28 @@ def summarise(group: str, solutions: list[LabelledSolution], threshold: float) -
     def predicted(sol: LabelledSolution) -> int:
         return first_error([s >= threshold for s in sol.scores])
 
-    error_acc = sum(predicted(sol) == first_error(sol.labels) for sol in erroneous) / len(erroneous) if erroneous else None
+    error_acc = (
+        sum(predicted(sol) == first_error(sol.labels) for sol in erroneous) / len(erroneous)
+        if erroneous
+        else None
+    )
     correct_acc = sum(predicted(sol) == -1 for sol in correct) / len(correct) if correct else None
     f1 = None
     if error_acc is not None and correct_acc is not None:
         f1 = 2 * error_acc * correct_acc / (error_acc + correct_acc) if error_acc + correct_acc else 0.0
     return PRMScores(
-        group=group, solutions=len(solutions), steps=len(labels), good_steps=sum(labels) / max(1, len(labels)),
-        auroc=auroc(scores, labels), within_auroc=within_question_auroc(solutions), step_accuracy=sum((s >= threshold) == label for s, label in zip(scores, labels)) / max(1, len(labels)),
-        error_accuracy=error_acc, correct_accuracy=correct_acc, f1=f1, calibration=calibration(scores, labels),
+        group=group,
+        solutions=len(solutions),
+        steps=len(labels),
+        good_steps=sum(labels) / max(1, len(labels)),
+        auroc=auroc(scores, labels),
+        within_auroc=within_question_auroc(solutions),
+        step_accuracy=sum((s >= threshold) == label for s, label in zip(scores, labels))
+        / max(1, len(labels)),
+        error_accuracy=error_acc,
+        correct_accuracy=correct_acc,
+        f1=f1,
+        calibration=calibration(scores, labels),
     )
 
 
@@ -193,13 +251,23 @@ def sampled_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
 
     problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
     backend = HFBackend(args.policy, batch_size=args.batch_size, progress=True)
-    ctx = SearchContext(backend=backend, prm=None, tokenizer=backend.tokenizer, temperature=args.temperature,
-                        max_tokens=args.max_tokens, seed=args.seed)
+    ctx = SearchContext(
+        backend=backend,
+        prm=None,
+        tokenizer=backend.tokenizer,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+    )
     check = STEP_CHECKERS[args.checker]
     solutions = []
     for problem, (trajectories, _) in zip(problems, sample_pool(problems, args.samples_per_problem, ctx)):
         group = f"level {problem.level}" if problem.level is not None else "all"
-        solutions += [LabelledSolution(problem.question, t.steps, check(problem.question, t.steps), group) for t in trajectories if t.steps]
+        solutions += [
+            LabelledSolution(problem.question, t.steps, check(problem.question, t.steps), group)
+            for t in trajectories
+            if t.steps
+        ]
     return solutions
 
 
@@ -209,7 +277,9 @@ def file_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
 
 
 def evaluate(args: EvalPRMArguments) -> list[PRMScores]:
-    solutions = file_solutions(args) if holds_labelled_steps(args.dataset, args.split) else sampled_solutions(args)
+    solutions = (
+        file_solutions(args) if holds_labelled_steps(args.dataset, args.split) else sampled_solutions(args)
+    )
     if args.prm == "oracle":
         prm = load_prm("oracle", checker=args.checker)
     else:
@@ -228,12 +298,16 @@ def format_table(table: list[PRMScores]) -> str:
     def pct(value):
         return "   -" if value is None else f"{100 * value:5.1f}"
 
-    lines = [f"{'group':<10}{'solutions':>10}{'steps':>7}{'good%':>7}{'AUROC':>7}{'within':>7}{'acc%':>7}{'err%':>7}{'corr%':>7}{'F1':>7}"]
+    lines = [
+        f"{'group':<10}{'solutions':>10}{'steps':>7}{'good%':>7}{'AUROC':>7}{'within':>7}{'acc%':>7}{'err%':>7}{'corr%':>7}{'F1':>7}"
+    ]
     for s in table:
         auc = "   -" if s.auroc is None else f"{s.auroc:.3f}"
         within = "   -" if s.within_auroc is None else f"{s.within_auroc:.3f}"
-        lines.append(f"{s.group:<10}{s.solutions:>10}{s.steps:>7}{pct(s.good_steps):>7}{auc:>7}{within:>7}{pct(s.step_accuracy):>7}"
-                     f"{pct(s.error_accuracy):>7}{pct(s.correct_accuracy):>7}{pct(s.f1):>7}")
+        lines.append(
+            f"{s.group:<10}{s.solutions:>10}{s.steps:>7}{pct(s.good_steps):>7}{auc:>7}{within:>7}{pct(s.step_accuracy):>7}"
+            f"{pct(s.error_accuracy):>7}{pct(s.correct_accuracy):>7}{pct(s.f1):>7}"
+        )
     return "\n".join(lines)
 
 
@@ -244,7 +318,11 @@ def main(argv: list[str] | None = None) -> list[PRMScores]:
     except DatasetError as err:
         fail(f"ponder eval prm: error: {err}")
     print(format_table(table))
-    default = Path(args.prm_model, "eval_prm.json") if args.prm_model and Path(args.prm_model).is_dir() else Path("eval_prm.json")
+    default = (
+        Path(args.prm_model, "eval_prm.json")
+        if args.prm_model and Path(args.prm_model).is_dir()
+        else Path("eval_prm.json")
+    )
     output = Path(args.output) if args.output else default
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"args": asdict(args), "scores": [asdict(s) for s in table]}, indent=2))

@@ -28,11 +28,22 @@ from .strategies.selection import SELECTORS
 
 @dataclass
 class EvalSearchArguments:
-    results: list[str] = field(default_factory=lambda: ["outputs/infer"], metadata={"help": "Results folders (or results.jsonl files) of `ponder infer`; several are drawn together (e.g. fixed strategies and compute-optimal runs)."})
-    output_dir: str | None = field(default=None, metadata={"help": "Where tables and plots go (default: the first results folder)."})
-    subsamples: int = field(default=32, metadata={"help": "Random subsets per problem and N for the best-of-N curves."})
+    results: list[str] = field(
+        default_factory=lambda: ["outputs/infer"],
+        metadata={
+            "help": "Results folders (or results.jsonl files) of `ponder infer`; several are drawn together (e.g. fixed strategies and compute-optimal runs)."
+        },
+    )
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where tables and plots go (default: the first results folder)."}
+    )
+    subsamples: int = field(
+        default=32, metadata={"help": "Random subsets per problem and N for the best-of-N curves."}
+    )
     levels: bool = field(default=True, metadata={"help": "Also report accuracy per level."})
-    wandb: bool = field(default=True, metadata={"help": "Log the curves and table to W&B (offline without an API key)."})
+    wandb: bool = field(
+        default=True, metadata={"help": "Log the curves and table to W&B (offline without an API key)."}
+    )
     seed: int = field(default=0, metadata={"help": "Seed of the subsampling."})
 
 
@@ -66,12 +77,24 @@ def direct_points(rows: list[SearchResult], level: int | None = None) -> list[Po
     points = []
     for (strategy, n), rs in sorted(groups.items()):
         correct = sum(r.correct for r in rs)
-        points.append(Point(strategy, n, correct / len(rs), *wilson(correct, len(rs)), len(rs),
-                            sum(r.compute.policy_tokens for r in rs) / len(rs), sum(r.compute.flops for r in rs) / len(rs), level))
+        points.append(
+            Point(
+                strategy,
+                n,
+                correct / len(rs),
+                *wilson(correct, len(rs)),
+                len(rs),
+                sum(r.compute.policy_tokens for r in rs) / len(rs),
+                sum(r.compute.flops for r in rs) / len(rs),
+                level,
+            )
+        )
     return points
 
 
-def subsampled_points(rows: list[SearchResult], subsamples: int, seed: int, level: int | None = None) -> list[Point]:
+def subsampled_points(
+    rows: list[SearchResult], subsamples: int, seed: int, level: int | None = None
+) -> list[Point]:
     """Best-of-N-family accuracy for every N up to the pool size, from the largest pool per problem."""
     pools: dict[tuple[str, str], SearchResult] = {}
     for r in rows:
@@ -109,7 +132,9 @@ def subsampled_points(rows: list[SearchResult], subsamples: int, seed: int, leve
     return points
 
 
-def evaluate_results(rows: list[SearchResult], subsamples: int = 32, seed: int = 0, levels: bool = True) -> list[Point]:
+def evaluate_results(
+    rows: list[SearchResult], subsamples: int = 32, seed: int = 0, levels: bool = True
+) -> list[Point]:
     points = _curves(rows, subsamples, seed)
     if levels:
         for level in sorted({r.level for r in rows if r.level is not None}):
@@ -151,14 +176,22 @@ def efficiency(points: list[Point], strategy: str, n: int, baseline: str = "weig
     if target is None or not curve:
         raise ValueError(f"efficiency: need {strategy} at N={n} and a {baseline} curve in the results")
     tokens, reached = tokens_to_reach(curve, target.accuracy)
-    return {"ratio": tokens / target.tokens, "reached": reached, "accuracy": target.accuracy, "tokens": target.tokens, "baseline_tokens": tokens}
+    return {
+        "ratio": tokens / target.tokens,
+        "reached": reached,
+        "accuracy": target.accuracy,
+        "tokens": target.tokens,
+        "baseline_tokens": tokens,
+    }
 
 
 def format_table(points: list[Point]) -> str:
     lines = [f"{'strategy':<20}{'level':>6}{'N':>5}{'accuracy':>10}{'95% CI':>16}{'tokens':>10}{'FLOPs':>11}"]
     for p in points:
         level = "all" if p.level is None else str(p.level)
-        lines.append(f"{p.strategy:<20}{level:>6}{p.n:>5}{100 * p.accuracy:>9.1f}%{f'[{100 * p.low:.0f}, {100 * p.high:.0f}]':>16}{p.tokens:>10.0f}{p.flops:>11.2e}")
+        lines.append(
+            f"{p.strategy:<20}{level:>6}{p.n:>5}{100 * p.accuracy:>9.1f}%{f'[{100 * p.low:.0f}, {100 * p.high:.0f}]':>16}{p.tokens:>10.0f}{p.flops:>11.2e}"
+        )
     return "\n".join(lines)
 
 
@@ -168,7 +201,11 @@ def plot(points: list[Point], out_dir: Path) -> list[Path]:
 
     paths = []
     overall = [p for p in points if p.level is None]
-    for x, label, log in (("n", "budget N (generations)", 2), ("tokens", "policy tokens per problem", 10), ("flops", "FLOPs per problem", 10)):
+    for x, label, log in (
+        ("n", "budget N (generations)", 2),
+        ("tokens", "policy tokens per problem", 10),
+        ("flops", "FLOPs per problem", 10),
+    ):
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         for strategy in sorted({p.strategy for p in overall}):
             pts = sorted((p for p in overall if p.strategy == strategy), key=lambda p: getattr(p, x))
@@ -192,7 +229,9 @@ def plot(points: list[Point], out_dir: Path) -> list[Path]:
             for strategy in sorted({p.strategy for p in pts}):
                 s = sorted((p for p in pts if p.strategy == strategy), key=lambda p: p.n)
                 if len(s) == 1:
-                    ax.axhline(100 * s[0].accuracy, linestyle="--", color="black", linewidth=1, label=strategy)
+                    ax.axhline(
+                        100 * s[0].accuracy, linestyle="--", color="black", linewidth=1, label=strategy
+                    )
                 else:
                     ax.plot([p.n for p in s], [100 * p.accuracy for p in s], label=strategy)
             ax.set_xscale("log", base=2)
@@ -215,10 +254,20 @@ def log_to_wandb(points: list[Point], plots: list[Path], run_name: str) -> None:
     configure_wandb()
     with wandb.init(job_type="eval-search", name=run_name, reinit="finish_previous") as run:
         columns = list(asdict(points[0]))
-        run.log({"search/table": wandb.Table(columns=columns, data=[list(asdict(p).values()) for p in points])})
+        run.log(
+            {"search/table": wandb.Table(columns=columns, data=[list(asdict(p).values()) for p in points])}
+        )
         for strategy in sorted({p.strategy for p in points if p.level is None}):
-            for p in sorted((p for p in points if p.level is None and p.strategy == strategy), key=lambda p: p.n):
-                run.log({f"search/{strategy}/accuracy": p.accuracy, f"search/{strategy}/n": p.n, f"search/{strategy}/tokens": p.tokens})
+            for p in sorted(
+                (p for p in points if p.level is None and p.strategy == strategy), key=lambda p: p.n
+            ):
+                run.log(
+                    {
+                        f"search/{strategy}/accuracy": p.accuracy,
+                        f"search/{strategy}/n": p.n,
+                        f"search/{strategy}/tokens": p.tokens,
+                    }
+                )
         run.log({f"plots/{path.stem}": wandb.Image(str(path)) for path in plots})
 
 

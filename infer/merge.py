@@ -13,7 +13,9 @@ from ponder.config import ConfigError, fail, parse_config
 @dataclass
 class MergeArguments:
     inputs: list[str] = field(default_factory=list, metadata={"help": "Results folders of the shards."})
-    output_dir: str = field(default="outputs/infer", metadata={"help": "Folder for the merged results.jsonl."})
+    output_dir: str = field(
+        default="outputs/infer", metadata={"help": "Folder for the merged results.jsonl."}
+    )
 
     def __post_init__(self):
         if not self.inputs:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from transformers import PreTrainedTokenizerBase
 
 
-def build_prompt(tokenizer: PreTrainedTokenizerBase, question: str, system_prompt: str | None = None, partial: str = "") -> str:
+def build_prompt(
+    tokenizer: PreTrainedTokenizerBase, question: str, system_prompt: str | None = None, partial: str = ""
+) -> str:
     """The chat-formatted question with the assistant turn opened, then `partial` (a solution
     prefix that step-wise search continues inside the same assistant message)."""
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [

@@ -32,7 +32,7 @@ class Compute:
     flops: float = 0.0  # 2 × parameters × tokens, for each model
     wall_s: float = 0.0
 
-    def add(self, other: "Compute") -> None:
+    def add(self, other: Compute) -> None:
         self.policy_tokens += other.policy_tokens
         self.prm_tokens += other.prm_tokens
         self.flops += other.flops
@@ -60,9 +60,11 @@ class SearchResult:
         return json.dumps(row)
 
     @staticmethod
-    def from_dict(row: dict) -> "SearchResult":
+    def from_dict(row: dict) -> SearchResult:
         row = dict(row)
-        row["trajectories"] = [Trajectory(**{k: v for k, v in t.items() if k != "text"}) for t in row["trajectories"]]
+        row["trajectories"] = [
+            Trajectory(**{k: v for k, v in t.items() if k != "text"}) for t in row["trajectories"]
+        ]
         row["compute"] = Compute(**row["compute"])
         return SearchResult(**row)
 
@@ -84,7 +86,9 @@ def results_problems(results_dir: str | Path) -> dict:
     from ponder.data.sources import load_source
 
     config = results_config(results_dir)
-    problems = load_source(config["dataset"], config["split"], config.get("limit"), config["seed"], config["per_level"])
+    problems = load_source(
+        config["dataset"], config["split"], config.get("limit"), config["seed"], config["per_level"]
+    )
     return {p.id: p for p in problems}
 
 

@@ -29,9 +29,19 @@ from .results import SearchResult, read_results
 
 @dataclass
 class FitRouterArguments:
-    results: list[str] = field(default_factory=list, metadata={"help": "`ponder infer` folders on the validation split (one per hyper-parameter setting)."})
-    difficulty: str = field(default="outputs/difficulty.jsonl", metadata={"help": "Each validation problem's bin, from `ponder data difficulty`."})
-    budgets: list[int] = field(default_factory=list, metadata={"help": "Budgets N to fit (default: every N in the results)."})
+    results: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "`ponder infer` folders on the validation split (one per hyper-parameter setting)."
+        },
+    )
+    difficulty: str = field(
+        default="outputs/difficulty.jsonl",
+        metadata={"help": "Each validation problem's bin, from `ponder data difficulty`."},
+    )
+    budgets: list[int] = field(
+        default_factory=list, metadata={"help": "Budgets N to fit (default: every N in the results)."}
+    )
     output: str = field(default="outputs/router.json", metadata={"help": "JSON table to write."})
 
     def __post_init__(self):
@@ -41,7 +51,9 @@ class FitRouterArguments:
         if missing:
             raise ValueError(f"results: no results.jsonl in {missing[0]}")
         if not Path(self.difficulty).is_file():
-            raise ValueError(f"difficulty: no file at {self.difficulty} (write it with `ponder data difficulty`)")
+            raise ValueError(
+                f"difficulty: no file at {self.difficulty} (write it with `ponder data difficulty`)"
+            )
 
 
 @dataclass
@@ -86,7 +98,13 @@ class RouterTable:
         def table(t: dict) -> dict[int, dict[int, Choice]]:
             return {int(b): {int(k): Choice(**c) for k, c in row.items()} for b, row in t.items()}
 
-        return RouterTable(raw["num_bins"], raw["budgets"], {int(k): v for k, v in raw["bin_share"].items()}, table(raw["even"]), table(raw["uneven"]))
+        return RouterTable(
+            raw["num_bins"],
+            raw["budgets"],
+            {int(k): v for k, v in raw["bin_share"].items()},
+            table(raw["even"]),
+            table(raw["uneven"]),
+        )
 
 
 def candidate_scores(rows: list[SearchResult], bins: dict[str, int]) -> dict[tuple[int, str], Choice]:
@@ -103,7 +121,13 @@ def candidate_scores(rows: list[SearchResult], bins: dict[str, int]) -> dict[tup
     scores = {}
     for (b, key), rs in groups.items():
         c = candidates[key]
-        scores[(b, key)] = Choice(c.strategy, c.n, c.params, sum(r.correct for r in rs) / len(rs), sum(r.compute.policy_tokens for r in rs) / len(rs))
+        scores[(b, key)] = Choice(
+            c.strategy,
+            c.n,
+            c.params,
+            sum(r.correct for r in rs) / len(rs),
+            sum(r.compute.policy_tokens for r in rs) / len(rs),
+        )
     return scores
 
 
@@ -111,7 +135,9 @@ def _best(options: list[Choice]) -> Choice:
     return max(options, key=lambda c: (c.accuracy, -c.tokens))
 
 
-def fit_router(rows: list[SearchResult], bins: dict[str, int], num_bins: int, budgets: list[int] | None = None) -> RouterTable:
+def fit_router(
+    rows: list[SearchResult], bins: dict[str, int], num_bins: int, budgets: list[int] | None = None
+) -> RouterTable:
     scores = candidate_scores(rows, bins)
     if not scores:
         raise ValueError("results: no result row belongs to a problem of the difficulty file")
@@ -130,12 +156,16 @@ def fit_router(rows: list[SearchResult], bins: dict[str, int], num_bins: int, bu
     for pid in {r.problem_id for r in rows if r.problem_id in bins}:
         counts[bins[pid]] += 1
     share = {b: counts[b] / sum(counts.values()) for b in sorted(counts)}
-    menus = {b: [even[budget][b] for budget in budgets if b in even[budget]] for b in share}  # each bin's best at every budget
+    menus = {
+        b: [even[budget][b] for budget in budgets if b in even[budget]] for b in share
+    }  # each bin's best at every budget
     uneven = {budget: allocate(budget, share, menus, pooled=even[budget][0]) for budget in budgets}
     return RouterTable(num_bins, budgets, share, even, uneven)
 
 
-def allocate(budget: int, share: dict[int, float], options: dict[int, list[Choice]], pooled: Choice) -> dict[int, Choice]:
+def allocate(
+    budget: int, share: dict[int, float], options: dict[int, list[Choice]], pooled: Choice
+) -> dict[int, Choice]:
     """Per-bin choices whose share-weighted mean n is at most `budget`, maximising expected accuracy.
 
     Exhaustive over the (budgets per bin) ** (bins) combinations: 5 budgets and 5 bins are 3,125.
@@ -172,14 +202,20 @@ def main(argv: list[str] | None = None) -> RouterTable:
 
 
 def format_table(table: RouterTable) -> str:
-    lines = [f"{'allocation':<11}{'budget':>7}{'bin':>5}{'share':>7}  {'choice':<34}{'val acc':>8}{'tokens':>8}"]
+    lines = [
+        f"{'allocation':<11}{'budget':>7}{'bin':>5}{'share':>7}  {'choice':<34}{'val acc':>8}{'tokens':>8}"
+    ]
     for name, t in (("even", table.even), ("uneven", table.uneven)):
         for budget in table.budgets:
             for b, c in sorted(t[budget].items()):
                 if b == 0:
                     continue
-                desc = f"{c.strategy}@{c.n} " + ",".join(f"{k}={v}" for k, v in sorted(c.params.items()) if k != "select")
-                lines.append(f"{name:<11}{budget:>7}{b:>5}{100 * table.bin_share[b]:>6.0f}%  {desc[:34]:<34}{100 * c.accuracy:>7.1f}%{c.tokens:>8.0f}")
+                desc = f"{c.strategy}@{c.n} " + ",".join(
+                    f"{k}={v}" for k, v in sorted(c.params.items()) if k != "select"
+                )
+                lines.append(
+                    f"{name:<11}{budget:>7}{b:>5}{100 * table.bin_share[b]:>6.0f}%  {desc[:34]:<34}{100 * c.accuracy:>7.1f}%{c.tokens:>8.0f}"
+                )
     return "\n".join(lines)
 
 

@@ -34,65 +34,144 @@ from .strategies.selection import SELECTORS
 
 @dataclass
 class InferArguments:
-    model: str = field(default="outputs/policy", metadata={"help": "Policy folder (or hub name) that generates."})
-    backend: str = field(default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."})
-    prm: str | None = field(default=None, metadata={"help": "PRM scorer name (token-cls, rlhflow, math-shepherd, qwen2.5-math-prm, oracle); empty for none."})
-    prm_model: str | None = field(default=None, metadata={"help": "PRM model folder or hub name (scorers that are models)."})
+    model: str = field(
+        default="outputs/policy", metadata={"help": "Policy folder (or hub name) that generates."}
+    )
+    backend: str = field(
+        default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."}
+    )
+    prm: str | None = field(
+        default=None,
+        metadata={
+            "help": "PRM scorer name (token-cls, rlhflow, math-shepherd, qwen2.5-math-prm, oracle); empty for none."
+        },
+    )
+    prm_model: str | None = field(
+        default=None, metadata={"help": "PRM model folder or hub name (scorers that are models)."}
+    )
     prm_checker: str = field(default="arithworld", metadata={"help": "Step checker of the oracle PRM."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow PRMs that need remote code (Qwen2.5-Math-PRM)."})
-    dataset: str = field(default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name."})
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow PRMs that need remote code (Qwen2.5-Math-PRM)."}
+    )
+    dataset: str = field(
+        default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name."}
+    )
     split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
     limit: int | None = field(default=None, metadata={"help": "Only the first this many problems."})
     per_level: int = field(default=100, metadata={"help": "ArithWorld: problems per level."})
     seed: int = field(default=1, metadata={"help": "ArithWorld problem seed and sampling seed."})
     strategies: list[str] = field(
-        default_factory=lambda: ["greedy", "majority", "best_of_n", "weighted_best_of_n", "beam_search", "dvts"],
+        default_factory=lambda: [
+            "greedy",
+            "majority",
+            "best_of_n",
+            "weighted_best_of_n",
+            "beam_search",
+            "dvts",
+        ],
         metadata={"help": f"Strategies to run: {', '.join(sorted(STRATEGIES))}."},
     )
-    budgets: list[int] = field(default_factory=lambda: [1, 4, 16], metadata={"help": "Budgets N (generations per problem)."})
-    router: str | None = field(default=None, metadata={"help": "Router table from `ponder fit-router` (compute_optimal* strategies)."})
-    difficulty_model: str | None = field(default=None, metadata={"help": "Difficulty predictor folder from `ponder train difficulty` (compute_optimal, compute_optimal_uneven)."})
-    difficulty_labels: str | None = field(default=None, metadata={"help": "Difficulty file from `ponder data difficulty`: oracle bins (compute_optimal_oracle*)."})
-    reuse_results: list[str] = field(default_factory=list, metadata={"help": "Earlier `ponder infer` folders of the same search set-up (checked): a compute-optimal choice already searched there for a problem is read, not searched again, so routed and fixed strategies share the very same searches."})
-    beam_width: int = field(default=4, metadata={"help": "M for beam search, DVTS and lookahead (capped at N)."})
-    lookahead: int = field(default=1, metadata={"help": "k greedy steps before scoring, for the lookahead strategy."})
-    aggregation: str = field(default="last", metadata={"help": "How step scores become a trajectory score: last, min, prod, mean."})
+    budgets: list[int] = field(
+        default_factory=lambda: [1, 4, 16], metadata={"help": "Budgets N (generations per problem)."}
+    )
+    router: str | None = field(
+        default=None,
+        metadata={"help": "Router table from `ponder fit-router` (compute_optimal* strategies)."},
+    )
+    difficulty_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "Difficulty predictor folder from `ponder train difficulty` (compute_optimal, compute_optimal_uneven)."
+        },
+    )
+    difficulty_labels: str | None = field(
+        default=None,
+        metadata={
+            "help": "Difficulty file from `ponder data difficulty`: oracle bins (compute_optimal_oracle*)."
+        },
+    )
+    reuse_results: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Earlier `ponder infer` folders of the same search set-up (checked): a compute-optimal choice already searched there for a problem is read, not searched again, so routed and fixed strategies share the very same searches."
+        },
+    )
+    beam_width: int = field(
+        default=4, metadata={"help": "M for beam search, DVTS and lookahead (capped at N)."}
+    )
+    lookahead: int = field(
+        default=1, metadata={"help": "k greedy steps before scoring, for the lookahead strategy."}
+    )
+    aggregation: str = field(
+        default="last", metadata={"help": "How step scores become a trajectory score: last, min, prod, mean."}
+    )
     temperature: float = field(default=0.8, metadata={"help": "Sampling temperature."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling threshold."})
     max_tokens: int = field(default=256, metadata={"help": "Most tokens per whole solution."})
     max_step_tokens: int = field(default=64, metadata={"help": "Most tokens per step in step-wise search."})
     max_steps: int = field(default=12, metadata={"help": "Most steps (rounds) of step-wise search."})
-    system_prompt: str | None = field(default=None, metadata={"help": "System message put before every question."})
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System message put before every question."}
+    )
     batch_size: int = field(default=256, metadata={"help": "hf backend: sequences per generate call."})
-    gpu_memory_utilization: float = field(default=0.5, metadata={"help": "vllm backend: share of GPU memory vLLM takes (the rest holds the PRM)."})
-    chunk_size: int = field(default=16, metadata={"help": "Problems searched together before their results are flushed."})
-    shard: str = field(default="0/1", metadata={"help": "'i/k': run only problems i, i+k, i+2k, ... (merge shards with `ponder merge`)."})
-    output_dir: str = field(default="outputs/infer", metadata={"help": "Folder for results.jsonl; an existing one is resumed."})
+    gpu_memory_utilization: float = field(
+        default=0.5,
+        metadata={"help": "vllm backend: share of GPU memory vLLM takes (the rest holds the PRM)."},
+    )
+    chunk_size: int = field(
+        default=16, metadata={"help": "Problems searched together before their results are flushed."}
+    )
+    shard: str = field(
+        default="0/1",
+        metadata={"help": "'i/k': run only problems i, i+k, i+2k, ... (merge shards with `ponder merge`)."},
+    )
+    output_dir: str = field(
+        default="outputs/infer", metadata={"help": "Folder for results.jsonl; an existing one is resumed."}
+    )
 
     def __post_init__(self):
         unknown = [s for s in self.strategies if s not in STRATEGIES]
         if unknown:
-            raise ValueError(f"strategies: unknown {unknown} (expected some of: {', '.join(sorted(STRATEGIES))})")
+            raise ValueError(
+                f"strategies: unknown {unknown} (expected some of: {', '.join(sorted(STRATEGIES))})"
+            )
         if any(n < 1 for n in self.budgets):
             raise ValueError(f"budgets: every budget must be >= 1, got {self.budgets}")
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size: must be >= 1, got {self.chunk_size}")
         self.shard_index, self.shard_count = parse_shard(self.shard)
-        needs_prm = {"best_of_n", "weighted_best_of_n", "beam_search", "dvts", "lookahead"} & set(self.strategies)
+        needs_prm = {"best_of_n", "weighted_best_of_n", "beam_search", "dvts", "lookahead"} & set(
+            self.strategies
+        )
         if needs_prm and not self.prm:
             raise ValueError(f"prm: strategies {sorted(needs_prm)} need a PRM scorer (--prm)")
         check_model_name("model", self.model)
         routed = [s for s in self.strategies if s in ROUTED]
         if routed and not self.router:
-            raise ValueError(f"router: strategies {routed} need a router table (--router, from `ponder fit-router`)")
+            raise ValueError(
+                f"router: strategies {routed} need a router table (--router, from `ponder fit-router`)"
+            )
         if any("oracle" in s for s in routed) and not self.difficulty_labels:
-            raise ValueError("difficulty_labels: the compute_optimal_oracle strategies need a difficulty file (--difficulty_labels)")
+            raise ValueError(
+                "difficulty_labels: the compute_optimal_oracle strategies need a difficulty file (--difficulty_labels)"
+            )
         if any("oracle" not in s for s in routed) and not self.difficulty_model:
-            raise ValueError("difficulty_model: compute_optimal and compute_optimal_uneven need a difficulty predictor (--difficulty_model)")
+            raise ValueError(
+                "difficulty_model: compute_optimal and compute_optimal_uneven need a difficulty predictor (--difficulty_model)"
+            )
 
     def search_config(self) -> dict:
         """Everything that changes a result; its hash tells a resumed run it is the same run."""
-        skip = {"limit", "shard", "output_dir", "batch_size", "gpu_memory_utilization", "chunk_size", "strategies", "budgets"}
+        skip = {
+            "limit",
+            "shard",
+            "output_dir",
+            "batch_size",
+            "gpu_memory_utilization",
+            "chunk_size",
+            "strategies",
+            "budgets",
+        }
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def shared_search_config(self) -> dict:
@@ -112,16 +191,31 @@ def parse_shard(shard: str) -> tuple[int, int]:
 
 
 def build_context(args: InferArguments) -> SearchContext:
-    backend = load_backend(args.backend, args.model, batch_size=args.batch_size, gpu_memory_utilization=args.gpu_memory_utilization)
+    backend = load_backend(
+        args.backend,
+        args.model,
+        batch_size=args.batch_size,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+    )
     prm = None
     if args.prm == "oracle":
         prm = load_prm("oracle", checker=args.prm_checker)
     elif args.prm:
         prm = load_prm(args.prm, model=args.prm_model, trust_remote_code=args.trust_remote_code)
     return SearchContext(
-        backend=backend, prm=prm, router=load_router(args), reuse=load_reused(args), tokenizer=backend.tokenizer, system_prompt=args.system_prompt,
-        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-        max_step_tokens=args.max_step_tokens, max_steps=args.max_steps, aggregation=args.aggregation, seed=args.seed,
+        backend=backend,
+        prm=prm,
+        router=load_router(args),
+        reuse=load_reused(args),
+        tokenizer=backend.tokenizer,
+        system_prompt=args.system_prompt,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        max_step_tokens=args.max_step_tokens,
+        max_steps=args.max_steps,
+        aggregation=args.aggregation,
+        seed=args.seed,
     )
 
 
@@ -131,7 +225,11 @@ def load_router(args: InferArguments) -> Router | None:
     from .difficulty import load_difficulty_predictor
 
     predictor = load_difficulty_predictor(args.difficulty_model) if args.difficulty_model else None
-    oracle = {pid: d.bin for pid, d in read_difficulty(args.difficulty_labels).items()} if args.difficulty_labels else None
+    oracle = (
+        {pid: d.bin for pid, d in read_difficulty(args.difficulty_labels).items()}
+        if args.difficulty_labels
+        else None
+    )
     return Router(RouterTable.load(args.router), predictor, oracle)
 
 
@@ -145,7 +243,9 @@ def load_reused(args: InferArguments) -> dict[str, SearchResult]:
         theirs = results_config(folder)
         differing = sorted(k for k in ours if ours[k] != theirs.get(k))
         if differing:
-            raise ConfigError(f"reuse_results: {folder} was searched with other {', '.join(differing)} ({', '.join(f'{k}={theirs.get(k)!r}' for k in differing)})")
+            raise ConfigError(
+                f"reuse_results: {folder} was searched with other {', '.join(differing)} ({', '.join(f'{k}={theirs.get(k)!r}' for k in differing)})"
+            )
         for row in read_results(Path(folder) / "results.jsonl"):
             rows[search_key(row.problem_id, row.strategy, row.n, row.params)] = row
     return rows
@@ -167,7 +267,12 @@ def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchConte
     rows = []
     if pool_strategies:  # one pool of N_max samples serves every pool strategy and budget
         pools = sample_pool(problems, max(args.budgets), ctx)
-        rows += [select_from_pool(p, pool, s, n, ctx) for s in pool_strategies for n in args.budgets for p, pool in zip(problems, pools)]
+        rows += [
+            select_from_pool(p, pool, s, n, ctx)
+            for s in pool_strategies
+            for n in args.budgets
+            for p, pool in zip(problems, pools)
+        ]
     for strategy in args.strategies:
         if strategy in pool_strategies:
             continue
@@ -180,7 +285,11 @@ def run(args: InferArguments) -> Path:
     problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
     problems = problems[args.shard_index :: args.shard_count]
     results_path, digest = open_output(args.output_dir, "results.jsonl", asdict(args), args.search_config())
-    done = {(r.problem_id, r.strategy, r.n) for r in read_results(results_path)} if results_path.exists() else set()
+    done = (
+        {(r.problem_id, r.strategy, r.n) for r in read_results(results_path)}
+        if results_path.exists()
+        else set()
+    )
     ctx = build_context(args)
     wanted = {(s, n) for s in args.strategies for n in ([1] if s == "greedy" else args.budgets)}
     with results_path.open("a") as sink, tqdm(total=len(problems), desc="infer") as bar:

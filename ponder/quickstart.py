@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from importlib import resources
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from ponder.config import load_yaml, parse_config
@@ -44,22 +44,73 @@ class QuickstartArguments:
     """Sizes default to a run of about ten minutes on 2 CPU cores; the benchmarks under
     tests/benchmarks/ run each stage at sizes that measure it."""
 
-    output_dir: str = field(default="outputs/quickstart", metadata={"help": "Folder for everything the quickstart writes; a finished stage is not redone."})
-    train_policy: bool = field(default=False, metadata={"help": "Train a policy afresh with the default recipe instead of using the shipped checkpoint."})
-    policy: str | None = field(default=None, metadata={"help": "Use this policy folder instead (overrides train_policy)."})
-    prm_base: str | None = field(default=None, metadata={"help": "Causal-LM folder the PRM starts from (default: the shipped ArithWorld verifier LM, else the policy)."})
-    per_level: int = field(default=100, metadata={"help": "Held-out ArithWorld problems per level for greedy and pass@k."})
+    output_dir: str = field(
+        default="outputs/quickstart",
+        metadata={"help": "Folder for everything the quickstart writes; a finished stage is not redone."},
+    )
+    train_policy: bool = field(
+        default=False,
+        metadata={
+            "help": "Train a policy afresh with the default recipe instead of using the shipped checkpoint."
+        },
+    )
+    policy: str | None = field(
+        default=None, metadata={"help": "Use this policy folder instead (overrides train_policy)."}
+    )
+    prm_base: str | None = field(
+        default=None,
+        metadata={
+            "help": "Causal-LM folder the PRM starts from (default: the shipped ArithWorld verifier LM, else the policy)."
+        },
+    )
+    per_level: int = field(
+        default=100, metadata={"help": "Held-out ArithWorld problems per level for greedy and pass@k."}
+    )
     k: int = field(default=16, metadata={"help": "Samples per problem for pass@k."})
-    label_per_level: int | None = field(default=60, metadata={"help": "Training problems per level for PRM labels (empty: the recipe's 300, as in the prm_quality benchmark)."})
-    prm_eval_per_level: int = field(default=10, metadata={"help": "Held-out problems per level for the PRM's step AUROC."})
-    search_per_level: int = field(default=20, metadata={"help": "Test problems per level for search with the learned PRM."})
-    val_per_level: int = field(default=10, metadata={"help": "Validation problems per level (router and difficulty predictor)."})
-    budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16], metadata={"help": "Search budgets N."})
-    reference_policy: str | None = field(default=None, metadata={"help": "A larger policy folder whose greedy and weighted best-of-N (same PRM) become reference lines in the report."})
-    distill_per_level: int = field(default=40, metadata={"help": "Training problems per level searched for one round of distillation (0 skips it)."})
-    distill_steps: int = field(default=60, metadata={"help": "SFT steps of that round: the recipe's 2,000 are for the thousands of rows a full round yields (tests/benchmarks/distill_gain.py); a few hundred rows would be memorised."})
-    distill_learning_rate: float = field(default=5e-5, metadata={"help": "SFT learning rate of that round: the recipe's 1e-3 needs thousands of rows and steps (on the quickstart's ~150 rows, 60 steps at 1e-3 cut greedy accuracy from 0.70 to 0.31)."})
-    baseline_max_n: int = field(default=32, metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."})
+    label_per_level: int | None = field(
+        default=60,
+        metadata={
+            "help": "Training problems per level for PRM labels (empty: the recipe's 300, as in the prm_quality benchmark)."
+        },
+    )
+    prm_eval_per_level: int = field(
+        default=10, metadata={"help": "Held-out problems per level for the PRM's step AUROC."}
+    )
+    search_per_level: int = field(
+        default=20, metadata={"help": "Test problems per level for search with the learned PRM."}
+    )
+    val_per_level: int = field(
+        default=10, metadata={"help": "Validation problems per level (router and difficulty predictor)."}
+    )
+    budgets: list[int] = field(
+        default_factory=lambda: [1, 2, 4, 8, 16], metadata={"help": "Search budgets N."}
+    )
+    reference_policy: str | None = field(
+        default=None,
+        metadata={
+            "help": "A larger policy folder whose greedy and weighted best-of-N (same PRM) become reference lines in the report."
+        },
+    )
+    distill_per_level: int = field(
+        default=40,
+        metadata={"help": "Training problems per level searched for one round of distillation (0 skips it)."},
+    )
+    distill_steps: int = field(
+        default=60,
+        metadata={
+            "help": "SFT steps of that round: the recipe's 2,000 are for the thousands of rows a full round yields (tests/benchmarks/distill_gain.py); a few hundred rows would be memorised."
+        },
+    )
+    distill_learning_rate: float = field(
+        default=5e-5,
+        metadata={
+            "help": "SFT learning rate of that round: the recipe's 1e-3 needs thousands of rows and steps (on the quickstart's ~150 rows, 60 steps at 1e-3 cut greedy accuracy from 0.70 to 0.31)."
+        },
+    )
+    baseline_max_n: int = field(
+        default=32,
+        metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."},
+    )
 
 
 def _stage(number: int, text: str) -> None:
@@ -68,11 +119,11 @@ def _stage(number: int, text: str) -> None:
 
 def run(args: QuickstartArguments) -> dict:
     from ponder.data.prm_labels import main as label_main
+    from ponder.evolve import EvolveArguments, evolve
     from ponder.infer.eval_policy import EvalArguments, evaluate
     from ponder.infer.eval_prm import main as eval_prm_main
     from ponder.infer.eval_search import main as eval_search_main
     from ponder.infer.run import main as infer_main
-    from ponder.evolve import EvolveArguments, evolve
     from ponder.report import write_report
     from ponder.routing import RoutingPlan, run_routing
     from ponder.train.prm import main as train_prm_main
@@ -92,72 +143,189 @@ def run(args: QuickstartArguments) -> dict:
         train_main(["--config", str(policy_recipe()), "--output_dir", policy, "--eval_k", "0"])
     else:
         policy = str(SHIPPED_POLICY)
-        _stage(1, f"using the shipped policy {policy} (recipe: {load_yaml(SHIPPED_POLICY / 'recipe.yaml').get('command')})")
+        _stage(
+            1,
+            f"using the shipped policy {policy} (recipe: {load_yaml(SHIPPED_POLICY / 'recipe.yaml').get('command')})",
+        )
     timings["policy_s"] = round(time.time() - start, 1)
 
     _stage(2, f"greedy accuracy and pass@{args.k} per level, {args.per_level} held-out problems per level")
     start = time.time()
-    levels = evaluate(EvalArguments(model=policy, per_level=args.per_level, k=args.k, output=str(out / "levels.json")))
+    levels = evaluate(
+        EvalArguments(model=policy, per_level=args.per_level, k=args.k, output=str(out / "levels.json"))
+    )
     timings["eval_policy_s"] = round(time.time() - start, 1)
 
     _stage(3, f"step labels from Monte-Carlo rollouts ({recipe('data', 'prm_labels.yaml')})")
     start = time.time()
     labels = out / "prm-labels"
     per_level = ["--per_level", str(args.label_per_level)] if args.label_per_level else []
-    label_main(["--config", str(recipe("data", "prm_labels.yaml")), "--model", policy, "--output_dir", str(labels), *per_level])
+    label_main(
+        [
+            "--config",
+            str(recipe("data", "prm_labels.yaml")),
+            "--model",
+            policy,
+            "--output_dir",
+            str(labels),
+            *per_level,
+        ]
+    )
     timings["labels_s"] = round(time.time() - start, 1)
 
-    prm_base = args.prm_base or (str(SHIPPED_VERIFIER) if (SHIPPED_VERIFIER / "config.json").is_file() else policy)
+    prm_base = args.prm_base or (
+        str(SHIPPED_VERIFIER) if (SHIPPED_VERIFIER / "config.json").is_file() else policy
+    )
     _stage(4, f"training a PRM on them from {prm_base} ({recipe('train', 'prm.yaml')})")
     start = time.time()
     prm = out / "prm"
     if not (prm / "prm_config.json").is_file():
-        train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", prm_base,
-                        "--dataset", str(labels / "labels.jsonl"), "--output_dir", str(prm)])
+        train_prm_main(
+            [
+                "--config",
+                str(recipe("train", "prm.yaml")),
+                "--model_name_or_path",
+                prm_base,
+                "--dataset",
+                str(labels / "labels.jsonl"),
+                "--output_dir",
+                str(prm),
+            ]
+        )
     timings["train_prm_s"] = round(time.time() - start, 1)
 
-    _stage(5, f"the PRM against the exact step checker, {args.prm_eval_per_level} held-out problems per level")
+    _stage(
+        5, f"the PRM against the exact step checker, {args.prm_eval_per_level} held-out problems per level"
+    )
     start = time.time()
-    prm_scores = eval_prm_main(["--prm", "token-cls", "--prm_model", str(prm), "--policy", policy,
-                                "--per_level", str(args.prm_eval_per_level), "--output", str(out / "eval_prm.json")])
+    prm_scores = eval_prm_main(
+        [
+            "--prm",
+            "token-cls",
+            "--prm_model",
+            str(prm),
+            "--policy",
+            policy,
+            "--per_level",
+            str(args.prm_eval_per_level),
+            "--output",
+            str(out / "eval_prm.json"),
+        ]
+    )
     timings["eval_prm_s"] = round(time.time() - start, 1)
 
-    _stage(6, f"weighted best-of-N with the oracle PRM on the test split, {args.search_per_level} problems per level")
+    _stage(
+        6,
+        f"weighted best-of-N with the oracle PRM on the test split, {args.search_per_level} problems per level",
+    )
     start = time.time()
     budgets = [str(n) for n in args.budgets]
     oracle = out / "search-oracle-prm"
-    infer_main(["--model", policy, "--prm", "oracle", "--strategies", "weighted_best_of_n", "--budgets", *budgets,
-                "--per_level", str(args.search_per_level), "--output_dir", str(oracle)])
-    search = {"oracle": [asdict(p) for p in eval_search_main(["--results", str(oracle), "--levels", "false", "--wandb", "false"])]}
+    infer_main(
+        [
+            "--model",
+            policy,
+            "--prm",
+            "oracle",
+            "--strategies",
+            "weighted_best_of_n",
+            "--budgets",
+            *budgets,
+            "--per_level",
+            str(args.search_per_level),
+            "--output_dir",
+            str(oracle),
+        ]
+    )
+    search = {
+        "oracle": [
+            asdict(p)
+            for p in eval_search_main(["--results", str(oracle), "--levels", "false", "--wandb", "false"])
+        ]
+    }
     timings["oracle_search_s"] = round(time.time() - start, 1)
 
-    _stage(7, "search with the learned PRM; difficulty bins, predictor and router; compute-optimal search on the test split")
+    _stage(
+        7,
+        "search with the learned PRM; difficulty bins, predictor and router; compute-optimal search on the test split",
+    )
     start = time.time()
-    routing = run_routing(RoutingPlan(policy=policy, prm=["--prm", "token-cls", "--prm_model", str(prm)], output_dir=str(out / "routing"),
-                                      val_per_level=args.val_per_level, test_per_level=args.search_per_level,
-                                      budgets=args.budgets, baseline_max_n=args.baseline_max_n))
+    routing = run_routing(
+        RoutingPlan(
+            policy=policy,
+            prm=["--prm", "token-cls", "--prm_model", str(prm)],
+            output_dir=str(out / "routing"),
+            val_per_level=args.val_per_level,
+            test_per_level=args.search_per_level,
+            budgets=args.budgets,
+            baseline_max_n=args.baseline_max_n,
+        )
+    )
     search["learned"] = routing.pop("points")
     timings["routing_s"] = round(time.time() - start, 1)
 
     distill = {}
     if args.distill_per_level:
-        _stage(8, f"one round of distillation: search {args.distill_per_level} training problems per level, SFT on the verified best, evaluate again")
+        _stage(
+            8,
+            f"one round of distillation: search {args.distill_per_level} training problems per level, SFT on the verified best, evaluate again",
+        )
         start = time.time()
-        rounds = evolve(EvolveArguments(policy=policy, prm="token-cls", prm_model=str(prm), rounds=1, train_per_level=args.distill_per_level,
-                                        distill_max_steps=args.distill_steps, distill_learning_rate=args.distill_learning_rate,
-                                        budget=max(args.budgets), eval_dataset=routing["test_file"], round0_results=routing["fixed_folders"],
-                                        output_dir=str(out / "evolve")))
+        rounds = evolve(
+            EvolveArguments(
+                policy=policy,
+                prm="token-cls",
+                prm_model=str(prm),
+                rounds=1,
+                train_per_level=args.distill_per_level,
+                distill_max_steps=args.distill_steps,
+                distill_learning_rate=args.distill_learning_rate,
+                budget=max(args.budgets),
+                eval_dataset=routing["test_file"],
+                round0_results=routing["fixed_folders"],
+                output_dir=str(out / "evolve"),
+            )
+        )
         distill = {"rounds": rounds}
         timings["distill_s"] = round(time.time() - start, 1)
 
     if args.reference_policy:
         print(f"reference: greedy and weighted best-of-N of {args.reference_policy}", flush=True)
         folder = out / "search-reference-policy"
-        infer_main(["--model", args.reference_policy, "--prm", "token-cls", "--prm_model", str(prm), "--strategies", "greedy", "weighted_best_of_n",
-                    "--budgets", *budgets, "--per_level", str(args.search_per_level), "--output_dir", str(folder)])
-        search["reference"] = [asdict(p) for p in eval_search_main(["--results", str(folder), "--levels", "false", "--wandb", "false"])]
+        infer_main(
+            [
+                "--model",
+                args.reference_policy,
+                "--prm",
+                "token-cls",
+                "--prm_model",
+                str(prm),
+                "--strategies",
+                "greedy",
+                "weighted_best_of_n",
+                "--budgets",
+                *budgets,
+                "--per_level",
+                str(args.search_per_level),
+                "--output_dir",
+                str(folder),
+            ]
+        )
+        search["reference"] = [
+            asdict(p)
+            for p in eval_search_main(["--results", str(folder), "--levels", "false", "--wandb", "false"])
+        ]
 
-    summary = {"policy": policy, "levels": levels, "prm": [asdict(s) for s in prm_scores], "search": search, "routing": routing, "distill": distill, **timings, "args": asdict(args)}
+    summary = {
+        "policy": policy,
+        "levels": levels,
+        "prm": [asdict(s) for s in prm_scores],
+        "search": search,
+        "routing": routing,
+        "distill": distill,
+        **timings,
+        "args": asdict(args),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {out / 'summary.json'} and {write_report(out)}")
     return summary

@@ -26,8 +26,12 @@ from ponder.plots import pyplot, save_figure
 
 @dataclass
 class ReportArguments:
-    run_dir: str = field(default="outputs/quickstart", metadata={"help": "A quickstart output folder (holding summary.json)."})
-    output_dir: str | None = field(default=None, metadata={"help": "Where report.md and the PNGs go (default: RUN_DIR/report)."})
+    run_dir: str = field(
+        default="outputs/quickstart", metadata={"help": "A quickstart output folder (holding summary.json)."}
+    )
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where report.md and the PNGs go (default: RUN_DIR/report)."}
+    )
 
 
 def _pct(value: float | None) -> str:
@@ -50,10 +54,21 @@ def plot_levels(levels: list[dict], search: dict[str, dict[int, float]], budget:
     fig, ax = pyplot().subplots(figsize=(7, 4.4))
     xs = [row["level"] for row in levels]
     ax.plot(xs, [100 * row["greedy"] for row in levels], "k--", marker="o", label="greedy (policy alone)")
-    ax.plot(xs, [100 * row["pass_at_k"] for row in levels], "k:", marker="^", label=f"pass@{levels[0]['k']} (upper bound)")
+    ax.plot(
+        xs,
+        [100 * row["pass_at_k"] for row in levels],
+        "k:",
+        marker="^",
+        label=f"pass@{levels[0]['k']} (upper bound)",
+    )
     for strategy, by_level in search.items():
         if strategy != "greedy":
-            ax.plot(list(by_level), [100 * v for v in by_level.values()], marker=".", label=f"{strategy} @ N={budget}")
+            ax.plot(
+                list(by_level),
+                [100 * v for v in by_level.values()],
+                marker=".",
+                label=f"{strategy} @ N={budget}",
+            )
     ax.set_xlabel("level")
     ax.set_xticks(xs)
     ax.set_ylabel("accuracy (%)")
@@ -88,8 +103,16 @@ def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> P
     budget = max(routing["plan"]["budgets"])
 
     points = [Point(**p) for p in summary["search"]["learned"] if p["level"] is None]
-    points += [Point(**{**p, "strategy": f"{p['strategy']} (oracle PRM)"}) for p in summary["search"]["oracle"] if p["level"] is None]
-    points += [Point(**{**p, "strategy": f"larger policy: {p['strategy']}"}) for p in summary["search"].get("reference", []) if p["level"] is None]
+    points += [
+        Point(**{**p, "strategy": f"{p['strategy']} (oracle PRM)"})
+        for p in summary["search"]["oracle"]
+        if p["level"] is None
+    ]
+    points += [
+        Point(**{**p, "strategy": f"larger policy: {p['strategy']}"})
+        for p in summary["search"].get("reference", [])
+        if p["level"] is None
+    ]
     plot(points, out)
     by_level = level_accuracy([Path(f) for f in routing["test_folders"]], budget)
     plot_levels(summary["levels"], by_level, budget, out / "accuracy_by_level.png")
@@ -101,33 +124,89 @@ def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> P
 
     lines = ["# ponder quickstart report", "", f"Policy: `{summary['policy']}`.", ""]
     lines += ["## Policy alone (held-out problems)", "", "| level | greedy | pass@k |", "| --- | --- | --- |"]
-    lines += [f"| {r['level']} | {_pct(r['greedy'])} | {_pct(r['pass_at_k'])} (k={r['k']}) |" for r in summary["levels"]]
-    lines += ["", "## Learned PRM against the exact checker", "", "| group | steps | AUROC | within-question AUROC | ProcessBench F1 |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| {r['level']} | {_pct(r['greedy'])} | {_pct(r['pass_at_k'])} (k={r['k']}) |"
+        for r in summary["levels"]
+    ]
+    lines += [
+        "",
+        "## Learned PRM against the exact checker",
+        "",
+        "| group | steps | AUROC | within-question AUROC | ProcessBench F1 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for s in prm_scores:
         auc = "-" if s.auroc is None else f"{s.auroc:.3f}"
         within = "-" if s.within_auroc is None else f"{s.within_auroc:.3f}"
         lines.append(f"| {s.group} | {s.steps} | {auc} | {within} | {_pct(s.f1)} |")
     lines += ["", "![PRM calibration](prm_calibration.png)", ""]
-    lines += ["## Search on the test split", "", "| strategy | N | accuracy | 95% CI | policy tokens | FLOPs |", "| --- | --- | --- | --- | --- | --- |"]
-    shown = sorted({(p.strategy, p.n) for p in points if p.n in routing["plan"]["budgets"] or p.n == routing["plan"]["baseline_max_n"]})
+    lines += [
+        "## Search on the test split",
+        "",
+        "| strategy | N | accuracy | 95% CI | policy tokens | FLOPs |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    shown = sorted(
+        {
+            (p.strategy, p.n)
+            for p in points
+            if p.n in routing["plan"]["budgets"] or p.n == routing["plan"]["baseline_max_n"]
+        }
+    )
     for p in sorted((p for p in points if (p.strategy, p.n) in shown), key=lambda p: (p.strategy, p.n)):
-        lines.append(f"| {p.strategy} | {p.n} | {_pct(p.accuracy)} | [{100 * p.low:.0f}, {100 * p.high:.0f}] | {p.tokens:.0f} | {p.flops:.2e} |")
-    lines += ["", "![accuracy against N](accuracy_vs_n.png)", "", "![accuracy against FLOPs](accuracy_vs_flops.png)", ""]
+        lines.append(
+            f"| {p.strategy} | {p.n} | {_pct(p.accuracy)} | [{100 * p.low:.0f}, {100 * p.high:.0f}] | {p.tokens:.0f} | {p.flops:.2e} |"
+        )
+    lines += [
+        "",
+        "![accuracy against N](accuracy_vs_n.png)",
+        "",
+        "![accuracy against FLOPs](accuracy_vs_flops.png)",
+        "",
+    ]
     if not summary["search"].get("reference"):
-        lines += ["No larger policy was evaluated, so the FLOPs plot has no reference lines "
-                  "(`ponder quickstart --reference_policy DIR` adds its greedy and best-of-N).", ""]
+        lines += [
+            "No larger policy was evaluated, so the FLOPs plot has no reference lines "
+            "(`ponder quickstart --reference_policy DIR` adds its greedy and best-of-N).",
+            "",
+        ]
     lines += ["![accuracy per level](accuracy_by_level.png)", ""]
-    lines += ["## Compute-optimal routing", "", f"Tokens weighted best-of-N needs to match compute-optimal at N={budget} (a ratio; `≥` when it never did up to N={routing['plan']['baseline_max_n']}):", "",
-              "| bins | budgets | accuracy | tokens | weighted BoN tokens | efficiency |", "| --- | --- | --- | --- | --- | --- |"]
-    for key, bins, spread in (("efficiency_oracle", "oracle", "even"), ("efficiency_predicted", "predicted", "even"),
-                              ("efficiency_oracle_uneven", "oracle", "uneven"), ("efficiency_predicted_uneven", "predicted", "uneven")):
+    lines += [
+        "## Compute-optimal routing",
+        "",
+        f"Tokens weighted best-of-N needs to match compute-optimal at N={budget} (a ratio; `≥` when it never did up to N={routing['plan']['baseline_max_n']}):",
+        "",
+        "| bins | budgets | accuracy | tokens | weighted BoN tokens | efficiency |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, bins, spread in (
+        ("efficiency_oracle", "oracle", "even"),
+        ("efficiency_predicted", "predicted", "even"),
+        ("efficiency_oracle_uneven", "oracle", "uneven"),
+        ("efficiency_predicted_uneven", "predicted", "uneven"),
+    ):
         e = routing[key]
-        lines.append(f"| {bins} | {spread} | {_pct(e['accuracy'])} | {e['tokens']:.0f} | {e['baseline_tokens']:.0f} | {'' if e['reached'] else '≥ '}{e['ratio']:.2f}× |")
+        lines.append(
+            f"| {bins} | {spread} | {_pct(e['accuracy'])} | {e['tokens']:.0f} | {e['baseline_tokens']:.0f} | {'' if e['reached'] else '≥ '}{e['ratio']:.2f}× |"
+        )
     pred = routing["predictor"]
-    lines += ["", "Difficulty predictor on the test split's oracle bins: " + ", ".join(f"{k} {v:.3f}" for k, v in pred.items() if isinstance(v, (int, float))), ""]
+    lines += [
+        "",
+        "Difficulty predictor on the test split's oracle bins: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in pred.items() if isinstance(v, (int, float))),
+        "",
+    ]
     if rounds:
-        lines += ["## Distillation", "", "| round | greedy | weighted BoN | train s |", "| --- | --- | --- | --- |"]
-        lines += [f"| {r['round']} | {_pct(r['greedy'])} | {_pct(r['search'])} | {r.get('train_s', 0):.0f} |" for r in rounds]
+        lines += [
+            "## Distillation",
+            "",
+            "| round | greedy | weighted BoN | train s |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {r['round']} | {_pct(r['greedy'])} | {_pct(r['search'])} | {r.get('train_s', 0):.0f} |"
+            for r in rounds
+        ]
         lines += ["", "![gains per distillation round](distill_rounds.png)", ""]
     timings = {k: v for k, v in summary.items() if k.endswith("_s")}
     lines += ["## Time (seconds)", "", " · ".join(f"{k[:-2]} {v:.0f}" for k, v in timings.items()), ""]

@@ -33,7 +33,9 @@ def open_output(out_dir: str | Path, filename: str, arguments: dict, config: dic
     if config_path.exists() and path.exists():
         previous = json.loads(config_path.read_text())
         if previous.get("config_hash") != digest:
-            raise ConfigError(f"output_dir: {out_dir} holds output of a different configuration; use another folder")
+            raise ConfigError(
+                f"output_dir: {out_dir} holds output of a different configuration; use another folder"
+            )
     config_path.write_text(json.dumps({**arguments, "config_hash": digest}, indent=2))
     _drop_partial_line(path)
     return path, digest

@@ -32,7 +32,12 @@ from pathlib import Path
 
 FIXED = ["greedy", "majority", "best_of_n", "weighted_best_of_n", "beam_search", "dvts"]
 POOL = ["majority", "best_of_n", "weighted_best_of_n"]
-ROUTED = ["compute_optimal_oracle", "compute_optimal", "compute_optimal_oracle_uneven", "compute_optimal_uneven"]
+ROUTED = [
+    "compute_optimal_oracle",
+    "compute_optimal",
+    "compute_optimal_oracle_uneven",
+    "compute_optimal_uneven",
+]
 
 
 @dataclass
@@ -43,7 +48,9 @@ class RoutingPlan:
     val_per_level: int = 60
     test_per_level: int = 100
     budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
-    baseline_max_n: int = 64  # the best-of-N family runs to this N on the test split, for the efficiency ratio
+    baseline_max_n: int = (
+        64  # the best-of-N family runs to this N on the test split, for the efficiency ratio
+    )
     difficulty_samples: int = 16  # samples per problem for the pass rate behind each bin
     difficulty_seed: int = 1001  # sampling seed of those samples, apart from the searches' seed
     predictor_recipe: str | None = None  # YAML for `ponder train difficulty` (default: the shipped recipe)
@@ -77,8 +84,22 @@ def cross_fitted_bins(val_bins: Path, plan: RoutingPlan, folder: Path) -> Path:
         write(held, held_file)
         model = folder / f"fold-{i}"
         if not (model / "difficulty_config.json").is_file():
-            train_difficulty_main(["--config", plan.predictor_recipe or str(recipe("train", "difficulty.yaml")), "--model_name_or_path", plan.policy,
-                                   "--dataset", str(train), "--eval_dataset", str(held_file), "--output_dir", str(model), "--report_to", "none"])
+            train_difficulty_main(
+                [
+                    "--config",
+                    plan.predictor_recipe or str(recipe("train", "difficulty.yaml")),
+                    "--model_name_or_path",
+                    plan.policy,
+                    "--dataset",
+                    str(train),
+                    "--eval_dataset",
+                    str(held_file),
+                    "--output_dir",
+                    str(model),
+                    "--report_to",
+                    "none",
+                ]
+            )
         bins = load_difficulty_predictor(model).predict([r.question for r in held])
         predicted += [replace(r, bin=b) for r, b in zip(held, bins)]
     return write(predicted, output)
@@ -98,47 +119,117 @@ def run_routing(plan: RoutingPlan) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     budgets = [str(n) for n in plan.budgets]
     test_file, val_file = out / "test_problems.jsonl", out / "val_problems.jsonl"
-    arithworld_main(["--n_per_level", str(plan.test_per_level), "--seed", str(plan.test_seed), "--output", str(test_file)])
-    arithworld_main(["--n_per_level", str(plan.val_per_level), "--seed", str(plan.val_seed), "--exclude", str(test_file), "--output", str(val_file)])
+    arithworld_main(
+        ["--n_per_level", str(plan.test_per_level), "--seed", str(plan.test_seed), "--output", str(test_file)]
+    )
+    arithworld_main(
+        [
+            "--n_per_level",
+            str(plan.val_per_level),
+            "--seed",
+            str(plan.val_seed),
+            "--exclude",
+            str(test_file),
+            "--output",
+            str(val_file),
+        ]
+    )
 
     def infer(folder: str, dataset: Path, strategies: list[str], run_budgets: list[str], *extra: str) -> str:
         path = str(out / folder)
-        infer_main(["--model", plan.policy, *plan.prm, "--dataset", str(dataset), "--strategies", *strategies,
-                    "--budgets", *run_budgets, "--output_dir", path, *extra])
+        infer_main(
+            [
+                "--model",
+                plan.policy,
+                *plan.prm,
+                "--dataset",
+                str(dataset),
+                "--strategies",
+                *strategies,
+                "--budgets",
+                *run_budgets,
+                "--output_dir",
+                path,
+                *extra,
+            ]
+        )
         return path
 
     print("routing: every strategy on the validation split", flush=True)
     val = infer("val", val_file, FIXED, budgets)
     print("routing: every fixed strategy on the test split", flush=True)
-    test_pool = infer("test-pool", test_file, POOL, sorted(set(budgets) | {str(plan.baseline_max_n)}, key=int))
+    test_pool = infer(
+        "test-pool", test_file, POOL, sorted(set(budgets) | {str(plan.baseline_max_n)}, key=int)
+    )
     test_tree = infer("test-tree", test_file, [s for s in FIXED if s not in POOL], budgets)
 
     print("routing: pass rates for the difficulty bins, from samples of their own", flush=True)
     val_bins, test_bins = out / "val_difficulty.jsonl", out / "test_difficulty.jsonl"
     for name, dataset, bins in (("val", val_file, val_bins), ("test", test_file, test_bins)):
-        samples = infer(f"{name}-difficulty", dataset, ["majority"], [str(plan.difficulty_samples)], "--seed", str(plan.difficulty_seed))
+        samples = infer(
+            f"{name}-difficulty",
+            dataset,
+            ["majority"],
+            [str(plan.difficulty_samples)],
+            "--seed",
+            str(plan.difficulty_seed),
+        )
         difficulty_main(["--results", samples, "--output", str(bins)])
 
     predictor = out / "difficulty-predictor"
     if not (predictor / "difficulty_config.json").is_file():
         print("routing: difficulty predictor on the validation bins", flush=True)
-        train_difficulty_main(["--config", plan.predictor_recipe or str(recipe("train", "difficulty.yaml")), "--model_name_or_path", plan.policy,
-                               "--dataset", str(val_bins), "--eval_dataset", str(test_bins), "--output_dir", str(predictor)])
+        train_difficulty_main(
+            [
+                "--config",
+                plan.predictor_recipe or str(recipe("train", "difficulty.yaml")),
+                "--model_name_or_path",
+                plan.policy,
+                "--dataset",
+                str(val_bins),
+                "--eval_dataset",
+                str(test_bins),
+                "--output_dir",
+                str(predictor),
+            ]
+        )
     predictor_scores = json.loads((predictor / "eval_results.json").read_text())
 
     predicted_bins = cross_fitted_bins(val_bins, plan, out / "predictor-folds")
     router, predicted_router = out / "router.json", out / "router_predicted_bins.json"
     fit_router_main(["--results", val, "--difficulty", str(val_bins), "--output", str(router)])
-    fit_router_main(["--results", val, "--difficulty", str(predicted_bins), "--output", str(predicted_router)])
+    fit_router_main(
+        ["--results", val, "--difficulty", str(predicted_bins), "--output", str(predicted_router)]
+    )
     print("routing: compute-optimal search on the test split", flush=True)
     reuse = ["--reuse_results", test_pool, test_tree]
-    routed_oracle = infer("test-routed-oracle", test_file, [s for s in ROUTED if "oracle" in s], budgets, "--router", str(router),
-                          "--difficulty_labels", str(test_bins), *reuse)
-    routed = infer("test-routed", test_file, [s for s in ROUTED if "oracle" not in s], budgets, "--router", str(predicted_router),
-                   "--difficulty_model", str(predictor), *reuse)
+    routed_oracle = infer(
+        "test-routed-oracle",
+        test_file,
+        [s for s in ROUTED if "oracle" in s],
+        budgets,
+        "--router",
+        str(router),
+        "--difficulty_labels",
+        str(test_bins),
+        *reuse,
+    )
+    routed = infer(
+        "test-routed",
+        test_file,
+        [s for s in ROUTED if "oracle" not in s],
+        budgets,
+        "--router",
+        str(predicted_router),
+        "--difficulty_model",
+        str(predictor),
+        *reuse,
+    )
 
     test_folders = [test_pool, test_tree, routed_oracle, routed]
-    points = eval_search_main(["--results", *test_folders, "--output_dir", str(out / "eval"), "--levels", "false"])
+    points = eval_search_main(
+        ["--results", *test_folders, "--output_dir", str(out / "eval"), "--levels", "false"]
+    )
     top = plan.budgets[-1]
     summary = {
         "efficiency_oracle": efficiency(points, "compute_optimal_oracle", top),

@@ -33,10 +33,32 @@ def tiny_policy(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_policy")
     main(
         [
-            "--output_dir", str(out), "--train_size", "2000", "--max_steps", "80",
-            "--hidden_size", "64", "--num_hidden_layers", "2", "--num_attention_heads", "2",
-            "--intermediate_size", "128", "--per_device_train_batch_size", "16", "--learning_rate", "0.01",
-            "--eval_per_level", "4", "--eval_k", "2", "--report_to", "wandb", "--save_steps", "15",
+            "--output_dir",
+            str(out),
+            "--train_size",
+            "2000",
+            "--max_steps",
+            "80",
+            "--hidden_size",
+            "64",
+            "--num_hidden_layers",
+            "2",
+            "--num_attention_heads",
+            "2",
+            "--intermediate_size",
+            "128",
+            "--per_device_train_batch_size",
+            "16",
+            "--learning_rate",
+            "0.01",
+            "--eval_per_level",
+            "4",
+            "--eval_k",
+            "2",
+            "--report_to",
+            "wandb",
+            "--save_steps",
+            "15",
         ]
     )
     return out

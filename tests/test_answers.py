@@ -41,5 +41,8 @@ def test_an_unclosed_last_box_falls_back_to_the_last_complete_one() -> None:
 def test_split_steps() -> None:
     text = "Step one.\n\nStep two\nstill two.\n\n\n\n  \n\nStep three: \\boxed{3}\n\n"
     assert split_steps(text) == ["Step one.", "Step two\nstill two.", "Step three: \\boxed{3}"]
-    assert STEP_SEPARATOR.join(split_steps(text)) == "Step one.\n\nStep two\nstill two.\n\nStep three: \\boxed{3}"
+    assert (
+        STEP_SEPARATOR.join(split_steps(text))
+        == "Step one.\n\nStep two\nstill two.\n\nStep three: \\boxed{3}"
+    )
     assert split_steps("   \n\n  ") == []

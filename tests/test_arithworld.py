@@ -70,7 +70,10 @@ def test_reference_solutions_grade_with_math_verify():
 def test_char_tokenizer_round_trips_and_formats_chat(tmp_path):
     tok = build_char_tokenizer()
     problem = generate_problems(1, levels=[5], seed=1)[0]
-    messages = [{"role": "user", "content": problem.question}, {"role": "assistant", "content": problem.solution}]
+    messages = [
+        {"role": "user", "content": problem.question},
+        {"role": "assistant", "content": problem.solution},
+    ]
     text = tok.apply_chat_template(messages, tokenize=False)
     ids = tok(text, add_special_tokens=False).input_ids
     assert tok.decode(ids) == text

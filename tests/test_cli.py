@@ -10,17 +10,30 @@ from ponder.config import parse_config
 from ponder.train.policy import PolicyArguments, PolicyConfig
 
 SUBCOMMANDS = [
-    ["quickstart"], ["data", "arithworld"], ["data", "convert-gguf"], ["train", "policy"], ["train", "prm"], ["infer"], ["merge"],
-    ["eval", "search"], ["eval", "policy"], ["eval", "prm"], ["data", "prm-labels"],
+    ["quickstart"],
+    ["data", "arithworld"],
+    ["data", "convert-gguf"],
+    ["train", "policy"],
+    ["train", "prm"],
+    ["infer"],
+    ["merge"],
+    ["eval", "search"],
+    ["eval", "policy"],
+    ["eval", "prm"],
+    ["data", "prm-labels"],
 ]
 
 
 def ponder(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "ponder", *args], capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "ponder", *args], capture_output=True, text=True, timeout=120, **kwargs
+    )
 
 
 def test_console_script_is_installed():
-    assert shutil.which("ponder") or shutil.which("ponder", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert shutil.which("ponder") or shutil.which(
+        "ponder", path=str(__import__("pathlib").Path(sys.executable).parent)
+    )
 
 
 def test_top_level_help_lists_every_command():
@@ -42,7 +55,13 @@ def test_every_subcommand_explains_its_options(command):
 
 def test_train_policy_help_has_trl_and_model_options():
     out = ponder("train", "policy", "--help").stdout
-    for option in ("--hidden_size", "--learning_rate", "--per_device_train_batch_size", "--train_size", "--report_to"):
+    for option in (
+        "--hidden_size",
+        "--learning_rate",
+        "--per_device_train_batch_size",
+        "--train_size",
+        "--report_to",
+    ):
         assert option in out
 
 

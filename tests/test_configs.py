@@ -57,7 +57,10 @@ def rel(path: Path) -> str:
 def header(path: Path) -> str:
     """The comment block a recipe starts with."""
     lines = path.read_text().splitlines()
-    return "\n".join(line for line in lines[: next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))])
+    return "\n".join(
+        line
+        for line in lines[: next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))]
+    )
 
 
 def commands_of(path: Path) -> set[str]:
@@ -89,8 +92,11 @@ def at_repo_root(monkeypatch):
 
 def test_recipes_found():
     assert {p.name for p in GPU_RECIPES} >= {
-        "llama-3.2-1b-instruct_rlhflow.yaml", "llama-3.2-3b-instruct_rlhflow.yaml",
-        "qwen2.5-math-1.5b-instruct_qwen-prm.yaml", "prm_qwen2.5-math-1.5b.yaml", "policy_sft_llama-3.2-1b.yaml",
+        "llama-3.2-1b-instruct_rlhflow.yaml",
+        "llama-3.2-3b-instruct_rlhflow.yaml",
+        "qwen2.5-math-1.5b-instruct_qwen-prm.yaml",
+        "prm_qwen2.5-math-1.5b.yaml",
+        "policy_sft_llama-3.2-1b.yaml",
     }
     assert {p.name for p in ACCELERATE} >= {"multi_gpu.yaml", *ZERO_STAGES}
 
@@ -100,7 +106,9 @@ def test_recipe_parses_with_its_command(path, capsys):
     commands = commands_of(path)
     assert commands, f"{rel(path)}: the header comment shows no command line with `--config {rel(path)}`"
     for command in commands:
-        assert command in PARSERS, f"{rel(path)}: add the dataclasses of `ponder {command}` to PARSERS in {rel(Path(__file__))}"
+        assert command in PARSERS, (
+            f"{rel(path)}: add the dataclasses of `ponder {command}` to PARSERS in {rel(Path(__file__))}"
+        )
         parse(command, path, capsys)
 
 
@@ -116,22 +124,34 @@ def test_gpu_search_recipe(path, capsys):
     assert args.trust_remote_code == (args.prm == "qwen2.5-math-prm")
     assert (args.dataset, args.split) == ("HuggingFaceH4/MATH-500", "test")
     assert set(args.strategies) == SEARCH_STRATEGIES and args.budgets == SEARCH_BUDGETS
-    assert all(n % min(args.beam_width, n) == 0 for n in args.budgets), "beam_width must divide every budget it is used at"
+    assert all(n % min(args.beam_width, n) == 0 for n in args.budgets), (
+        "beam_width must divide every budget it is used at"
+    )
     assert args.aggregation in AGGREGATIONS
-    assert (args.temperature, args.top_p, args.max_tokens, args.beam_width, args.aggregation) == (0.8, 1.0, 2048, 4, "last")
+    assert (args.temperature, args.top_p, args.max_tokens, args.beam_width, args.aggregation) == (
+        0.8,
+        1.0,
+        2048,
+        4,
+        "last",
+    )
     assert "\\boxed{" in args.system_prompt
     # The header's evaluation command reads the folder this run writes.
     assert f"ponder eval search --results {args.output_dir}" in header(path)
 
 
-@pytest.mark.parametrize("path", [p for p in GPU_RECIPES if commands_of(p) & {"train prm", "train policy"}], ids=rel)
+@pytest.mark.parametrize(
+    "path", [p for p in GPU_RECIPES if commands_of(p) & {"train prm", "train policy"}], ids=rel
+)
 def test_gpu_training_recipe(path, capsys):
     (command,) = commands_of(path)
     script, config = parse(command, path, capsys)
     assert config.bf16 and config.gradient_checkpointing
     assert script.model_name_or_path.count("/") == 1  # a hub model
     # Shown with a DeepSpeed launch (fp32 master weights for the bf16 checkpoint transformers loads).
-    assert re.search(r"accelerate launch --config_file configs/accelerate/deepspeed_zero[23]\.yaml -m ", header(path))
+    assert re.search(
+        r"accelerate launch --config_file configs/accelerate/deepspeed_zero[23]\.yaml -m ", header(path)
+    )
 
 
 @pytest.mark.parametrize("path", RECIPES + ACCELERATE, ids=rel)
@@ -158,11 +178,21 @@ def test_accelerate_config(path, monkeypatch):
     launch_options = {action.dest for action in parser._actions}
     unknown = set(config.deepspeed_config) - launch_options
     assert not unknown, f"`accelerate launch` silently ignores deepspeed_config keys {sorted(unknown)}"
-    args, defaults, _ = _validate_launch_command(parser.parse_args(["--config_file", str(path), "-m", "ponder.train.prm", "--config", "x.yaml"]))
-    assert args.num_processes == raw["num_processes"] and args.module and args.training_script == "ponder.train.prm"
+    args, defaults, _ = _validate_launch_command(
+        parser.parse_args(["--config_file", str(path), "-m", "ponder.train.prm", "--config", "x.yaml"])
+    )
+    assert (
+        args.num_processes == raw["num_processes"]
+        and args.module
+        and args.training_script == "ponder.train.prm"
+    )
 
     if path.name not in ZERO_STAGES:
-        assert config.distributed_type == DistributedType.MULTI_GPU and not config.deepspeed_config and args.multi_gpu
+        assert (
+            config.distributed_type == DistributedType.MULTI_GPU
+            and not config.deepspeed_config
+            and args.multi_gpu
+        )
         return
     stage = ZERO_STAGES[path.name]
     assert config.distributed_type == DistributedType.DEEPSPEED and args.use_deepspeed
@@ -180,4 +210,7 @@ def test_accelerate_config(path, monkeypatch):
     # Left to the trainer: a number here that differs from TrainingArguments stops training.
     assert plugin.deepspeed_config["gradient_accumulation_steps"] == "auto"
     if stage == 3:
-        assert plugin.zero3_init_flag and plugin.deepspeed_config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"]
+        assert (
+            plugin.zero3_init_flag
+            and plugin.deepspeed_config["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"]
+        )

@@ -30,8 +30,19 @@ def read_jsonl(path: Path) -> list[dict]:
 def distil(results: Path, out: Path, *extra: str) -> Path:
     from ponder.data.distill import main
 
-    main(["--results", str(results), "--output_dir", str(out), "--max_per_problem", str(MAX_ROWS),
-          "--max_pairs_per_problem", str(MAX_PAIRS), *extra])
+    main(
+        [
+            "--results",
+            str(results),
+            "--output_dir",
+            str(out),
+            "--max_per_problem",
+            str(MAX_ROWS),
+            "--max_pairs_per_problem",
+            str(MAX_PAIRS),
+            *extra,
+        ]
+    )
     return out
 
 
@@ -41,8 +52,26 @@ def search(tmp_path_factory) -> Path:
     from ponder.infer.run import main
 
     out = tmp_path_factory.mktemp("search")
-    main(["--model", str(POLICY), "--prm", "oracle", "--strategies", "majority", "weighted_best_of_n",
-          "--budgets", "4", "8", "--per_level", "2", "--seed", "3", "--output_dir", str(out)])
+    main(
+        [
+            "--model",
+            str(POLICY),
+            "--prm",
+            "oracle",
+            "--strategies",
+            "majority",
+            "weighted_best_of_n",
+            "--budgets",
+            "4",
+            "8",
+            "--per_level",
+            "2",
+            "--seed",
+            "3",
+            "--output_dir",
+            str(out),
+        ]
+    )
     return out
 
 
@@ -69,9 +98,13 @@ def test_sft_rows_are_verified_distinct_search_trajectories_of_the_search_prompt
     assert rows
     for row in rows:
         problem, text = problems[row["problem_id"]], row["completion"][0]["content"]
-        assert row["prompt"] == [{"role": "user", "content": problem.question}] and row["level"] == problem.level
+        assert (
+            row["prompt"] == [{"role": "user", "content": problem.question}] and row["level"] == problem.level
+        )
         # through the chat template the prompt is exactly the one search sent
-        assert tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True) == build_prompt(tokenizer, problem.question)
+        assert tokenizer.apply_chat_template(
+            row["prompt"], tokenize=False, add_generation_prompt=True
+        ) == build_prompt(tokenizer, problem.question)
         assert text in finished[problem.id]  # as generated, ending in its boxed answer
         assert text.endswith(f"\\boxed{{{extract_boxed(text)}}}") and grade(text, problem.answer)
     keys = [(r["problem_id"], r["completion"][0]["content"]) for r in rows]
@@ -79,14 +112,24 @@ def test_sft_rows_are_verified_distinct_search_trajectories_of_the_search_prompt
     assert max(Counter(pid for pid, _ in keys).values()) <= MAX_ROWS
     # every problem with a correct finished trajectory that the PRM does not reject has rows, best
     # PRM score first; a right answer reached by a wrong step (score below 0.5) is never kept
-    solved = {pid for pid, texts in finished.items()
-              if any(grade(text, problems[pid].answer) and aggregate(scores, "last") >= 0.5 for text, scores in texts.items())}
+    solved = {
+        pid
+        for pid, texts in finished.items()
+        if any(
+            grade(text, problems[pid].answer) and aggregate(scores, "last") >= 0.5
+            for text, scores in texts.items()
+        )
+    }
     assert {pid for pid, _ in keys} == solved
     for pid in solved:
         scores = [aggregate(finished[pid][text], "last") for p, text in keys if p == pid]
         assert scores == sorted(scores, reverse=True) and min(scores) >= 0.5
     summary = json.loads((distilled / "summary.json").read_text())
-    assert summary["problems"] == 10 and summary["problems_with_good"] == len(solved) and summary["sft_rows"] == len(rows)
+    assert (
+        summary["problems"] == 10
+        and summary["problems_with_good"] == len(solved)
+        and summary["sft_rows"] == len(rows)
+    )
 
 
 def test_pairs_set_a_correct_against_an_incorrect_trajectory_of_the_same_problem(search, finished, distilled):
@@ -109,18 +152,28 @@ def test_prm_top_selects_by_score_without_references(search, finished, tmp_path)
     blind = tmp_path / "blind"
     blind.mkdir()
     (blind / "config.json").write_text((search / "config.json").read_text())
-    rows = [{**json.loads(line), "reference": "", "correct": False} for line in (search / "results.jsonl").read_text().splitlines()]
+    rows = [
+        {**json.loads(line), "reference": "", "correct": False}
+        for line in (search / "results.jsonl").read_text().splitlines()
+    ]
     (blind / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     top = read_jsonl(distil(search, tmp_path / "top", "--selection", "prm_top") / "sft.jsonl")
-    assert top and read_jsonl(distil(blind, tmp_path / "blind_top", "--selection", "prm_top") / "sft.jsonl") == top
+    assert (
+        top
+        and read_jsonl(distil(blind, tmp_path / "blind_top", "--selection", "prm_top") / "sft.jsonl") == top
+    )
     assert read_jsonl(distil(blind, tmp_path / "blind_verified") / "sft.jsonl") == []
     for row in top:
         assert aggregate(finished[row["problem_id"]][row["completion"][0]["content"]], "last") >= 0.5
     pairs = read_jsonl(tmp_path / "top" / "pairs.jsonl")
     for pair in pairs:
         scores = finished[pair["problem_id"]]
-        assert aggregate(scores[pair["chosen"][0]["content"]], "last") >= 0.5 > aggregate(scores[pair["rejected"][0]["content"]], "last")
+        assert (
+            aggregate(scores[pair["chosen"][0]["content"]], "last")
+            >= 0.5
+            > aggregate(scores[pair["rejected"][0]["content"]], "last")
+        )
 
 
 def test_a_folder_without_results_fails_in_one_line_naming_it(tmp_path, capsys):
@@ -133,7 +186,14 @@ def test_a_folder_without_results_fails_in_one_line_naming_it(tmp_path, capsys):
         assert exit_info.value.code == 2 and str(folder) in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv", [["data", "distill", "--help"], ["train", "distill", "--help"], ["train", "distill", "--method", "dpo", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["data", "distill", "--help"],
+        ["train", "distill", "--help"],
+        ["train", "distill", "--method", "dpo", "--help"],
+    ],
+)
 def test_help_exits_0(argv, capsys):
     from ponder.cli import main
 
@@ -162,26 +222,63 @@ def weights_changed(folder: Path) -> bool:
     return any(not torch.equal(p, trained_params[name]) for name, p in base.named_parameters())
 
 
-@pytest.mark.parametrize("method,lora", [("sft", True), ("dpo", True), ("dpo", False)], ids=["sft-lora", "dpo-lora", "dpo-full"])
+@pytest.mark.parametrize(
+    "method,lora", [("sft", True), ("dpo", True), ("dpo", False)], ids=["sft-lora", "dpo-lora", "dpo-full"]
+)
 def test_training_saves_a_plain_loadable_model_folder(distilled, tmp_path, method, lora):
     from ponder.train.distill import main
 
     out = tmp_path / "model"
-    main(["--method", method, "--dataset", str(distilled), "--use_peft", str(lora).lower(), "--max_steps", "3",
-          "--report_to", "none", "--output_dir", str(out)])
+    main(
+        [
+            "--method",
+            method,
+            "--dataset",
+            str(distilled),
+            "--use_peft",
+            str(lora).lower(),
+            "--max_steps",
+            "3",
+            "--report_to",
+            "none",
+            "--output_dir",
+            str(out),
+        ]
+    )
     assert not list(out.glob("adapter_*")), "the LoRA must be merged into the saved weights"
     assert weights_changed(out)
     record = json.loads((out / "eval_results.json").read_text())
-    assert record["method"] == method and record["rows"] == len(read_jsonl(distilled / ("sft.jsonl" if method == "sft" else "pairs.jsonl")))
+    assert record["method"] == method and record["rows"] == len(
+        read_jsonl(distilled / ("sft.jsonl" if method == "sft" else "pairs.jsonl"))
+    )
 
 
 def test_full_sft_learns_resumes_logs_and_compares_with_the_base(distilled, tmp_path):
     from ponder.train.distill import main
 
-    common = ["--dataset", str(distilled), "--output_dir", str(tmp_path), "--learning_rate", "0.001",
-              "--per_device_train_batch_size", "4", "--logging_steps", "3", "--save_steps", "9",
-              "--save_total_limit", "2", "--report_to", "none", "--eval_per_level", "2"]
-    main(common + ["--max_steps", "9", "--eval_per_level", "0"])  # stands for a run killed right after checkpoint-9
+    common = [
+        "--dataset",
+        str(distilled),
+        "--output_dir",
+        str(tmp_path),
+        "--learning_rate",
+        "0.001",
+        "--per_device_train_batch_size",
+        "4",
+        "--logging_steps",
+        "3",
+        "--save_steps",
+        "9",
+        "--save_total_limit",
+        "2",
+        "--report_to",
+        "none",
+        "--eval_per_level",
+        "2",
+    ]
+    main(
+        common + ["--max_steps", "9", "--eval_per_level", "0"]
+    )  # stands for a run killed right after checkpoint-9
     first = json.loads((tmp_path / "checkpoint-9" / "trainer_state.json").read_text())["log_history"]
     main(common + ["--max_steps", "18", "--report_to", "wandb"])
     history = json.loads((tmp_path / "checkpoint-18" / "trainer_state.json").read_text())["log_history"]
@@ -196,14 +293,32 @@ def test_full_sft_learns_resumes_logs_and_compares_with_the_base(distilled, tmp_
     from helpers.wandb_offline import config_keys, finished_runs, history_keys
 
     runs = finished_runs()
-    assert any("lr_batch_ratio" in config_keys(run) for run in runs), "lr_batch_ratio is not in a W&B run's config"
+    assert any("lr_batch_ratio" in config_keys(run) for run in runs), (
+        "lr_batch_ratio is not in a W&B run's config"
+    )
     assert any({"lr_batch_ratio", "eval/greedy_L1"} <= history_keys(run) for run in runs)
 
 
 def test_runs_under_accelerate_launch(distilled, tmp_path):
     out = tmp_path / "model"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", "-m", "ponder.train.distill",
-           "--dataset", str(distilled), "--max_steps", "2", "--report_to", "none", "--output_dir", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "1",
+        "--cpu",
+        "-m",
+        "ponder.train.distill",
+        "--dataset",
+        str(distilled),
+        "--max_steps",
+        "2",
+        "--report_to",
+        "none",
+        "--output_dir",
+        str(out),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / "model.safetensors").exists() and (out / "eval_results.json").exists()
@@ -212,7 +327,10 @@ def test_runs_under_accelerate_launch(distilled, tmp_path):
 def test_evolve_options_are_checked():
     from ponder.evolve import EvolveArguments
 
-    assert EvolveArguments(prm="oracle", search_strategy="beam_search", distill_max_steps=5).search_strategy == "beam_search"
+    assert (
+        EvolveArguments(prm="oracle", search_strategy="beam_search", distill_max_steps=5).search_strategy
+        == "beam_search"
+    )
     with pytest.raises(ValueError, match="search_strategy: unknown 'compute_optimal'"):
         EvolveArguments(prm="oracle", search_strategy="compute_optimal")
     with pytest.raises(ValueError, match="distill_max_steps"):
@@ -235,17 +353,57 @@ def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, t
     from ponder.train.prm import main as train_prm_main
 
     # round 0's PRM: the recipe at a small size (its scores must pass distillation's min_score)
-    label_main(["--config", str(recipe("data", "prm_labels.yaml")), "--model", str(SHIPPED_POLICY), "--per_level", "4",
-                "--rollouts", "2", "--output_dir", str(tmp_path / "labels0")])
-    train_prm_main(["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", str(SHIPPED_VERIFIER),
-                    "--dataset", str(tmp_path / "labels0" / "labels.jsonl"), "--output_dir", str(tmp_path / "prm0"), "--report_to", "none"])
-    rounds = evolve(EvolveArguments(policy=str(SHIPPED_POLICY), prm="token-cls", prm_model=str(tmp_path / "prm0"), rounds=1,
-                                    train_per_level=2, budget=2, distill_max_steps=2, distill_learning_rate=5e-5, relabel_prm=True,
-                                    label_per_level=1, prm_base=str(tiny_policy), eval_per_level=1, output_dir=str(tmp_path / "evolve")))
+    label_main(
+        [
+            "--config",
+            str(recipe("data", "prm_labels.yaml")),
+            "--model",
+            str(SHIPPED_POLICY),
+            "--per_level",
+            "4",
+            "--rollouts",
+            "2",
+            "--output_dir",
+            str(tmp_path / "labels0"),
+        ]
+    )
+    train_prm_main(
+        [
+            "--config",
+            str(recipe("train", "prm.yaml")),
+            "--model_name_or_path",
+            str(SHIPPED_VERIFIER),
+            "--dataset",
+            str(tmp_path / "labels0" / "labels.jsonl"),
+            "--output_dir",
+            str(tmp_path / "prm0"),
+            "--report_to",
+            "none",
+        ]
+    )
+    rounds = evolve(
+        EvolveArguments(
+            policy=str(SHIPPED_POLICY),
+            prm="token-cls",
+            prm_model=str(tmp_path / "prm0"),
+            rounds=1,
+            train_per_level=2,
+            budget=2,
+            distill_max_steps=2,
+            distill_learning_rate=5e-5,
+            relabel_prm=True,
+            label_per_level=1,
+            prm_base=str(tiny_policy),
+            eval_per_level=1,
+            output_dir=str(tmp_path / "evolve"),
+        )
+    )
     round1 = tmp_path / "evolve" / "round-1"
     assert read_jsonl(round1 / "prm-labels" / "labels.jsonl")  # labelled by the distilled policy's rollouts
-    hidden = {name: json.loads((folder / "config.json").read_text())["hidden_size"]
-              for name, folder in (("prm", round1 / "prm"), ("base", tiny_policy), ("policy", round1 / "policy"))}
+    hidden = {
+        name: json.loads((folder / "config.json").read_text())["hidden_size"]
+        for name, folder in (("prm", round1 / "prm"), ("base", tiny_policy), ("policy", round1 / "policy"))
+    }
     assert hidden["prm"] == hidden["base"] != hidden["policy"]
     assert json.loads((round1 / "eval" / "config.json").read_text())["prm_model"] == str(round1 / "prm")
     assert [r["round"] for r in rounds] == [0, 1] and rounds[1]["relabel_s"] > 0

@@ -21,7 +21,9 @@ def test_auroc_is_the_pairwise_ranking_probability():
     scores = [rng.choice([0.1, 0.2, 0.3, 0.4]) for _ in range(60)]
     labels = [rng.random() < 0.4 for _ in range(60)]
     pairs = [(p, n) for p, n in itertools.product(range(60), repeat=2) if labels[p] and not labels[n]]
-    brute = sum(1.0 if scores[p] > scores[n] else 0.5 if scores[p] == scores[n] else 0.0 for p, n in pairs) / len(pairs)
+    brute = sum(
+        1.0 if scores[p] > scores[n] else 0.5 if scores[p] == scores[n] else 0.0 for p, n in pairs
+    ) / len(pairs)
     assert auroc(scores, labels) == pytest.approx(brute)
 
 
@@ -61,20 +63,37 @@ def test_processbench_metric_with_known_predictions(shared_data, known_scorer, t
     raw = json.loads(path.read_text())
     known_scorer.labels = {(r["prompt"], tuple(r["completions"])): r["labels"] for r in load_stepwise(path)}
     known_scorer.rule = rule
-    table = main(["--prm", "known-test", "--prm_model", "", "--dataset", str(path), "--output", str(tmp_path / "out.json")])
+    table = main(
+        [
+            "--prm",
+            "known-test",
+            "--prm_model",
+            "",
+            "--dataset",
+            str(path),
+            "--output",
+            str(tmp_path / "out.json"),
+        ]
+    )
     (scores,) = table
     erroneous = [r for r in raw if r["label"] != -1]
-    assert scores.solutions == 400 and len(erroneous) == 207  # ProcessBench's GSM8K split: 207 erroneous, 193 correct
+    assert (
+        scores.solutions == 400 and len(erroneous) == 207
+    )  # ProcessBench's GSM8K split: 207 erroneous, 193 correct
     expected = {
         "perfect": (1.0, 1.0, 1.0, 1.0),
         "all-good": (0.0, 1.0, 0.0, 0.5),
         "first-wrong": (sum(r["label"] == 0 for r in erroneous) / 207, 0.0, 0.0, 0.5),
     }[rule]
-    assert (scores.error_accuracy, scores.correct_accuracy, scores.f1, scores.auroc) == pytest.approx(expected)
+    assert (scores.error_accuracy, scores.correct_accuracy, scores.f1, scores.auroc) == pytest.approx(
+        expected
+    )
     if rule == "perfect":
         assert scores.within_auroc in (1.0, None)
         # reliability: the 0.1 bin holds exactly the bad steps, the 0.9 bin the good ones
-        assert [v for s, good, _ in scores.calibration for v in (s, good)] == pytest.approx([0.1, 0.0, 0.9, 1.0])
+        assert [v for s, good, _ in scores.calibration for v in (s, good)] == pytest.approx(
+            [0.1, 0.0, 0.9, 1.0]
+        )
         assert sum(n for *_, n in scores.calibration) == scores.steps
         assert (tmp_path / "out_calibration.png").stat().st_size > 0
     elif rule == "all-good":
@@ -84,11 +103,30 @@ def test_processbench_metric_with_known_predictions(shared_data, known_scorer, t
 
 def test_oracle_prm_is_perfect_on_checked_arithworld_steps(tmp_path):
     # the shipped policy: right on easy levels, often wrong on hard ones, so both kinds of step occur
-    table = main(["--prm", "oracle", "--policy", str(SHIPPED_POLICY), "--per_level", "4", "--samples_per_problem", "2",
-                  "--max_tokens", "60", "--output", str(tmp_path / "out.json")])
+    table = main(
+        [
+            "--prm",
+            "oracle",
+            "--policy",
+            str(SHIPPED_POLICY),
+            "--per_level",
+            "4",
+            "--samples_per_problem",
+            "2",
+            "--max_tokens",
+            "60",
+            "--output",
+            str(tmp_path / "out.json"),
+        ]
+    )
     overall = table[-1]
     assert overall.group == "all" and [s.group for s in table[:-1]] == [f"level {lv}" for lv in range(1, 6)]
-    assert 30 <= overall.solutions <= 40 and overall.auroc == 1.0 and overall.step_accuracy == 1.0 and overall.f1 == 1.0
+    assert (
+        30 <= overall.solutions <= 40
+        and overall.auroc == 1.0
+        and overall.step_accuracy == 1.0
+        and overall.f1 == 1.0
+    )
     assert overall.within_auroc in (1.0, None)
 
 
@@ -99,6 +137,12 @@ def test_within_question_auroc_ignores_how_hard_each_question_is():
         return LabelledSolution(question, ["step"], [ok], scores=[score])
 
     # pooled, "easy" scores high and "hard" low, which looks good; inside each question it ranks backwards once
-    solutions = [sol("easy", True, 0.9), sol("easy", False, 0.8), sol("hard", True, 0.1), sol("hard", False, 0.3), sol("alone", True, 0.5)]
+    solutions = [
+        sol("easy", True, 0.9),
+        sol("easy", False, 0.8),
+        sol("hard", True, 0.1),
+        sol("hard", False, 0.3),
+        sol("alone", True, 0.5),
+    ]
     assert within_question_auroc(solutions) == 0.5
     assert within_question_auroc([sol("q", True, 0.9)]) is None

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.data import Problem, grade, grade_many, load_problems
-from ponder.data import grading
+from ponder.data import Problem, grade, grade_many, grading, load_problems
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,9 @@ def _answer_derangement(answers: list[str], seed: int = 0) -> list[int]:
     return order
 
 
-def test_math500_reference_solutions_agree_with_their_answers(math500: list[Problem], record_property) -> None:
+def test_math500_reference_solutions_agree_with_their_answers(
+    math500: list[Problem], record_property
+) -> None:
     start = time.perf_counter()
     verdicts = grade_many([(p.solution, p.answer) for p in math500])
     seconds = time.perf_counter() - start
@@ -68,7 +69,9 @@ def test_math500_shuffled_answers_disagree(math500: list[Problem], record_proper
     seconds = time.perf_counter() - start
     agree = sum(verdicts) / len(verdicts)
     record_property("math500_shuffled_agreement", agree)
-    print(f"MATH-500 solutions vs other problems' answers: {sum(verdicts)}/{len(verdicts)} agree in {seconds:.1f} s")
+    print(
+        f"MATH-500 solutions vs other problems' answers: {sum(verdicts)}/{len(verdicts)} agree in {seconds:.1f} s"
+    )
     assert agree <= 0.01, [(p.answer, r) for (s, r), p, ok in zip(pairs, math500, verdicts) if ok]
 
 

@@ -31,16 +31,24 @@ def test_same_seed_same_samples_and_stop_strings(tiny_policy):
 
 
 def test_eval_reports_every_level(tiny_policy, tmp_path):
-    rows = evaluate(EvalArguments(model=str(tiny_policy), per_level=3, k=2, max_tokens=60, output=str(tmp_path / "e.json")))
+    rows = evaluate(
+        EvalArguments(
+            model=str(tiny_policy), per_level=3, k=2, max_tokens=60, output=str(tmp_path / "e.json")
+        )
+    )
     assert [r["level"] for r in rows] == [1, 2, 3, 4, 5]
-    assert all(r["n"] == 3 and r["k"] == 2 and 0 <= r["greedy"] <= 1 and 0 <= r["pass_at_k"] <= 1 for r in rows)
+    assert all(
+        r["n"] == 3 and r["k"] == 2 and 0 <= r["greedy"] <= 1 and 0 <= r["pass_at_k"] <= 1 for r in rows
+    )
     assert json.loads((tmp_path / "e.json").read_text()) == rows
 
 
 def test_prefix_cache_continues_steps_exactly_like_a_fresh_encode(tiny_policy):
     cached = HFBackend(str(tiny_policy), prefix_caching=True)
     fresh = HFBackend(str(tiny_policy), prefix_caching=False)
-    prompts = [build_prompt(cached.tokenizer, p.question) for p in generate_problems(3, levels=[3, 4], seed=4)]
+    prompts = [
+        build_prompt(cached.tokenizer, p.question) for p in generate_problems(3, levels=[3, 4], seed=4)
+    ]
     step = Sampling(temperature=0.0, max_tokens=16, stop=["\n\n"])
     for _ in range(3):
         a, b = cached.generate(prompts, 1, step), fresh.generate(prompts, 1, step)

@@ -12,7 +12,6 @@ import pytest
 from ponder.data import DatasetError, Problem, load_problems, save_problems
 
 
-
 def test_math500(shared_data: Path) -> None:
     problems = load_problems(shared_data / "math500/test.jsonl")
     assert len(problems) == 500
@@ -46,7 +45,11 @@ def test_aime24_and_amc23(shared_data: Path) -> None:
 
 def test_limit(shared_data: Path) -> None:
     problems = load_problems(shared_data / "math500/train_12k_reconstructed.jsonl", limit=3)
-    assert [p.id for p in problems] == ["train/algebra/0.json", "train/algebra/3.json", "train/algebra/4.json"]
+    assert [p.id for p in problems] == [
+        "train/algebra/0.json",
+        "train/algebra/3.json",
+        "train/algebra/4.json",
+    ]
 
 
 def _write_jsonl(path: Path, lines: list[str]) -> str:
@@ -57,7 +60,9 @@ def _write_jsonl(path: Path, lines: list[str]) -> str:
 def test_answer_from_the_boxed_solution_and_level_strings(tmp_path: Path) -> None:
     row = {"problem": "1+1?", "solution": r"It is $\boxed{2}$.", "level": "Level 3", "type": "Algebra"}
     (problem,) = load_problems(_write_jsonl(tmp_path / "math.jsonl", [json.dumps(row)]))
-    assert problem == Problem(id="math-0", question="1+1?", answer="2", solution=row["solution"], level=3, meta={"type": "Algebra"})
+    assert problem == Problem(
+        id="math-0", question="1+1?", answer="2", solution=row["solution"], level=3, meta={"type": "Algebra"}
+    )
 
 
 def test_a_bad_line_is_named(tmp_path: Path) -> None:
@@ -68,7 +73,10 @@ def test_a_bad_line_is_named(tmp_path: Path) -> None:
 
 
 def test_a_missing_field_is_named(tmp_path: Path) -> None:
-    path = _write_jsonl(tmp_path / "data.jsonl", [json.dumps({"question": "1+1?", "answer": "2"}), json.dumps({"answer": "4"})])
+    path = _write_jsonl(
+        tmp_path / "data.jsonl",
+        [json.dumps({"question": "1+1?", "answer": "2"}), json.dumps({"answer": "4"})],
+    )
     with pytest.raises(DatasetError) as error:
         load_problems(path)
     assert str(error.value) == f"{path}:2: missing field 'question' (expected one of: problem, question)"
@@ -91,7 +99,14 @@ def test_field_map_and_a_json_list(tmp_path: Path) -> None:
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
     problems = [
-        Problem(id="a", question="What is 2+2?", answer="4", solution="2+2=4\n\n\\boxed{4}", level=1, meta={"source": "hand"}),
+        Problem(
+            id="a",
+            question="What is 2+2?",
+            answer="4",
+            solution="2+2=4\n\n\\boxed{4}",
+            level=1,
+            meta={"source": "hand"},
+        ),
         Problem(id="b", question="Solve $x^2=1$.", answer=r"\pm 1"),
     ]
     path = tmp_path / "out" / "problems.jsonl"
@@ -116,7 +131,9 @@ def test_an_unknown_hub_dataset_is_a_clear_error() -> None:
         "    print(err)\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert result.stdout.startswith(
         "'ponder-tests/no-such-dataset' is not a file here and could not be loaded from the hub"
     ), result.stderr

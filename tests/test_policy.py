@@ -30,7 +30,9 @@ def test_trained_policy_saves_a_loadable_llama(tiny_policy):
         prompt = build_prompt(tokenizer, problem.question)
         ids = tokenizer(prompt + problem.solution, return_tensors="pt", add_special_tokens=False).input_ids
         labels = ids.clone()
-        labels[:, : len(tokenizer(prompt, add_special_tokens=False).input_ids)] = -100  # score the solution only
+        labels[
+            :, : len(tokenizer(prompt, add_special_tokens=False).input_ids)
+        ] = -100  # score the solution only
         with torch.no_grad():
             losses.append(model(input_ids=ids, labels=labels).loss.item())
     assert sum(losses) / len(losses) < 0.5 * torch.log(torch.tensor(len(tokenizer))).item()
@@ -48,10 +50,34 @@ def test_training_logged_to_offline_wandb(tiny_policy):
 def test_runs_under_accelerate_launch(tmp_path):
     out = tmp_path / "policy"
     cmd = [
-        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu",
-        "-m", "ponder.train.policy", "--output_dir", str(out), "--train_size", "200", "--max_steps", "3",
-        "--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "2", "--intermediate_size", "64",
-        "--eval_per_level", "2", "--eval_k", "0", "--report_to", "none",
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "1",
+        "--cpu",
+        "-m",
+        "ponder.train.policy",
+        "--output_dir",
+        str(out),
+        "--train_size",
+        "200",
+        "--max_steps",
+        "3",
+        "--hidden_size",
+        "32",
+        "--num_hidden_layers",
+        "1",
+        "--num_attention_heads",
+        "2",
+        "--intermediate_size",
+        "64",
+        "--eval_per_level",
+        "2",
+        "--eval_k",
+        "0",
+        "--report_to",
+        "none",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -63,9 +89,30 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     from ponder.train.policy import main
 
     common = [
-        "--output_dir", str(tmp_path), "--train_size", "400", "--hidden_size", "32", "--num_hidden_layers", "1",
-        "--num_attention_heads", "2", "--intermediate_size", "64", "--per_device_train_batch_size", "8",
-        "--eval_per_level", "2", "--eval_k", "0", "--report_to", "none", "--save_steps", "4", "--save_total_limit", "3",
+        "--output_dir",
+        str(tmp_path),
+        "--train_size",
+        "400",
+        "--hidden_size",
+        "32",
+        "--num_hidden_layers",
+        "1",
+        "--num_attention_heads",
+        "2",
+        "--intermediate_size",
+        "64",
+        "--per_device_train_batch_size",
+        "8",
+        "--eval_per_level",
+        "2",
+        "--eval_k",
+        "0",
+        "--report_to",
+        "none",
+        "--save_steps",
+        "4",
+        "--save_total_limit",
+        "3",
     ]
     main(common + ["--max_steps", "4"])  # stands for a run killed right after checkpoint-4
     state = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())
@@ -73,4 +120,7 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     main(common + ["--max_steps", "8"])
     final = json.loads((tmp_path / "checkpoint-8" / "trainer_state.json").read_text())
     # resumed: the log holds steps 5..8 continuing the first run's history, not a fresh 1..8
-    assert final["global_step"] == 8 and final["log_history"][: len(state["log_history"])] == state["log_history"]
+    assert (
+        final["global_step"] == 8
+        and final["log_history"][: len(state["log_history"])] == state["log_history"]
+    )

@@ -11,7 +11,13 @@ import shutil
 import pytest
 import torch
 from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM, LlamaForTokenClassification, Qwen2Config, Qwen2ForTokenClassification
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlamaForTokenClassification,
+    Qwen2Config,
+    Qwen2ForTokenClassification,
+)
 
 from ponder.data.arithworld import check_steps
 from ponder.data.chartok import build_char_tokenizer
@@ -25,8 +31,15 @@ QUESTION = "2 +3 *4"
 STEPS = ["2+3=5", "5*4=20\n\\boxed{20}"]
 # Candidates of different lengths, so a batch of them is padded.
 CANDIDATES = [STEPS, ["1+1=2\n\\boxed{2}"], ["9-4=5", "5+30=35", "35*2=70", "70-1=69\n\\boxed{69}"]]
-SMALL = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
-             max_position_embeddings=160, initializer_range=0.5)  # wide init: scores that differ by position
+SMALL = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=2,
+    max_position_embeddings=160,
+    initializer_range=0.5,
+)  # wide init: scores that differ by position
 
 
 def llama(model_class, tokenizer, **extra):
@@ -85,8 +98,13 @@ def test_token_cls_scores_are_label_one_probabilities_at_separators(token_cls):
 
 def test_token_cls_reads_at_the_last_token_of_the_trained_separator(prm_folder, tmp_path):
     folder = shutil.copytree(prm_folder, tmp_path / "prm")
-    (folder / "prm_config.json").write_text(json.dumps({"step_separator": "\n\n"}))  # as `ponder train prm` saves it
-    for prm in (load_prm("token-cls", model=str(folder)), load_prm("token-cls", model=str(prm_folder), step_separator="\n\n")):
+    (folder / "prm_config.json").write_text(
+        json.dumps({"step_separator": "\n\n"})
+    )  # as `ponder train prm` saves it
+    for prm in (
+        load_prm("token-cls", model=str(folder)),
+        load_prm("token-cls", model=str(prm_folder), step_separator="\n\n"),
+    ):
         ids, positions = prm.build_input(QUESTION, STEPS)
         assert prm.tokenizer.decode(ids) == "<s>2 +3 *4" + "2+3=5\n\n" + "5*4=20\n\\boxed{20}\n\n"
         assert positions == [1 + 7 + 6, 1 + 7 + 7 + 18]
@@ -119,7 +137,8 @@ def plus_probability_by_hand(prm, ids, positions):
 def test_rlhflow_builds_one_user_turn_per_step_answered_by_plus(rlhflow):
     ids, positions = rlhflow.build_input(QUESTION, STEPS)
     assert rlhflow.tokenizer.decode(ids) == (
-        "<s><|user|>2 +3 *4 2+3=5<|end|><|assistant|>+<|end|><|user|>5*4=20\n\\boxed{20}<|end|><|assistant|>+<|end|>")
+        "<s><|user|>2 +3 *4 2+3=5<|end|><|assistant|>+<|end|><|user|>5*4=20\n\\boxed{20}<|end|><|assistant|>+<|end|>"
+    )
     # read where the assistant's answer to each step is predicted: the token just before its "+"
     assert rlhflow.tokenizer.convert_ids_to_tokens([ids[p] for p in positions]) == ["<|assistant|>"] * 2
     assert rlhflow.tokenizer.convert_ids_to_tokens([ids[p + 1] for p in positions]) == ["+"] * 2
@@ -135,7 +154,9 @@ def test_rlhflow_scores_are_plus_against_minus_in_one_pass(rlhflow):
 
 def test_rlhflow_refuses_a_chat_template_it_cannot_read(rlhflow):
     tokenizer = build_char_tokenizer()
-    tokenizer.chat_template = tokenizer.chat_template.replace("<|assistant|>{% endif %}", "<|assistant|>\n{% endif %}")
+    tokenizer.chat_template = tokenizer.chat_template.replace(
+        "<|assistant|>{% endif %}", "<|assistant|>\n{% endif %}"
+    )
     prm = RLHFlowPRM(rlhflow.model, tokenizer)
     with pytest.raises(ValueError, match="chat template"):
         prm.build_input(QUESTION, STEPS)
@@ -176,7 +197,9 @@ def qwen_parts():
     tokenizer = build_char_tokenizer()
     tokenizer.add_special_tokens({"additional_special_tokens": ["<extra_0>"]})
     torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, num_labels=2, **SMALL)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, num_labels=2, **SMALL
+    )
     return Qwen2ForTokenClassification(config).eval(), tokenizer
 
 
@@ -190,7 +213,8 @@ def test_qwen_math_prm_builds_the_chat_and_reads_label_one_at_extra_0(qwen_parts
     ids, positions = prm.build_input(QUESTION, STEPS)
     assert prm.tokenizer.decode(ids) == (
         "<s><|system|>Please reason step by step, and put your final answer within \\boxed{}.<|end|>"
-        "<|user|>2 +3 *4<|end|><|assistant|>2+3=5<extra_0>5*4=20\n\\boxed{20}<extra_0><|end|>")
+        "<|user|>2 +3 *4<|end|><|assistant|>2+3=5<extra_0>5*4=20\n\\boxed{20}<extra_0><|end|>"
+    )
     assert prm.tokenizer.convert_ids_to_tokens([ids[p] for p in positions]) == ["<extra_0>"] * 2
     scores = prm.score(QUESTION, [STEPS])[0]
     assert scores == pytest.approx(logits_of(prm, ids).softmax(-1)[positions, 1].tolist(), abs=1e-6)
@@ -221,9 +245,11 @@ def test_oracle_scores_are_the_exact_checker():
     assert STEP_CHECKERS["arithworld"] is check_steps
     oracle = load_prm("oracle", checker="arithworld")
     question = "47 +38 *3 -19"
-    solutions = [["47+38=85", "85*3=255", "255-19=236\n\\boxed{236}"],  # right
-                 ["47+37=84", "84*3=252"],  # wrong operand: the chain is wrong from there on
-                 ["47+38=85", "85*4=340"]]  # wrong operand in step 2
+    solutions = [
+        ["47+38=85", "85*3=255", "255-19=236\n\\boxed{236}"],  # right
+        ["47+37=84", "84*3=252"],  # wrong operand: the chain is wrong from there on
+        ["47+38=85", "85*4=340"],
+    ]  # wrong operand in step 2
     assert oracle.score(question, solutions) == [[1.0, 1.0, 1.0], [0.0, 0.0], [1.0, 0.0]]
     assert oracle.num_parameters == 0
     with pytest.raises(ValueError, match="prm_checker: unknown 'gsm8k'"):
@@ -244,7 +270,9 @@ def test_aggregations():
     scores = [0.5, 0.8, 0.4]
     assert set(AGGREGATIONS) == {"last", "min", "prod", "mean"}
     assert aggregate(scores, "last") == 0.4 and aggregate(scores, "min") == 0.4
-    assert aggregate(scores, "prod") == pytest.approx(0.16) and aggregate(scores, "mean") == pytest.approx(1.7 / 3)
+    assert aggregate(scores, "prod") == pytest.approx(0.16) and aggregate(scores, "mean") == pytest.approx(
+        1.7 / 3
+    )
     assert aggregate([], "min") == 0.0
     with pytest.raises(ValueError, match="aggregation: unknown 'max'"):
         aggregate(scores, "max")

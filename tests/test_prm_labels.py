@@ -14,9 +14,28 @@ from ponder.quickstart import SHIPPED_POLICY, SHIPPED_VERIFIER
 
 def label_cmd(out, extra=()):
     # the shipped policy: right on easy levels, often wrong on hard ones, so both labels occur
-    return [sys.executable, "-m", "ponder", "data", "prm-labels", "--model", str(SHIPPED_POLICY), "--per_level", "3",
-            "--samples_per_problem", "3", "--rollouts", "3", "--max_tokens", "80", "--chunk_size", "4",
-            "--output_dir", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "ponder",
+        "data",
+        "prm-labels",
+        "--model",
+        str(SHIPPED_POLICY),
+        "--per_level",
+        "3",
+        "--samples_per_problem",
+        "3",
+        "--rollouts",
+        "3",
+        "--max_tokens",
+        "80",
+        "--chunk_size",
+        "4",
+        "--output_dir",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +47,9 @@ def labelled(tmp_path_factory):
 
 def test_rows_are_trl_stepwise_with_monte_carlo_labels(labelled):
     rows = [json.loads(line) for line in (labelled / "labels.jsonl").read_text().splitlines()]
-    assert rows and {r["problem_id"] for r in rows} <= {f"arithworld-L{lv}-{i}" for lv in range(1, 6) for i in range(3)}
+    assert rows and {r["problem_id"] for r in rows} <= {
+        f"arithworld-L{lv}-{i}" for lv in range(1, 6) for i in range(3)
+    }
     answers = {p.id: p.answer for p in load_source("arithworld", per_level=3, seed=2)}
     values = {}
     for row in rows:
@@ -63,13 +84,33 @@ def test_an_interrupted_run_resumes_to_the_same_labels(labelled, tmp_path):
     (tmp_path / "config.json").write_text((labelled / "config.json").read_text())
     subprocess.run(label_cmd(tmp_path), check=True, capture_output=True, timeout=600)
     assert (tmp_path / "labels.jsonl").read_text() == full
-    clash = subprocess.run(label_cmd(tmp_path, ["--rollouts", "5"]), capture_output=True, text=True, timeout=300)
-    assert clash.returncode == 2 and "different configuration" in clash.stderr and "Traceback" not in clash.stderr
+    clash = subprocess.run(
+        label_cmd(tmp_path, ["--rollouts", "5"]), capture_output=True, text=True, timeout=300
+    )
+    assert (
+        clash.returncode == 2
+        and "different configuration" in clash.stderr
+        and "Traceback" not in clash.stderr
+    )
 
 
 def test_bad_arguments_fail_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ponder", "data", "prm-labels", "--rollouts", "0", "--output_dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ponder",
+            "data",
+            "prm-labels",
+            "--rollouts",
+            "0",
+            "--output_dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "rollouts" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -77,7 +118,12 @@ def test_rollouts_come_from_the_completer_model(labelled, tmp_path):
     """With `--rollout_model`, the policy still writes the solutions (same seed, same rows) but the
     shipped verifier rolls out their prefixes: the last steps keep their grades, the prefixes'
     values change."""
-    subprocess.run(label_cmd(tmp_path, ["--rollout_model", str(SHIPPED_VERIFIER)]), check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        label_cmd(tmp_path, ["--rollout_model", str(SHIPPED_VERIFIER)]),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     policy_rows = [json.loads(line) for line in (labelled / "labels.jsonl").read_text().splitlines()]
     completer_rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
     assert [r["completions"] for r in completer_rows] == [r["completions"] for r in policy_rows]

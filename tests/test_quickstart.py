@@ -12,17 +12,57 @@ from ponder.quickstart import main
 def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy):
     out = tmp_path / "qs"
     # tiny_policy stands in for the larger reference policy (configs/train/policy_large.yaml): the stage is the same
-    summary = main(["--output_dir", str(out), "--per_level", "4", "--k", "2", "--label_per_level", "3", "--prm_eval_per_level", "2",
-                    "--search_per_level", "3", "--val_per_level", "4", "--budgets", "1", "2", "4", "--baseline_max_n", "8",
-                    "--distill_per_level", "3", "--distill_steps", "3", "--reference_policy", str(tiny_policy)])
+    summary = main(
+        [
+            "--output_dir",
+            str(out),
+            "--per_level",
+            "4",
+            "--k",
+            "2",
+            "--label_per_level",
+            "3",
+            "--prm_eval_per_level",
+            "2",
+            "--search_per_level",
+            "3",
+            "--val_per_level",
+            "4",
+            "--budgets",
+            "1",
+            "2",
+            "4",
+            "--baseline_max_n",
+            "8",
+            "--distill_per_level",
+            "3",
+            "--distill_steps",
+            "3",
+            "--reference_policy",
+            str(tiny_policy),
+        ]
+    )
     assert [row["level"] for row in summary["levels"]] == [1, 2, 3, 4, 5]
     assert (out / "prm" / "prm_config.json").is_file() and (out / "routing" / "router.json").is_file()
     routing = summary["routing"]
-    for key in ("efficiency_oracle", "efficiency_predicted", "efficiency_oracle_uneven", "efficiency_predicted_uneven"):
+    for key in (
+        "efficiency_oracle",
+        "efficiency_predicted",
+        "efficiency_oracle_uneven",
+        "efficiency_predicted_uneven",
+    ):
         assert routing[key]["ratio"] > 0
     assert {"accuracy", "within_one", "spearman"} <= set(routing["predictor"])
     strategies = {p["strategy"] for p in summary["search"]["learned"]}
-    assert {"greedy", "majority", "weighted_best_of_n", "beam_search", "dvts", "compute_optimal", "compute_optimal_oracle_uneven"} <= strategies
+    assert {
+        "greedy",
+        "majority",
+        "weighted_best_of_n",
+        "beam_search",
+        "dvts",
+        "compute_optimal",
+        "compute_optimal_oracle_uneven",
+    } <= strategies
     rounds = summary["distill"]["rounds"]
     assert [r["round"] for r in rounds] == [0, 1]
     # round 0 is read from the test split's searches instead of being searched again
@@ -32,17 +72,34 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
         assert len(hits) == 15 and rounds[0][key] == sum(hits) / len(hits)
     assert not (out / "evolve" / "round-0").exists()
     sft = json.loads((out / "evolve" / "round-1" / "policy" / "eval_results.json").read_text())
-    assert sft["steps"] == 3 and sft["lr_batch_ratio"] == 5e-5 / 32  # the quickstart's small round, not the recipe's 2,000 steps at 1e-3
+    assert (
+        sft["steps"] == 3 and sft["lr_batch_ratio"] == 5e-5 / 32
+    )  # the quickstart's small round, not the recipe's 2,000 steps at 1e-3
     # the reference policy's greedy and weighted best-of-N, on the same test problems, with the same PRM
     reference = summary["search"]["reference"]
     assert {p["strategy"] for p in reference} == {"greedy", "weighted_best_of_n"}
     assert {1, 2, 4} <= {p["n"] for p in reference if p["strategy"] == "weighted_best_of_n"}
     assert all(p["problems"] == 15 for p in reference if p["level"] is None)
     report = out / "report"
-    for png in ("accuracy_vs_n", "accuracy_vs_tokens", "accuracy_vs_flops", "accuracy_by_level", "prm_calibration", "distill_rounds"):
+    for png in (
+        "accuracy_vs_n",
+        "accuracy_vs_tokens",
+        "accuracy_vs_flops",
+        "accuracy_by_level",
+        "prm_calibration",
+        "distill_rounds",
+    ):
         assert (report / f"{png}.png").stat().st_size > 10_000, png
     text = (report / "report.md").read_text()
-    for section in ("## Policy alone", "## Learned PRM", "## Search on the test split", "## Compute-optimal routing", "## Distillation"):
+    for section in (
+        "## Policy alone",
+        "## Learned PRM",
+        "## Search on the test split",
+        "## Compute-optimal routing",
+        "## Distillation",
+    ):
         assert section in text
     assert "larger policy: weighted_best_of_n" in text and "No larger policy was evaluated" not in text
-    assert json.loads((out / "summary.json").read_text())["distill"]["rounds"][1]["policy"].endswith("round-1/policy")
+    assert json.loads((out / "summary.json").read_text())["distill"]["rounds"][1]["policy"].endswith(
+        "round-1/policy"
+    )

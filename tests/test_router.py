@@ -29,8 +29,10 @@ def _choice(n: int, accuracy: float) -> Choice:
 
 def test_allocate_spends_the_average_budget_where_it_helps():
     share = {1: 0.5, 2: 0.5}
-    menus = {1: [_choice(1, 1.0), _choice(4, 1.0), _choice(16, 1.0)],  # easy: saturated at N=1
-             2: [_choice(1, 0.2), _choice(4, 0.4), _choice(16, 0.7)]}
+    menus = {
+        1: [_choice(1, 1.0), _choice(4, 1.0), _choice(16, 1.0)],  # easy: saturated at N=1
+        2: [_choice(1, 0.2), _choice(4, 0.4), _choice(16, 0.7)],
+    }
     pooled = _choice(4, 0.7)
     row = allocate(4, share, menus, pooled)
     assert (row[1].n, row[2].n) == (1, 4)  # 16 for bin 2 would average 8.5 > 4
@@ -40,7 +42,10 @@ def test_allocate_spends_the_average_budget_where_it_helps():
 
 
 def test_tokens_to_reach_interpolates_in_log_tokens():
-    curve = [Point("w", n, acc, 0, 1, 10, tokens, 0) for n, acc, tokens in [(1, 0.2, 10), (4, 0.5, 40), (16, 0.6, 160)]]
+    curve = [
+        Point("w", n, acc, 0, 1, 10, tokens, 0)
+        for n, acc, tokens in [(1, 0.2, 10), (4, 0.5, 40), (16, 0.6, 160)]
+    ]
     tokens, reached = tokens_to_reach(curve, 0.55)
     assert reached and math.isclose(tokens, 80.0)
     assert tokens_to_reach(curve, 0.9) == (160, False)
@@ -52,9 +57,28 @@ def test_tokens_to_reach_interpolates_in_log_tokens():
 def validation(tmp_path_factory):
     """Every strategy on 15 ArithWorld problems with the oracle PRM, and their pass-rate bins."""
     out = tmp_path_factory.mktemp("routing")
-    infer_main(["--model", str(SHIPPED_POLICY), "--prm", "oracle", "--per_level", "3", "--seed", "5",
-                "--strategies", "greedy", "majority", "weighted_best_of_n", "beam_search", "--budgets", "1", "4",
-                "--output_dir", str(out / "val")])
+    infer_main(
+        [
+            "--model",
+            str(SHIPPED_POLICY),
+            "--prm",
+            "oracle",
+            "--per_level",
+            "3",
+            "--seed",
+            "5",
+            "--strategies",
+            "greedy",
+            "majority",
+            "weighted_best_of_n",
+            "beam_search",
+            "--budgets",
+            "1",
+            "4",
+            "--output_dir",
+            str(out / "val"),
+        ]
+    )
     difficulty_main(["--results", str(out / "val"), "--output", str(out / "bins.jsonl")])
     return out
 
@@ -62,7 +86,11 @@ def validation(tmp_path_factory):
 def test_difficulty_from_pass_rates(validation):
     rows = read(validation / "bins.jsonl")
     assert len(rows) == 15
-    results = {r.problem_id: r for r in read_results(validation / "val" / "results.jsonl") if r.strategy == "majority" and r.n == 4}
+    results = {
+        r.problem_id: r
+        for r in read_results(validation / "val" / "results.jsonl")
+        if r.strategy == "majority" and r.n == 4
+    }
     for pid, d in rows.items():
         assert d.samples == 4 and 1 <= d.bin <= 5
         right = sum(t.answer == results[pid].reference for t in results[pid].trajectories)
@@ -78,8 +106,16 @@ def test_difficulty_from_levels(tmp_path):
 
 
 def test_router_picks_the_best_validation_candidate_per_bin(validation):
-    table = fit_router_main(["--results", str(validation / "val"), "--difficulty", str(validation / "bins.jsonl"),
-                             "--output", str(validation / "router.json")])
+    table = fit_router_main(
+        [
+            "--results",
+            str(validation / "val"),
+            "--difficulty",
+            str(validation / "bins.jsonl"),
+            "--output",
+            str(validation / "router.json"),
+        ]
+    )
     rows = read_results(validation / "val" / "results.jsonl")
     bins = {pid: d.bin for pid, d in read(validation / "bins.jsonl").items()}
     for b, choice in table.even[4].items():
@@ -99,10 +135,29 @@ def test_router_picks_the_best_validation_candidate_per_bin(validation):
 
 def test_compute_optimal_runs_what_the_table_says(validation):
     out = validation / "routed"
-    infer_main(["--model", str(SHIPPED_POLICY), "--prm", "oracle", "--per_level", "3", "--seed", "5",
-                "--strategies", "compute_optimal_oracle", "compute_optimal_oracle_uneven", "--budgets", "4",
-                "--router", str(validation / "router.json"), "--difficulty_labels", str(validation / "bins.jsonl"),
-                "--output_dir", str(out)])
+    infer_main(
+        [
+            "--model",
+            str(SHIPPED_POLICY),
+            "--prm",
+            "oracle",
+            "--per_level",
+            "3",
+            "--seed",
+            "5",
+            "--strategies",
+            "compute_optimal_oracle",
+            "compute_optimal_oracle_uneven",
+            "--budgets",
+            "4",
+            "--router",
+            str(validation / "router.json"),
+            "--difficulty_labels",
+            str(validation / "bins.jsonl"),
+            "--output_dir",
+            str(out),
+        ]
+    )
     table = RouterTable.load(validation / "router.json")
     bins = {pid: d.bin for pid, d in read(validation / "bins.jsonl").items()}
     rows = read_results(out / "results.jsonl")
@@ -115,26 +170,63 @@ def test_compute_optimal_runs_what_the_table_says(validation):
 
 
 def test_compute_optimal_reads_the_searches_it_chooses_from_earlier_runs(validation, capsys):
-    routed = ["--model", str(SHIPPED_POLICY), "--prm", "oracle", "--per_level", "3", "--seed", "5",
-              "--strategies", "compute_optimal_oracle", "compute_optimal_oracle_uneven", "--budgets", "4",
-              "--router", str(validation / "router.json"), "--difficulty_labels", str(validation / "bins.jsonl")]
-    infer_main([*routed, "--reuse_results", str(validation / "val"), "--output_dir", str(validation / "reused")])
-    searched = {(r.problem_id, r.strategy, r.n): r for r in read_results(validation / "val" / "results.jsonl")}
+    routed = [
+        "--model",
+        str(SHIPPED_POLICY),
+        "--prm",
+        "oracle",
+        "--per_level",
+        "3",
+        "--seed",
+        "5",
+        "--strategies",
+        "compute_optimal_oracle",
+        "compute_optimal_oracle_uneven",
+        "--budgets",
+        "4",
+        "--router",
+        str(validation / "router.json"),
+        "--difficulty_labels",
+        str(validation / "bins.jsonl"),
+    ]
+    infer_main(
+        [*routed, "--reuse_results", str(validation / "val"), "--output_dir", str(validation / "reused")]
+    )
+    searched = {
+        (r.problem_id, r.strategy, r.n): r for r in read_results(validation / "val" / "results.jsonl")
+    }
     rows = read_results(validation / "reused" / "results.jsonl")
     assert len(rows) == 30
     for r in rows:
         same = searched[(r.problem_id, r.params["strategy"], r.params["n"])]
-        assert (r.answer, r.correct, r.compute, r.trajectories) == (same.answer, same.correct, same.compute, same.trajectories)
+        assert (r.answer, r.correct, r.compute, r.trajectories) == (
+            same.answer,
+            same.correct,
+            same.compute,
+            same.trajectories,
+        )
         assert r.strategy.startswith("compute_optimal_oracle") and r.n == 4
     with pytest.raises(SystemExit) as err:  # another temperature's searches are not this run's
-        infer_main([*routed, "--temperature", "0.5", "--reuse_results", str(validation / "val"), "--output_dir", str(validation / "hot")])
+        infer_main(
+            [
+                *routed,
+                "--temperature",
+                "0.5",
+                "--reuse_results",
+                str(validation / "val"),
+                "--output_dir",
+                str(validation / "hot"),
+            ]
+        )
     assert err.value.code == 2 and "temperature" in capsys.readouterr().err
 
 
 def test_cross_fitted_bins_come_from_predictors_that_never_saw_the_problem(validation):
     from ponder.routing import RoutingPlan, cross_fitted_bins
 
-    plan = RoutingPlan(policy=str(SHIPPED_POLICY), prm=["--prm", "oracle"], output_dir=str(validation), predictor_folds=3)
+    plan = RoutingPlan(
+        policy=str(SHIPPED_POLICY), prm=["--prm", "oracle"], output_dir=str(validation), predictor_folds=3
+    )
     folder = validation / "folds"
     predicted = read(cross_fitted_bins(validation / "bins.jsonl", plan, folder))
     oracle = read(validation / "bins.jsonl")
@@ -148,7 +240,9 @@ def test_cross_fitted_bins_come_from_predictors_that_never_saw_the_problem(valid
 
 def test_compute_optimal_needs_its_inputs(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
-        infer_main(["--model", str(SHIPPED_POLICY), "--strategies", "compute_optimal", "--output_dir", str(tmp_path)])
+        infer_main(
+            ["--model", str(SHIPPED_POLICY), "--strategies", "compute_optimal", "--output_dir", str(tmp_path)]
+        )
     assert err.value.code == 2 and "router" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
         fit_router_main(["--results", str(tmp_path), "--difficulty", str(tmp_path / "none.jsonl")])
@@ -166,7 +260,9 @@ def test_search_evaluation_reads_back_from_the_offline_wandb_run(validation, off
     from ponder.infer.eval_search import main as eval_search_main
 
     before = set(finished_runs())
-    eval_search_main(["--results", str(validation / "val"), "--output_dir", str(validation / "eval"), "--levels", "false"])
+    eval_search_main(
+        ["--results", str(validation / "val"), "--output_dir", str(validation / "eval"), "--levels", "false"]
+    )
     (run,) = set(finished_runs()) - before
     keys = history_keys(run)
     for strategy in ("greedy", "majority", "weighted_best_of_n", "beam_search"):
@@ -180,8 +276,14 @@ def test_every_compute_optimal_strategy_needs_a_router_and_no_other_does():
     from ponder.infer.strategies import STRATEGIES
     from ponder.infer.strategies.compute_optimal import ROUTED
 
-    assert sorted(ROUTED) == sorted(s for s in STRATEGIES if s.startswith("compute_optimal")) and len(ROUTED) == 4
+    assert (
+        sorted(ROUTED) == sorted(s for s in STRATEGIES if s.startswith("compute_optimal"))
+        and len(ROUTED) == 4
+    )
     for strategy in ROUTED:
         with pytest.raises(ValueError, match=f"router: strategies \\['{strategy}'\\] need a router table"):
             InferArguments(model=str(SHIPPED_POLICY), strategies=[strategy])
-    assert InferArguments(model=str(SHIPPED_POLICY), strategies=["greedy", "majority"]).strategies == ["greedy", "majority"]
+    assert InferArguments(model=str(SHIPPED_POLICY), strategies=["greedy", "majority"]).strategies == [
+        "greedy",
+        "majority",
+    ]

@@ -26,7 +26,9 @@ def _assert_layout(rows: list[dict]) -> None:
     for row in rows:
         assert set(row) <= {"prompt", "completions", "labels", "soft_labels"}
         assert row["prompt"].strip() and row["completions"]
-        assert len(row["labels"]) == len(row["completions"]) and all(isinstance(label, bool) for label in row["labels"])
+        assert len(row["labels"]) == len(row["completions"]) and all(
+            isinstance(label, bool) for label in row["labels"]
+        )
         assert all(step.strip() == step and step for step in row["completions"])
         assert not any(step in row["prompt"] for step in row["completions"])
 
@@ -48,11 +50,19 @@ def test_math_shepherd(shared_data: Path) -> None:
         "lessons. How much more does she spend on piano lessons than clarinet lessons in a year?"
     )
     assert first["labels"] == [True, True, True, True, False]
-    assert first["completions"][0] == "Janet spends 3 hours + 5 hours = <<3+5=8>>8 hours per week on music lessons."
+    assert (
+        first["completions"][0]
+        == "Janet spends 3 hours + 5 hours = <<3+5=8>>8 hours per week on music lessons."
+    )
     assert first["completions"][-1].endswith("The answer is: 13520")
     assert "soft_labels" not in first
     assert [row["labels"] for row in rows[1:]] == [
-        [False] * 3, [False] * 2, [False] * 5, [True, False, False, False, False], [False] * 2, [False] * 3,
+        [False] * 3,
+        [False] * 2,
+        [False] * 5,
+        [True, False, False, False, False],
+        [False] * 2,
+        [False] * 3,
     ]
     # Steps lose their "Step k:" numbering and tags; labels are read by position, not by the "+" in "5+8".
     assert rows[4]["completions"][0] == "The total ratio representing the pizza is 5+8 = <<5+8=13>>13."
@@ -103,26 +113,44 @@ def test_math_aps_one_row_per_leaf_of_the_search_tree(shared_data: Path) -> None
         for k, soft in enumerate(row["soft_labels"], start=1):
             mc_values = values[_squash(row["prompt"] + "".join(row["completions"][:k]))]
             assert soft == pytest.approx(sum(mc_values) / len(mc_values))
-    path = [row for row in rows if row["completions"][-1].startswith("From the given intervals, we can deduce that \\(c = 24\\)")]
-    assert len(path) == 1 and path[0]["soft_labels"] == [0.9375, 0.53125, 0.0] and path[0]["labels"] == [True, True, False]
-    assert rows[0]["soft_labels"] == [1.0] and rows[0]["completions"][0].endswith("\\(\\boxed{64}\\).")  # a whole rollout is one step
+    path = [
+        row
+        for row in rows
+        if row["completions"][-1].startswith("From the given intervals, we can deduce that \\(c = 24\\)")
+    ]
+    assert (
+        len(path) == 1
+        and path[0]["soft_labels"] == [0.9375, 0.53125, 0.0]
+        and path[0]["labels"] == [True, True, False]
+    )
+    assert rows[0]["soft_labels"] == [1.0] and rows[0]["completions"][0].endswith(
+        "\\(\\boxed{64}\\)."
+    )  # a whole rollout is one step
 
 
 def test_limit_counts_stepwise_rows(shared_data: Path) -> None:
     rows = load_stepwise(str(shared_data / SAMPLES / "samples_math-aps.jsonl"), limit=5)
     assert len(rows) == 5
-    assert load_stepwise(str(shared_data / SAMPLES / "samples_math-shepherd.jsonl"), limit=2) == load_stepwise(
-        str(shared_data / SAMPLES / "samples_math-shepherd.jsonl")
-    )[:2]
+    assert (
+        load_stepwise(str(shared_data / SAMPLES / "samples_math-shepherd.jsonl"), limit=2)
+        == load_stepwise(str(shared_data / SAMPLES / "samples_math-shepherd.jsonl"))[:2]
+    )
 
 
 def test_trl_layout_round_trips(tmp_path: Path, shared_data: Path) -> None:
     rows = [
-        {"prompt": "1+1?", "completions": ["1+1 = 2.", "The answer is \\boxed{2}."], "labels": [True, True], "soft_labels": [0.75, 1.0]},
+        {
+            "prompt": "1+1?",
+            "completions": ["1+1 = 2.", "The answer is \\boxed{2}."],
+            "labels": [True, True],
+            "soft_labels": [0.75, 1.0],
+        },
         {"prompt": "2+2?", "completions": ["2+2 = 5."], "labels": [False]},
     ]
     assert load_stepwise(_write_jsonl(tmp_path / "rows.jsonl", rows)) == rows
-    as_ints = [{**row, "labels": [int(label) for label in row["labels"]], "id": n} for n, row in enumerate(rows)]
+    as_ints = [
+        {**row, "labels": [int(label) for label in row["labels"]], "id": n} for n, row in enumerate(rows)
+    ]
     (tmp_path / "rows.json").write_text(json.dumps(as_ints), encoding="utf-8")
     assert load_stepwise(str(tmp_path / "rows.json")) == rows
     converted = load_stepwise(str(shared_data / SAMPLES / "samples_prm800k.jsonl"))
@@ -145,8 +173,14 @@ GOOD = {"prompt": "q", "completions": ["a"], "labels": [True]}
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"problem": "q", "steps": ["a"]}, "row matches no known stepwise format (fields: problem, steps); expected one of: trl"),
-        ({**_shepherd("q", [("a", "+"), ("b", "-")]), "label": "q Step 1: a +\nStep 2: b "}, "math-shepherd row: 2 step tags but 1 labels"),
+        (
+            {"problem": "q", "steps": ["a"]},
+            "row matches no known stepwise format (fields: problem, steps); expected one of: trl",
+        ),
+        (
+            {**_shepherd("q", [("a", "+"), ("b", "-")]), "label": "q Step 1: a +\nStep 2: b "},
+            "math-shepherd row: 2 step tags but 1 labels",
+        ),
         ({**_shepherd("q", [("a", "+")]), "label": "q Step 1: a +-"}, "1 step tags but 2 labels"),
         ({**_shepherd("q", [("a", "+")]), "label": "q Step 1: a ?"}, "step 1: expected '+' or '-'"),
         (_shepherd("q", [("a", "+"), ("", "-")]), "math-shepherd row: step 2 is empty"),
@@ -155,11 +189,26 @@ GOOD = {"prompt": "q", "completions": ["a"], "labels": [True]}
         ({"prompt": "q", "completions": ["a", "b"], "labels": [True]}, "2 steps but 1 labels"),
         ({"prompt": "q", "completions": ["a"], "labels": [2]}, "`labels` must be bools or 0/1"),
         ({**GOOD, "soft_labels": [1.5]}, "`soft_labels` must be numbers in [0, 1]"),
-        (_prm800k([{"completions": None, "human_completion": None, "chosen_completion": None}]), "prm800k row: no steps"),
-        (_prm800k([{"completions": [{"text": "a", "rating": 1}], "chosen_completion": 3}]), "step 1: chosen_completion 3"),
-        (_prm800k([{"completions": [{"text": "a", "rating": 2}], "chosen_completion": 0}]), "rating is 2, expected 1, 0 or -1"),
-        ({"question": "q", "reasoning_steps": [{"solution_prefix": "q", "mc_value": 0.5}]}, "math-aps row: no steps"),
-        ({"question": "q", "reasoning_steps": [{"solution_prefix": "other a", "mc_value": 0.5}]}, "does not start with the question"),
+        (
+            _prm800k([{"completions": None, "human_completion": None, "chosen_completion": None}]),
+            "prm800k row: no steps",
+        ),
+        (
+            _prm800k([{"completions": [{"text": "a", "rating": 1}], "chosen_completion": 3}]),
+            "step 1: chosen_completion 3",
+        ),
+        (
+            _prm800k([{"completions": [{"text": "a", "rating": 2}], "chosen_completion": 0}]),
+            "rating is 2, expected 1, 0 or -1",
+        ),
+        (
+            {"question": "q", "reasoning_steps": [{"solution_prefix": "q", "mc_value": 0.5}]},
+            "math-aps row: no steps",
+        ),
+        (
+            {"question": "q", "reasoning_steps": [{"solution_prefix": "other a", "mc_value": 0.5}]},
+            "does not start with the question",
+        ),
         ('{"prompt": "q",', "invalid JSON"),
         ('["a list"]', "expected a JSON object"),
     ],
@@ -173,7 +222,9 @@ def test_malformed_rows_name_the_file_and_line(tmp_path: Path, bad, message: str
 
 def test_malformed_json_list_row_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "rows.json").write_text(json.dumps([GOOD, {"prompt": "q"}]), encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"rows\.json: row 2: row matches no known stepwise format \(fields: prompt\)"):
+    with pytest.raises(
+        DatasetError, match=r"rows\.json: row 2: row matches no known stepwise format \(fields: prompt\)"
+    ):
         load_stepwise(str(tmp_path / "rows.json"))
     with pytest.raises(DatasetError, match="no such file"):
         load_stepwise(str(tmp_path / "missing.jsonl"))

@@ -45,8 +45,15 @@ class CountingBackend:
 @pytest.fixture(scope="module")
 def ctx(tiny_policy):
     backend = CountingBackend(HFBackend(str(tiny_policy), batch_size=64))
-    return SearchContext(backend=backend, prm=load_prm("oracle", checker="arithworld"), tokenizer=backend.tokenizer,
-                         max_tokens=60, max_step_tokens=20, max_steps=6, temperature=1.0)
+    return SearchContext(
+        backend=backend,
+        prm=load_prm("oracle", checker="arithworld"),
+        tokenizer=backend.tokenizer,
+        max_tokens=60,
+        max_step_tokens=20,
+        max_steps=6,
+        temperature=1.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +98,36 @@ def test_pool_strategies_share_answers_and_budget(ctx, problems):
 
 def infer_cmd(policy, out, extra=()):
     return [
-        sys.executable, "-m", "ponder", "infer", "--model", str(policy), "--prm", "oracle", "--per_level", "2",
-        "--strategies", "greedy", "weighted_best_of_n", "beam_search", "--budgets", "1", "4",
-        "--beam_width", "2", "--max_tokens", "60", "--max_step_tokens", "20", "--max_steps", "5",
-        "--chunk_size", "2", "--output_dir", str(out), *extra,
+        sys.executable,
+        "-m",
+        "ponder",
+        "infer",
+        "--model",
+        str(policy),
+        "--prm",
+        "oracle",
+        "--per_level",
+        "2",
+        "--strategies",
+        "greedy",
+        "weighted_best_of_n",
+        "beam_search",
+        "--budgets",
+        "1",
+        "4",
+        "--beam_width",
+        "2",
+        "--max_tokens",
+        "60",
+        "--max_step_tokens",
+        "20",
+        "--max_steps",
+        "5",
+        "--chunk_size",
+        "2",
+        "--output_dir",
+        str(out),
+        *extra,
     ]
 
 
@@ -113,7 +146,9 @@ def test_infer_killed_with_sigkill_resumes_to_the_same_results(tiny_policy, tmp_
     full = tmp_path / "full"
     subprocess.run(infer_cmd(tiny_policy, full), check=True, capture_output=True, env=env, timeout=600)
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(infer_cmd(tiny_policy, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        infer_cmd(tiny_policy, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     results = killed / "results.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and not (results.exists() and results.read_text().count("\n") >= 5):
@@ -126,26 +161,56 @@ def test_infer_killed_with_sigkill_resumes_to_the_same_results(tiny_policy, tmp_
     subprocess.run(infer_cmd(tiny_policy, killed), check=True, capture_output=True, env=env, timeout=600)
     assert stable(read_results(results)) == stable(read_results(full / "results.jsonl"))
     # a folder holding another configuration's results is refused in one line
-    clash = subprocess.run(infer_cmd(tiny_policy, killed, ["--temperature", "0.5"]), capture_output=True, text=True, env=env)
+    clash = subprocess.run(
+        infer_cmd(tiny_policy, killed, ["--temperature", "0.5"]), capture_output=True, text=True, env=env
+    )
     assert clash.returncode == 2 and "different configuration" in clash.stderr
 
 
 @pytest.mark.slow
 def test_shards_merge_and_eval_writes_table_and_plots(tiny_policy, tmp_path):
     for i in range(2):
-        subprocess.run(infer_cmd(tiny_policy, tmp_path / f"s{i}", ["--shard", f"{i}/2"]), check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            infer_cmd(tiny_policy, tmp_path / f"s{i}", ["--shard", f"{i}/2"]),
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
     merged = tmp_path / "merged"
-    subprocess.run([sys.executable, "-m", "ponder", "merge", "--inputs", str(tmp_path / "s0"), str(tmp_path / "s1"),
-                    "--output_dir", str(merged)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ponder",
+            "merge",
+            "--inputs",
+            str(tmp_path / "s0"),
+            str(tmp_path / "s1"),
+            "--output_dir",
+            str(merged),
+        ],
+        check=True,
+        capture_output=True,
+    )
     rows = read_results(merged / "results.jsonl")
     assert len({r.problem_id for r in rows}) == 10 and len(rows) == 10 * (1 + 2 + 2)
-    out = subprocess.run([sys.executable, "-m", "ponder", "eval", "search", "--results", str(merged)],
-                         check=True, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "ponder", "eval", "search", "--results", str(merged)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "weighted_best_of_n" in out.stdout and "beam_search" in out.stdout
     summary = json.loads((merged / "summary.json").read_text())
     wbon = {p["n"]: p for p in summary if p["strategy"] == "weighted_best_of_n" and p["level"] is None}
     assert sorted(wbon) == [1, 2, 3, 4]  # every N up to the pool, by subsampling
     direct = [r for r in rows if r.strategy == "weighted_best_of_n" and r.n == 4]
     assert wbon[4]["accuracy"] == pytest.approx(sum(r.correct for r in direct) / len(direct))
-    for name in ("accuracy_vs_n.png", "accuracy_vs_tokens.png", "accuracy_vs_flops.png", "accuracy_vs_n_by_level.png"):
+    for name in (
+        "accuracy_vs_n.png",
+        "accuracy_vs_tokens.png",
+        "accuracy_vs_flops.png",
+        "accuracy_vs_n_by_level.png",
+    ):
         assert (merged / name).stat().st_size > 5000

@@ -26,8 +26,14 @@ def write_labels(path: Path, per_level: int, seed: int) -> list[dict]:
     """A `ponder data difficulty` file from ArithWorld, bin = level (a level's operation count shows in the question)."""
     rng = random.Random(seed)
     rows = [
-        {"problem_id": p.id, "question": p.question, "level": p.level, "samples": 8, "bin": p.level,
-         "pass_rate": min(1.0, max(0.0, PASS_RATE[p.level] + rng.uniform(-0.1, 0.1)))}
+        {
+            "problem_id": p.id,
+            "question": p.question,
+            "level": p.level,
+            "samples": 8,
+            "bin": p.level,
+            "pass_rate": min(1.0, max(0.0, PASS_RATE[p.level] + rng.uniform(-0.1, 0.1))),
+        }
         for p in generate_problems(per_level, seed=seed)
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -56,9 +62,13 @@ def test_metrics_on_a_hand_made_example():
     # expected-bin ranks (1, 2, 4, 3) against bin ranks (1, 2.5, 2.5, 4): 3 / sqrt(5 * 4.5)
     assert metrics["spearman"] == pytest.approx(math.sqrt(0.4))
     # with pass rates the truth is -pass_rate, whose ranks (1, 2, 4, 3) match the prediction's exactly
-    assert difficulty_metrics(probabilities, true_bins, [0.9, 0.5, 0.1, 0.2])["spearman"] == pytest.approx(1.0)
+    assert difficulty_metrics(probabilities, true_bins, [0.9, 0.5, 0.1, 0.2])["spearman"] == pytest.approx(
+        1.0
+    )
     # one missing pass rate: back to the bins
-    assert difficulty_metrics(probabilities, true_bins, [0.9, None, 0.1, 0.2])["spearman"] == pytest.approx(math.sqrt(0.4))
+    assert difficulty_metrics(probabilities, true_bins, [0.9, None, 0.1, 0.2])["spearman"] == pytest.approx(
+        math.sqrt(0.4)
+    )
 
 
 def test_help_and_the_recipe_parse(capsys, monkeypatch):
@@ -68,7 +78,9 @@ def test_help_and_the_recipe_parse(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "--freeze_backbone" in out and "--label" in out and "--eval_dataset" in out
     monkeypatch.chdir(REPO)  # the recipe names the shipped policy relative to the repository
-    args, config = parse_config((DifficultyArguments, DifficultyConfig), ["--config", "configs/train/difficulty.yaml"])
+    args, config = parse_config(
+        (DifficultyArguments, DifficultyConfig), ["--config", "configs/train/difficulty.yaml"]
+    )
     assert (config.label, config.num_bins, config.report_to) == ("bin", 5, ["wandb"])
     assert Path(args.model_name_or_path).resolve() == POLICY
 
@@ -106,9 +118,26 @@ def test_trained_predictor_learns_arithworld_levels(tmp_path, offline_wandb):
     write_labels(train, per_level=60, seed=0)
     eval_rows = write_labels(held_out, per_level=20, seed=1)
     out = tmp_path / "predictor"
-    main(["--dataset", str(train), "--eval_dataset", str(held_out), "--output_dir", str(out),
-          "--max_steps", "30", "--per_device_train_batch_size", "16", "--learning_rate", "0.002",
-          "--logging_steps", "10", "--report_to", "wandb"])
+    main(
+        [
+            "--dataset",
+            str(train),
+            "--eval_dataset",
+            str(held_out),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "30",
+            "--per_device_train_batch_size",
+            "16",
+            "--learning_rate",
+            "0.002",
+            "--logging_steps",
+            "10",
+            "--report_to",
+            "wandb",
+        ]
+    )
     results = json.loads((out / "eval_results.json").read_text())
     assert results["n_train"] == 300 and results["n_eval"] == 100
     # chance is 0.2 accuracy; the operation count is in the question, so it learns fast
@@ -124,19 +153,42 @@ def test_trained_predictor_learns_arithworld_levels(tmp_path, offline_wandb):
     assert set(predictor.predict(questions)) <= {1, 2, 3, 4, 5}
     # the predictor lays questions out exactly as the trainer did, so it scores the same (other
     # batches change the float noise, which can swap the ranks of near-equal expected bins)
-    again = difficulty_metrics(probabilities, [r["bin"] for r in eval_rows], [r["pass_rate"] for r in eval_rows])
+    again = difficulty_metrics(
+        probabilities, [r["bin"] for r in eval_rows], [r["pass_rate"] for r in eval_rows]
+    )
     assert again == pytest.approx({k: results[k] for k in again}, abs=1e-3)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [["--use_peft", "true"], ["--freeze_backbone", "true", "--unfreeze_last_layers", "1", "--backbone_layers", "2"]],
-                         ids=["lora", "frozen-2-layers"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--use_peft", "true"],
+        ["--freeze_backbone", "true", "--unfreeze_last_layers", "1", "--backbone_layers", "2"],
+    ],
+    ids=["lora", "frozen-2-layers"],
+)
 def test_cheaper_variants_save_a_plain_folder(tmp_path, extra):
     data = tmp_path / "labels.jsonl"
     write_labels(data, per_level=8, seed=0)
     out = tmp_path / "predictor"
-    main(["--dataset", str(data), "--eval_fraction", "0.25", "--output_dir", str(out), "--max_steps", "3",
-          "--per_device_train_batch_size", "8", "--report_to", "none", *extra])
+    main(
+        [
+            "--dataset",
+            str(data),
+            "--eval_fraction",
+            "0.25",
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "8",
+            "--report_to",
+            "none",
+            *extra,
+        ]
+    )
     assert json.loads((out / "eval_results.json").read_text())["n_eval"] == 10
     predictor = load_difficulty_predictor(out)
     assert set(predictor.predict(["1 +2", "5 *3 -1 +2 -8 +1 +1"])) <= {1, 2, 3, 4, 5}
@@ -144,5 +196,9 @@ def test_cheaper_variants_save_a_plain_folder(tmp_path, extra):
         policy = AutoModelForCausalLM.from_pretrained(POLICY)
         backbone = predictor.model.base_model
         assert len(backbone.layers) == 2
-        assert torch.equal(backbone.layers[0].mlp.up_proj.weight, policy.model.layers[0].mlp.up_proj.weight)  # frozen
-        assert not torch.equal(backbone.layers[1].mlp.up_proj.weight, policy.model.layers[1].mlp.up_proj.weight)  # trained
+        assert torch.equal(
+            backbone.layers[0].mlp.up_proj.weight, policy.model.layers[0].mlp.up_proj.weight
+        )  # frozen
+        assert not torch.equal(
+            backbone.layers[1].mlp.up_proj.weight, policy.model.layers[1].mlp.up_proj.weight
+        )  # trained

@@ -24,11 +24,16 @@ def run():
     hf = HFBackend(str(SHIPPED_POLICY))
     prompts = [build_prompt(hf.tokenizer, p.question) for p in generate_problems(2, levels=[1, 3, 5], seed=7)]
     script = Path(__file__).parent / "helpers" / "vllm_run.py"
-    proc = subprocess.run([sys.executable, str(script), str(SHIPPED_POLICY), json.dumps(prompts)],
-                          capture_output=True, text=True, timeout=900, env={**os.environ, **ENV})
+    proc = subprocess.run(
+        [sys.executable, str(script), str(SHIPPED_POLICY), json.dumps(prompts)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **ENV},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
-    return hf, prompts, json.loads(line[len("RESULT "):])
+    return hf, prompts, json.loads(line[len("RESULT ") :])
 
 
 def test_same_seed_same_outputs(run):

@@ -16,20 +16,32 @@ import torch
 @dataclass
 class SmallModelDefaults:
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
-    warmup_steps: float = field(default=0.05, metadata={"help": "Warm-up, in steps or as a fraction of training."})
+    warmup_steps: float = field(
+        default=0.05, metadata={"help": "Warm-up, in steps or as a fraction of training."}
+    )
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     logging_steps: float = field(default=25, metadata={"help": "Log every this many steps."})
-    save_strategy: str = field(default="steps", metadata={"help": "When to checkpoint; a killed run resumes from the last checkpoint."})
+    save_strategy: str = field(
+        default="steps",
+        metadata={"help": "When to checkpoint; a killed run resumes from the last checkpoint."},
+    )
     save_steps: float = field(default=500, metadata={"help": "Checkpoint every this many steps."})
     save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept."})
     # float32 by default, measured on 2 CPU cores (torch 2.13): bf16 autocast made a step of the
     # ArithWorld PRM ~18x slower (4.6 s against 0.25 s) and 40 distillation steps 222 s against
     # 154 s. Only the policy's pre-training was faster under it (1.4x), and it turns it on.
-    bf16: bool = field(default=False, metadata={"help": "bf16 autocast (for GPUs; float32 is faster for ponder's small models on CPU)."})
+    bf16: bool = field(
+        default=False,
+        metadata={"help": "bf16 autocast (for GPUs; float32 is faster for ponder's small models on CPU)."},
+    )
     # A list with a default_factory: HfArgumentParser turns `str | list[str]` with a default into [None].
-    report_to: list[str] = field(default_factory=lambda: ["wandb"], metadata={"help": "Where to log ('wandb', 'none', ...)."})
+    report_to: list[str] = field(
+        default_factory=lambda: ["wandb"], metadata={"help": "Where to log ('wandb', 'none', ...)."}
+    )
 
     def __post_init__(self):
         if self.bf16 and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
-            self.use_cpu = True  # transformers allows bf16 autocast without a GPU only when told to use the CPU
+            self.use_cpu = (
+                True  # transformers allows bf16 autocast without a GPU only when told to use the CPU
+            )
         super().__post_init__()

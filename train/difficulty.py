@@ -28,12 +28,24 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    Trainer,
+    TrainingArguments,
+)
 from transformers.trainer_utils import get_last_checkpoint
 
 from ponder.config import ConfigError, fail, parse_config
 from ponder.data import DatasetError, load_problems
-from ponder.infer.difficulty import DifficultyPredictor, PredictorConfig, difficulty_metrics, encode_question, pad_batch
+from ponder.infer.difficulty import (
+    DifficultyPredictor,
+    PredictorConfig,
+    difficulty_metrics,
+    encode_question,
+    pad_batch,
+)
 from ponder.models import check_model_name
 from ponder.tracking import configure_wandb, finish_wandb
 from ponder.train.defaults import SmallModelDefaults
@@ -43,20 +55,68 @@ LABELS = ("bin", "level")
 
 @dataclass
 class DifficultyArguments:
-    model_name_or_path: str = field(default="ponder/checkpoints/arithworld-policy", metadata={"help": "Causal-LM folder or hub name to start from (its LM head is replaced by a num_bins-way classification head)."})
-    dataset: str = field(default="outputs/difficulty.jsonl", metadata={"help": "Training rows: a `ponder data difficulty` jsonl, or a jsonl/json file or hub dataset of problems with a level (then --label level)."})
-    dataset_split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
-    eval_dataset: str | None = field(default=None, metadata={"help": "Held-out rows, same kinds as `dataset`; empty to hold out `eval_fraction` of `dataset`."})
-    eval_dataset_split: str = field(default="test", metadata={"help": "Split to load when `eval_dataset` is a hub name."})
-    eval_fraction: float = field(default=0.2, metadata={"help": "Share of `dataset` held out for the final evaluation when no `eval_dataset` is given."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Train on a random subset of this many rows (seeded by `seed`)."})
-    backbone_layers: int | None = field(default=None, metadata={"help": "Keep only the first this many decoder layers (all when empty): cost falls in proportion, and a middle layer often tells difficulty as well as the last."})
-    freeze_backbone: bool = field(default=False, metadata={"help": "Train only the new head (and the last `unfreeze_last_layers` layers): the frozen layers run forward only."})
-    unfreeze_last_layers: int = field(default=0, metadata={"help": "With freeze_backbone: also train this many last decoder layers and the final norm."})
-    use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT) and the new head instead of every weight; merged into the saved folder."})
+    model_name_or_path: str = field(
+        default="ponder/checkpoints/arithworld-policy",
+        metadata={
+            "help": "Causal-LM folder or hub name to start from (its LM head is replaced by a num_bins-way classification head)."
+        },
+    )
+    dataset: str = field(
+        default="outputs/difficulty.jsonl",
+        metadata={
+            "help": "Training rows: a `ponder data difficulty` jsonl, or a jsonl/json file or hub dataset of problems with a level (then --label level)."
+        },
+    )
+    dataset_split: str = field(
+        default="train", metadata={"help": "Split to load when `dataset` is a hub name."}
+    )
+    eval_dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": "Held-out rows, same kinds as `dataset`; empty to hold out `eval_fraction` of `dataset`."
+        },
+    )
+    eval_dataset_split: str = field(
+        default="test", metadata={"help": "Split to load when `eval_dataset` is a hub name."}
+    )
+    eval_fraction: float = field(
+        default=0.2,
+        metadata={
+            "help": "Share of `dataset` held out for the final evaluation when no `eval_dataset` is given."
+        },
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Train on a random subset of this many rows (seeded by `seed`)."}
+    )
+    backbone_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "Keep only the first this many decoder layers (all when empty): cost falls in proportion, and a middle layer often tells difficulty as well as the last."
+        },
+    )
+    freeze_backbone: bool = field(
+        default=False,
+        metadata={
+            "help": "Train only the new head (and the last `unfreeze_last_layers` layers): the frozen layers run forward only."
+        },
+    )
+    unfreeze_last_layers: int = field(
+        default=0,
+        metadata={
+            "help": "With freeze_backbone: also train this many last decoder layers and the final norm."
+        },
+    )
+    use_peft: bool = field(
+        default=False,
+        metadata={
+            "help": "Train a LoRA adapter (PEFT) and the new head instead of every weight; merged into the saved folder."
+        },
+    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the model's repository."})
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow model code from the model's repository."}
+    )
 
     def __post_init__(self):
         check_model_name("model_name_or_path", self.model_name_or_path)
@@ -69,23 +129,46 @@ class DifficultyArguments:
         if self.unfreeze_last_layers < 0 or (self.unfreeze_last_layers and not self.freeze_backbone):
             raise ValueError("unfreeze_last_layers: a count >= 0, used with --freeze_backbone true")
         if self.freeze_backbone and self.use_peft:
-            raise ValueError("freeze_backbone: choose one of freeze_backbone and use_peft (LoRA freezes the backbone itself)")
+            raise ValueError(
+                "freeze_backbone: choose one of freeze_backbone and use_peft (LoRA freezes the backbone itself)"
+            )
 
 
 @dataclass
 class DifficultyConfig(SmallModelDefaults, TrainingArguments):
     """TrainingArguments plus what a difficulty predictor needs, with ponder's small-model defaults."""
 
-    output_dir: str = field(default="outputs/difficulty-predictor", metadata={"help": "Where the predictor is saved."})
-    label: str = field(default="bin", metadata={"help": "'bin': the `bin` of `ponder data difficulty` rows; 'level': the dataset's level field."})
-    num_bins: int = field(default=5, metadata={"help": "Number of classes; labels must lie in 1..num_bins (1 = easiest)."})
-    max_length: int = field(default=256, metadata={"help": "Questions are cut to this many tokens (the cost of a step grows with it)."})
-    chat_template: bool = field(default=False, metadata={"help": "Put the question in the tokenizer's chat template (user turn, assistant turn opened) instead of [bos] + question."})
+    output_dir: str = field(
+        default="outputs/difficulty-predictor", metadata={"help": "Where the predictor is saved."}
+    )
+    label: str = field(
+        default="bin",
+        metadata={
+            "help": "'bin': the `bin` of `ponder data difficulty` rows; 'level': the dataset's level field."
+        },
+    )
+    num_bins: int = field(
+        default=5, metadata={"help": "Number of classes; labels must lie in 1..num_bins (1 = easiest)."}
+    )
+    max_length: int = field(
+        default=256,
+        metadata={"help": "Questions are cut to this many tokens (the cost of a step grows with it)."},
+    )
+    chat_template: bool = field(
+        default=False,
+        metadata={
+            "help": "Put the question in the tokenizer's chat template (user turn, assistant turn opened) instead of [bos] + question."
+        },
+    )
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device."})
-    per_device_eval_batch_size: int = field(default=64, metadata={"help": "Batch size of the final evaluation."})
+    per_device_eval_batch_size: int = field(
+        default=64, metadata={"help": "Batch size of the final evaluation."}
+    )
     learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate (AdamW)."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "Passes over the training rows."})
-    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the tokenized columns (the collator needs them)."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Keep the tokenized columns (the collator needs them)."}
+    )
 
     def __post_init__(self):
         if self.label not in LABELS:
@@ -125,8 +208,12 @@ def load_labelled(path: str, split: str, label: str, num_bins: int) -> list[dict
     else:
         problems = load_problems(path, split=split)
         if label == "bin":
-            raise DatasetError(f"{path}: row 1 has no 'bin' field (not a `ponder data difficulty` file; for the dataset's own levels use --label level)")
-        entries = [(f"{path}: problem {i + 1} ({p.id})", p.question, p.level, None) for i, p in enumerate(problems)]
+            raise DatasetError(
+                f"{path}: row 1 has no 'bin' field (not a `ponder data difficulty` file; for the dataset's own levels use --label level)"
+            )
+        entries = [
+            (f"{path}: problem {i + 1} ({p.id})", p.question, p.level, None) for i, p in enumerate(problems)
+        ]
     out = []
     for location, question, value, pass_rate in entries:
         if not isinstance(value, int) or isinstance(value, bool):
@@ -157,22 +244,31 @@ def split_rows(args: DifficultyArguments, config: DifficultyConfig) -> tuple[lis
 
 
 def build_model(args: DifficultyArguments, num_bins: int):
-    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        args.model_name_or_path, trust_remote_code=args.trust_remote_code
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     config = AutoConfig.from_pretrained(
-        args.model_name_or_path, num_labels=num_bins, trust_remote_code=args.trust_remote_code,
-        id2label={k: f"bin {k + 1}" for k in range(num_bins)}, label2id={f"bin {k + 1}": k for k in range(num_bins)},
+        args.model_name_or_path,
+        num_labels=num_bins,
+        trust_remote_code=args.trust_remote_code,
+        id2label={k: f"bin {k + 1}" for k in range(num_bins)},
+        label2id={f"bin {k + 1}": k for k in range(num_bins)},
     )
     config.pad_token_id = tokenizer.pad_token_id  # the head pools the last token that is not this id
     config.use_cache = False  # else evaluation returns the cache beside the logits
     if args.backbone_layers is not None:
         if args.backbone_layers > config.num_hidden_layers:
-            raise ConfigError(f"backbone_layers: {args.model_name_or_path} has only {config.num_hidden_layers} layers")
+            raise ConfigError(
+                f"backbone_layers: {args.model_name_or_path} has only {config.num_hidden_layers} layers"
+            )
         config.num_hidden_layers = args.backbone_layers
         if getattr(config, "layer_types", None):
             config.layer_types = config.layer_types[: args.backbone_layers]
-    model = AutoModelForSequenceClassification.from_pretrained(args.model_name_or_path, config=config, trust_remote_code=args.trust_remote_code)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        args.model_name_or_path, config=config, trust_remote_code=args.trust_remote_code
+    )
     if args.freeze_backbone:
         backbone = model.base_model
         backbone.requires_grad_(False)
@@ -183,21 +279,34 @@ def build_model(args: DifficultyArguments, num_bins: int):
         from peft import LoraConfig, TaskType, get_peft_model
 
         # SEQ_CLS keeps the new head ("score") fully trainable (PEFT's modules_to_save).
-        lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=args.lora_r, lora_alpha=args.lora_alpha,
-                          target_modules="all-linear", exclude_modules=["score", "classifier"])
+        lora = LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=args.lora_r,
+            lora_alpha=args.lora_alpha,
+            target_modules="all-linear",
+            exclude_modules=["score", "classifier"],
+        )
         model = get_peft_model(model, lora)
     return model, tokenizer
 
 
 def to_dataset(rows: list[dict], tokenizer, config: DifficultyConfig) -> Dataset:
-    return Dataset.from_dict({
-        "input_ids": [encode_question(tokenizer, r["question"], config.chat_template, config.max_length) for r in rows],
-        "labels": [r["bin"] - 1 for r in rows],  # 0-based class ids
-    })
+    return Dataset.from_dict(
+        {
+            "input_ids": [
+                encode_question(tokenizer, r["question"], config.chat_template, config.max_length)
+                for r in rows
+            ],
+            "labels": [r["bin"] - 1 for r in rows],  # 0-based class ids
+        }
+    )
 
 
 def collate(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    return {**pad_batch([r["input_ids"] for r in rows], pad_id), "labels": torch.tensor([r["labels"] for r in rows])}
+    return {
+        **pad_batch([r["input_ids"] for r in rows], pad_id),
+        "labels": torch.tensor([r["labels"] for r in rows]),
+    }
 
 
 def train_difficulty(args: DifficultyArguments, config: DifficultyConfig) -> dict:
@@ -206,9 +315,15 @@ def train_difficulty(args: DifficultyArguments, config: DifficultyConfig) -> dic
     train_rows, held_out = split_rows(args, config)
     model, tokenizer = build_model(args, config.num_bins)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"difficulty: {len(train_rows)} training and {len(held_out)} held-out questions; {trainable:,} of {model.num_parameters():,} parameters trained")
-    trainer = Trainer(model=model, args=config, train_dataset=to_dataset(train_rows, tokenizer, config),
-                      data_collator=lambda batch: collate(batch, tokenizer.pad_token_id))
+    print(
+        f"difficulty: {len(train_rows)} training and {len(held_out)} held-out questions; {trainable:,} of {model.num_parameters():,} parameters trained"
+    )
+    trainer = Trainer(
+        model=model,
+        args=config,
+        train_dataset=to_dataset(train_rows, tokenizer, config),
+        data_collator=lambda batch: collate(batch, tokenizer.pad_token_id),
+    )
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
     start = time.time()
     trainer.train(resume_from_checkpoint=last)
@@ -224,9 +339,13 @@ def train_difficulty(args: DifficultyArguments, config: DifficultyConfig) -> dic
     if held_out:
         # Scored by the predictor class that loads the folder, so the report is what users get.
         # (The Trainer's own evaluation would reorder rows under group_by_length, losing their pass rates.)
-        predictor = DifficultyPredictor(model, tokenizer, predictor_config, batch_size=config.per_device_eval_batch_size)
+        predictor = DifficultyPredictor(
+            model, tokenizer, predictor_config, batch_size=config.per_device_eval_batch_size
+        )
         probabilities = predictor.probabilities([r["question"] for r in held_out])
-        metrics = difficulty_metrics(probabilities, [r["bin"] for r in held_out], [r["pass_rate"] for r in held_out])
+        metrics = difficulty_metrics(
+            probabilities, [r["bin"] for r in held_out], [r["pass_rate"] for r in held_out]
+        )
         trainer.log({f"eval_{name}": value for name, value in metrics.items()})  # W&B: eval/accuracy, ...
         against = "-pass_rate" if all(r["pass_rate"] is not None for r in held_out) else config.label
         record = metrics | {"spearman_against": against} | record
@@ -238,7 +357,9 @@ def train_difficulty(args: DifficultyArguments, config: DifficultyConfig) -> dic
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, config = parse_config((DifficultyArguments, DifficultyConfig), argv, prog="ponder train difficulty", description=__doc__)
+    args, config = parse_config(
+        (DifficultyArguments, DifficultyConfig), argv, prog="ponder train difficulty", description=__doc__
+    )
     try:
         train_difficulty(args, config)
     except (ConfigError, DatasetError) as err:

@@ -38,23 +38,66 @@ from ponder.tracking import configure_wandb, finish_wandb
 from ponder.train.defaults import SmallModelDefaults
 
 # method -> (rows file in a `ponder data distill` folder, the columns its trainer reads)
-METHODS = {"sft": ("sft.jsonl", ["prompt", "completion"]), "dpo": ("pairs.jsonl", ["prompt", "chosen", "rejected"])}
+METHODS = {
+    "sft": ("sft.jsonl", ["prompt", "completion"]),
+    "dpo": ("pairs.jsonl", ["prompt", "chosen", "rejected"]),
+}
 
 
 @dataclass
 class DistillArguments:
-    method: str = field(default="sft", metadata={"help": "'sft': fine-tune on the best trajectories (expert iteration); 'dpo': DPO on correct/incorrect pairs."})
-    model_name_or_path: str = field(default="ponder/checkpoints/arithworld-policy", metadata={"help": "Causal-LM folder or hub name to distil into (the policy that searched)."})
-    dataset: str = field(default="outputs/distill-data", metadata={"help": "A `ponder data distill` folder (sft.jsonl or pairs.jsonl is read by method) or one such jsonl file."})
-    use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of every weight."})
+    method: str = field(
+        default="sft",
+        metadata={
+            "help": "'sft': fine-tune on the best trajectories (expert iteration); 'dpo': DPO on correct/incorrect pairs."
+        },
+    )
+    model_name_or_path: str = field(
+        default="ponder/checkpoints/arithworld-policy",
+        metadata={"help": "Causal-LM folder or hub name to distil into (the policy that searched)."},
+    )
+    dataset: str = field(
+        default="outputs/distill-data",
+        metadata={
+            "help": "A `ponder data distill` folder (sft.jsonl or pairs.jsonl is read by method) or one such jsonl file."
+        },
+    )
+    use_peft: bool = field(
+        default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of every weight."}
+    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    merge_adapter: bool = field(default=True, metadata={"help": "With use_peft: merge the LoRA into the base weights and save a plain model folder (else save the adapter alone)."})
-    eval_dataset: str = field(default="arithworld", metadata={"help": "Held-out problems for the final comparison: 'arithworld', a jsonl/json file or a hub dataset (every problem of a file or hub set)."})
-    eval_split: str = field(default="test", metadata={"help": "Split to load when `eval_dataset` is a hub name."})
-    eval_per_level: int = field(default=0, metadata={"help": "ArithWorld problems per level for the final comparison of base and distilled policy (0: no evaluation)."})
-    eval_seed: int = field(default=1, metadata={"help": "ArithWorld seed of the evaluation problems; questions that occur in the training rows are dropped."})
-    eval_k: int = field(default=0, metadata={"help": "Samples per problem for pass@k in the final evaluation (0: greedy only)."})
+    merge_adapter: bool = field(
+        default=True,
+        metadata={
+            "help": "With use_peft: merge the LoRA into the base weights and save a plain model folder (else save the adapter alone)."
+        },
+    )
+    eval_dataset: str = field(
+        default="arithworld",
+        metadata={
+            "help": "Held-out problems for the final comparison: 'arithworld', a jsonl/json file or a hub dataset (every problem of a file or hub set)."
+        },
+    )
+    eval_split: str = field(
+        default="test", metadata={"help": "Split to load when `eval_dataset` is a hub name."}
+    )
+    eval_per_level: int = field(
+        default=0,
+        metadata={
+            "help": "ArithWorld problems per level for the final comparison of base and distilled policy (0: no evaluation)."
+        },
+    )
+    eval_seed: int = field(
+        default=1,
+        metadata={
+            "help": "ArithWorld seed of the evaluation problems; questions that occur in the training rows are dropped."
+        },
+    )
+    eval_k: int = field(
+        default=0,
+        metadata={"help": "Samples per problem for pass@k in the final evaluation (0: greedy only)."},
+    )
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -91,13 +134,22 @@ class _DistillDefaults(SmallModelDefaults):
     batch 32, 2,000 steps) for rounds of thousands of rows, while these defaults stay moderate.
     """
 
-    output_dir: str = field(default="outputs/distill", metadata={"help": "Where the distilled policy is saved."})
-    per_device_train_batch_size: int = field(default=8, metadata={"help": "Batch size per device (rows for SFT, pairs for DPO)."})
+    output_dir: str = field(
+        default="outputs/distill", metadata={"help": "Where the distilled policy is saved."}
+    )
+    per_device_train_batch_size: int = field(
+        default=8, metadata={"help": "Batch size per device (rows for SFT, pairs for DPO)."}
+    )
     num_train_epochs: float = field(default=2.0, metadata={"help": "Passes over the distilled rows."})
-    max_length: int | None = field(default=512, metadata={"help": "Longer sequences (prompt + completion) are truncated."})
+    max_length: int | None = field(
+        default=512, metadata={"help": "Longer sequences (prompt + completion) are truncated."}
+    )
     logging_steps: float = field(default=10, metadata={"help": "Log every this many steps."})
     save_steps: float = field(default=200, metadata={"help": "Checkpoint every this many steps."})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save memory (slower; off for small models)."})
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "Recompute activations to save memory (slower; off for small models)."},
+    )
 
 
 @dataclass
@@ -112,7 +164,12 @@ class DistillDPOConfig(_DistillDefaults, DPOConfig):
     """TRL's DPOConfig with the small-model defaults above."""
 
     learning_rate: float = field(default=5e-6, metadata={"help": "Peak learning rate (AdamW)."})
-    beta: float = field(default=0.1, metadata={"help": "DPO's beta: higher keeps the policy closer to the reference (the model it starts from)."})
+    beta: float = field(
+        default=0.1,
+        metadata={
+            "help": "DPO's beta: higher keeps the policy closer to the reference (the model it starts from)."
+        },
+    )
 
 
 CONFIGS = {"sft": DistillSFTConfig, "dpo": DistillDPOConfig}
@@ -120,7 +177,9 @@ CONFIGS = {"sft": DistillSFTConfig, "dpo": DistillDPOConfig}
 
 def lr_batch_ratio(config: TrainingArguments) -> float:
     """Learning rate over the effective batch (per device × accumulation × processes)."""
-    return config.learning_rate / (config.per_device_train_batch_size * config.gradient_accumulation_steps * config.world_size)
+    return config.learning_rate / (
+        config.per_device_train_batch_size * config.gradient_accumulation_steps * config.world_size
+    )
 
 
 class LogLrBatchRatio(TrainerCallback):
@@ -155,21 +214,36 @@ def load_rows(dataset: str, method: str) -> Dataset:
     return Dataset.from_list([{c: row[c] for c in columns} for row in rows])
 
 
-def build_trainer(args: DistillArguments, config: SFTConfig | DPOConfig, rows: Dataset) -> tuple[SFTTrainer | DPOTrainer, object]:
+def build_trainer(
+    args: DistillArguments, config: SFTConfig | DPOConfig, rows: Dataset
+) -> tuple[SFTTrainer | DPOTrainer, object]:
     """TRL's trainer for `args.method` on the model to distil into, and its tokenizer."""
-    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path, trust_remote_code=config.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        args.model_name_or_path, trust_remote_code=config.trust_remote_code
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
     def load():
-        return AutoModelForCausalLM.from_pretrained(args.model_name_or_path, trust_remote_code=config.trust_remote_code)
+        return AutoModelForCausalLM.from_pretrained(
+            args.model_name_or_path, trust_remote_code=config.trust_remote_code
+        )
 
     peft_config = None
     if args.use_peft:
         from peft import LoraConfig
 
-        peft_config = LoraConfig(task_type="CAUSAL_LM", r=args.lora_r, lora_alpha=args.lora_alpha, target_modules="all-linear")
-    kwargs = dict(model=load(), args=config, train_dataset=rows, processing_class=tokenizer, peft_config=peft_config, callbacks=[LogLrBatchRatio()])
+        peft_config = LoraConfig(
+            task_type="CAUSAL_LM", r=args.lora_r, lora_alpha=args.lora_alpha, target_modules="all-linear"
+        )
+    kwargs = dict(
+        model=load(),
+        args=config,
+        train_dataset=rows,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[LogLrBatchRatio()],
+    )
     if args.method == "sft":
         return SFTTrainer(**kwargs), tokenizer
     # With LoRA the reference is the base model with the adapter switched off; a full model
@@ -181,10 +255,17 @@ def evaluate(args: DistillArguments, model, tokenizer, rows: Dataset) -> dict:
     """Greedy (and pass@k) accuracy per level of the base and the distilled policy on held-out
     problems: the evaluation problems minus any question that occurs in the training rows."""
     seen = {row["prompt"][-1]["content"] for row in rows}
-    problems = [p for p in load_source(args.eval_dataset, args.eval_split, None, args.eval_seed, args.eval_per_level) if p.question not in seen]
+    problems = [
+        p
+        for p in load_source(args.eval_dataset, args.eval_split, None, args.eval_seed, args.eval_per_level)
+        if p.question not in seen
+    ]
     system = next((m["content"] for m in rows[0]["prompt"] if m["role"] == "system"), None)
     record = {}
-    for name, backend in (("base", HFBackend(args.model_name_or_path)), ("distilled", HFBackend(model.float(), tokenizer))):
+    for name, backend in (
+        ("base", HFBackend(args.model_name_or_path)),
+        ("distilled", HFBackend(model.float(), tokenizer)),
+    ):
         scores = score_by_level(backend, tokenizer, problems, k=args.eval_k, system_prompt=system)
         print(f"{name} policy, {len(problems)} held-out problems:\n{format_table(scores)}")
         record[name] = [asdict(s) for s in scores]
@@ -210,15 +291,30 @@ def train_distill(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(config.output_dir)
 
-    record = {"method": args.method, "rows": len(rows), "steps": trainer.state.global_step, "train_s": round(train_s, 1), "lr_batch_ratio": lr_batch_ratio(config), "args": asdict(args)}
+    record = {
+        "method": args.method,
+        "rows": len(rows),
+        "steps": trainer.state.global_step,
+        "train_s": round(train_s, 1),
+        "lr_batch_ratio": lr_batch_ratio(config),
+        "args": asdict(args),
+    }
     if trainer.is_world_process_zero():
         if args.eval_per_level > 0:
             record["levels"] = evaluate(args, model, tokenizer, rows)
         Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
         # lr_batch_ratio goes into the run's summary too, beside the distilled policy's greedy scores,
         # so that runs compare on it in W&B's table as well as in their config
-        finish_wandb(config.report_to, {"lr_batch_ratio": record["lr_batch_ratio"],
-                                        **{f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", {}).get("distilled", [])}})
+        finish_wandb(
+            config.report_to,
+            {
+                "lr_batch_ratio": record["lr_batch_ratio"],
+                **{
+                    f"eval/greedy_L{s['level']}": s["greedy"]
+                    for s in record.get("levels", {}).get("distilled", [])
+                },
+            },
+        )
     return record
 
 

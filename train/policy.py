@@ -36,28 +36,53 @@ from ponder.train.defaults import SmallModelDefaults
 class PolicyArguments:
     dataset: str = field(
         default="arithworld",
-        metadata={"help": "'arithworld' to generate problems, or a jsonl/json file or hub dataset whose rows have solutions."},
+        metadata={
+            "help": "'arithworld' to generate problems, or a jsonl/json file or hub dataset whose rows have solutions."
+        },
     )
-    dataset_split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
-    train_size: int = field(default=200_000, metadata={"help": "ArithWorld training problems (spread evenly over levels)."})
-    eval_per_level: int = field(default=200, metadata={"help": "Held-out ArithWorld problems per level for the final evaluation."})
-    eval_k: int = field(default=16, metadata={"help": "Samples per problem for pass@k in the final evaluation (0 to skip)."})
-    problem_seed: int = field(default=0, metadata={"help": "Seed of the generated training problems (evaluation uses problem_seed + 1)."})
+    dataset_split: str = field(
+        default="train", metadata={"help": "Split to load when `dataset` is a hub name."}
+    )
+    train_size: int = field(
+        default=200_000, metadata={"help": "ArithWorld training problems (spread evenly over levels)."}
+    )
+    eval_per_level: int = field(
+        default=200, metadata={"help": "Held-out ArithWorld problems per level for the final evaluation."}
+    )
+    eval_k: int = field(
+        default=16, metadata={"help": "Samples per problem for pass@k in the final evaluation (0 to skip)."}
+    )
+    problem_seed: int = field(
+        default=0,
+        metadata={"help": "Seed of the generated training problems (evaluation uses problem_seed + 1)."},
+    )
     model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Model folder or hub name to fine-tune; empty to build a Llama from scratch."}
+        default=None,
+        metadata={"help": "Model folder or hub name to fine-tune; empty to build a Llama from scratch."},
     )
-    system_prompt: str | None = field(default=None, metadata={"help": "System message put before every question."})
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System message put before every question."}
+    )
     hidden_size: int = field(default=128, metadata={"help": "From scratch: width of the Llama."})
     num_hidden_layers: int = field(default=4, metadata={"help": "From scratch: number of decoder layers."})
     num_attention_heads: int = field(default=4, metadata={"help": "From scratch: attention heads per layer."})
     intermediate_size: int = field(default=512, metadata={"help": "From scratch: width of the MLP."})
 
     def __post_init__(self):
-        for name in ("train_size", "eval_per_level", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
+        for name in (
+            "train_size",
+            "eval_per_level",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})")
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})"
+            )
 
 
 @dataclass
@@ -71,14 +96,24 @@ class PolicyConfig(SmallModelDefaults, SFTConfig):
     output_dir: str = field(default="outputs/policy", metadata={"help": "Where the trained model is saved."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device."})
     learning_rate: float = field(default=3e-3, metadata={"help": "Peak learning rate (AdamW)."})
-    warmup_steps: float = field(default=0.02, metadata={"help": "Warm-up, in steps or as a fraction of training."})
+    warmup_steps: float = field(
+        default=0.02, metadata={"help": "Warm-up, in steps or as a fraction of training."}
+    )
     num_train_epochs: float = field(default=1.0, metadata={"help": "Passes over the training problems."})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast (faster on CPU and GPU)."})
     max_length: int | None = field(default=256, metadata={"help": "Longer sequences are truncated."})
     logging_steps: float = field(default=50, metadata={"help": "Log every this many steps."})
-    save_strategy: str = field(default="steps", metadata={"help": "When to checkpoint ('steps', 'epoch', 'no')."})
-    save_steps: float = field(default=500, metadata={"help": "Checkpoint every this many steps; a killed run resumes from the last one."})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save memory (slower; off for tiny models)."})
+    save_strategy: str = field(
+        default="steps", metadata={"help": "When to checkpoint ('steps', 'epoch', 'no')."}
+    )
+    save_steps: float = field(
+        default=500,
+        metadata={"help": "Checkpoint every this many steps; a killed run resumes from the last one."},
+    )
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "Recompute activations to save memory (slower; off for tiny models)."},
+    )
     dataloader_num_workers: int = field(default=0, metadata={"help": "Data loading workers."})
 
 
@@ -105,7 +140,9 @@ def load_training_problems(args: PolicyArguments) -> list[Problem]:
     problems = load_problems(args.dataset, split=args.dataset_split)
     missing = [p.id for p in problems if not p.solution]
     if missing:
-        raise ValueError(f"{args.dataset}: {len(missing)} rows have no solution to train on (first: {missing[0]})")
+        raise ValueError(
+            f"{args.dataset}: {len(missing)} rows have no solution to train on (first: {missing[0]})"
+        )
     return problems
 
 
@@ -143,17 +180,23 @@ def train_policy(args: PolicyArguments, config: PolicyConfig) -> dict:
     if args.dataset == "arithworld" and trainer.accelerator.is_main_process:
         eval_problems = generate_problems(n_per_level=args.eval_per_level, seed=args.problem_seed + 1)
         backend = HFBackend(model.float(), tokenizer)
-        scores = score_by_level(backend, tokenizer, eval_problems, k=args.eval_k, system_prompt=args.system_prompt)
+        scores = score_by_level(
+            backend, tokenizer, eval_problems, k=args.eval_k, system_prompt=args.system_prompt
+        )
         print(format_table(scores))
         record["levels"] = [asdict(s) for s in scores]
     Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
     if trainer.is_world_process_zero():
-        finish_wandb(config.report_to, {f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", [])})
+        finish_wandb(
+            config.report_to, {f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", [])}
+        )
     return record
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, config = parse_config((PolicyArguments, PolicyConfig), argv, prog="ponder train policy", description=__doc__)
+    args, config = parse_config(
+        (PolicyArguments, PolicyConfig), argv, prog="ponder train policy", description=__doc__
+    )
     train_policy(args, config)
 
 

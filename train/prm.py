@@ -36,13 +36,25 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer, Trainer, TrainingArguments
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    Trainer,
+    TrainingArguments,
+)
 from transformers.trainer_utils import get_last_checkpoint
 
 from ponder.config import fail, parse_config
 from ponder.data import DatasetError
 from ponder.data.stepwise import load_stepwise
-from ponder.infer.prm.token_cls import VERDICT_ONLY, prefix_lm_features, prefix_tokens, prompt_ids, step_log_odds
+from ponder.infer.prm.token_cls import (
+    VERDICT_ONLY,
+    prefix_lm_features,
+    prefix_tokens,
+    prompt_ids,
+    step_log_odds,
+)
 from ponder.models import check_model_name
 from ponder.tracking import configure_wandb, finish_wandb
 from ponder.train.defaults import SmallModelDefaults
@@ -53,13 +65,29 @@ HEADS = ("token-cls", "lm")
 
 @dataclass
 class PRMArguments:
-    model_name_or_path: str = field(default="ponder/checkpoints/arithworld-policy", metadata={"help": "Causal-LM folder or hub name to start from (its LM head is replaced by a 2-label head)."})
-    dataset: str = field(default="outputs/prm-labels/labels.jsonl", metadata={"help": "jsonl/json file or hub dataset of step labels: TRL's stepwise layout (prompt, completions, labels[, soft_labels]), Math-Shepherd, PRM800K or MATH-APS."})
-    dataset_split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
-    use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of every weight."})
+    model_name_or_path: str = field(
+        default="ponder/checkpoints/arithworld-policy",
+        metadata={
+            "help": "Causal-LM folder or hub name to start from (its LM head is replaced by a 2-label head)."
+        },
+    )
+    dataset: str = field(
+        default="outputs/prm-labels/labels.jsonl",
+        metadata={
+            "help": "jsonl/json file or hub dataset of step labels: TRL's stepwise layout (prompt, completions, labels[, soft_labels]), Math-Shepherd, PRM800K or MATH-APS."
+        },
+    )
+    dataset_split: str = field(
+        default="train", metadata={"help": "Split to load when `dataset` is a hub name."}
+    )
+    use_peft: bool = field(
+        default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of every weight."}
+    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the model's repository."})
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow model code from the model's repository."}
+    )
 
     def __post_init__(self):
         check_model_name("model_name_or_path", self.model_name_or_path)
@@ -70,30 +98,82 @@ class PRMConfig(SmallModelDefaults, TrainingArguments):
     """TrainingArguments plus what a step-level PRM needs, with ponder's small-model defaults."""
 
     output_dir: str = field(default="outputs/prm", metadata={"help": "Where the PRM is saved."})
-    step_separator: str = field(default="\n", metadata={"help": "Appended to every step; the step's label sits on its last token (TRL's convention)."})
-    separate_prompt: bool = field(default=True, metadata={"help": "Put the separator after the prompt too, so the question and the first step do not run together (TRL's PRMTrainer did not; the scorer reads this choice from prm_config.json)."})
-    chat_template: bool = field(default=False, metadata={"help": "Put the question in the tokenizer's chat template (user turn, assistant turn opened), as the policy reads it."})
-    max_length: int = field(default=512, metadata={"help": "Rows longer than this are cut; steps past the cut lose their labels."})
-    train_on_last_step_only: bool = field(default=False, metadata={"help": "Label only the last step of each row (an outcome reward model)."})
-    soft_labels: bool = field(default=False, metadata={"help": "Train on `soft_labels` (rollout success fractions) instead of hard labels."})
-    head: str = field(default="token-cls", metadata={"help": "'token-cls': a new 2-label head (TRL's PRMTrainer). 'lm': keep the causal LM's head and read P(good) from the logits of `good_token` against `bad_token` (Math-Shepherd's readout)."})
-    good_token: str = field(default="+", metadata={"help": "head lm: the token whose logit says the step is good."})
-    bad_token: str = field(default="-", metadata={"help": "head lm: the token whose logit says the step is wrong."})
-    lm_loss_weight: float = field(default=0.0, metadata={"help": "head lm: weight of next-token loss on the steps labelled good, added to the verdict loss, so the PRM keeps the policy's knowledge of correct steps."})
-    likelihood_score: bool = field(default=False, metadata={"help": "head lm: score a step by its verdict and the log-likelihood of the steps so far under the PRM's own LM, weighted by logistic regressions fitted on held-out questions after training."})
-    score_fit_fraction: float = field(default=0.1, metadata={"help": "likelihood_score: share of the dataset's questions held out of training to fit the score weights on."})
+    step_separator: str = field(
+        default="\n",
+        metadata={
+            "help": "Appended to every step; the step's label sits on its last token (TRL's convention)."
+        },
+    )
+    separate_prompt: bool = field(
+        default=True,
+        metadata={
+            "help": "Put the separator after the prompt too, so the question and the first step do not run together (TRL's PRMTrainer did not; the scorer reads this choice from prm_config.json)."
+        },
+    )
+    chat_template: bool = field(
+        default=False,
+        metadata={
+            "help": "Put the question in the tokenizer's chat template (user turn, assistant turn opened), as the policy reads it."
+        },
+    )
+    max_length: int = field(
+        default=512, metadata={"help": "Rows longer than this are cut; steps past the cut lose their labels."}
+    )
+    train_on_last_step_only: bool = field(
+        default=False, metadata={"help": "Label only the last step of each row (an outcome reward model)."}
+    )
+    soft_labels: bool = field(
+        default=False,
+        metadata={"help": "Train on `soft_labels` (rollout success fractions) instead of hard labels."},
+    )
+    head: str = field(
+        default="token-cls",
+        metadata={
+            "help": "'token-cls': a new 2-label head (TRL's PRMTrainer). 'lm': keep the causal LM's head and read P(good) from the logits of `good_token` against `bad_token` (Math-Shepherd's readout)."
+        },
+    )
+    good_token: str = field(
+        default="+", metadata={"help": "head lm: the token whose logit says the step is good."}
+    )
+    bad_token: str = field(
+        default="-", metadata={"help": "head lm: the token whose logit says the step is wrong."}
+    )
+    lm_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "head lm: weight of next-token loss on the steps labelled good, added to the verdict loss, so the PRM keeps the policy's knowledge of correct steps."
+        },
+    )
+    likelihood_score: bool = field(
+        default=False,
+        metadata={
+            "help": "head lm: score a step by its verdict and the log-likelihood of the steps so far under the PRM's own LM, weighted by logistic regressions fitted on held-out questions after training."
+        },
+    )
+    score_fit_fraction: float = field(
+        default=0.1,
+        metadata={
+            "help": "likelihood_score: share of the dataset's questions held out of training to fit the score weights on."
+        },
+    )
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device."})
     learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate (AdamW)."})
     num_train_epochs: float = field(default=2.0, metadata={"help": "Passes over the labelled rows."})
-    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the tokenized columns (the collator needs them)."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Keep the tokenized columns (the collator needs them)."}
+    )
 
     def __post_init__(self):
         if self.head not in HEADS:
             raise ValueError(f"head: unknown '{self.head}' (expected one of: {', '.join(HEADS)})")
         if self.lm_loss_weight < 0 or (self.lm_loss_weight and self.head != "lm"):
-            raise ValueError(f"lm_loss_weight: must be >= 0, and needs head 'lm' (got {self.lm_loss_weight} with head '{self.head}')")
+            raise ValueError(
+                f"lm_loss_weight: must be >= 0, and needs head 'lm' (got {self.lm_loss_weight} with head '{self.head}')"
+            )
         if self.likelihood_score and self.head != "lm":
-            raise ValueError(f"likelihood_score: needs head 'lm' (the likelihood is read from the LM head), got head '{self.head}'")
+            raise ValueError(
+                f"likelihood_score: needs head 'lm' (the likelihood is read from the LM head), got head '{self.head}'"
+            )
         if not 0 < self.score_fit_fraction < 1:
             raise ValueError(f"score_fit_fraction: must be in (0, 1), got {self.score_fit_fraction}")
         super().__post_init__()
@@ -104,7 +184,9 @@ def tokenize_row(row: dict, tokenizer, config: PRMConfig) -> dict:
     the LM loss, each position's next token where both lie inside one step labelled good."""
     targets_per_step = row["soft_labels"] if config.soft_labels else row["labels"]
     if len(targets_per_step) != len(row["completions"]):
-        raise ValueError(f"row with prompt {row['prompt'][:40]!r}: {len(row['completions'])} completions but {len(targets_per_step)} labels")
+        raise ValueError(
+            f"row with prompt {row['prompt'][:40]!r}: {len(row['completions'])} completions but {len(targets_per_step)} labels"
+        )
     separator = tokenizer.encode(config.step_separator, add_special_tokens=False)
     ids = prompt_ids(tokenizer, row["prompt"], separator, config.separate_prompt, config.chat_template)
     targets = [IGNORE] * len(ids)
@@ -116,7 +198,9 @@ def tokenize_row(row: dict, tokenizer, config: PRMConfig) -> dict:
         labelled = not config.train_on_last_step_only or i == last
         ids += step_ids
         targets += [IGNORE] * (len(step_ids) - 1) + [float(target) if labelled else IGNORE]
-        next_tokens += (step_only[1:] if good else [int(IGNORE)] * (len(step_only) - 1)) + [int(IGNORE)] * (len(separator) + 1)
+        next_tokens += (step_only[1:] if good else [int(IGNORE)] * (len(step_only) - 1)) + [int(IGNORE)] * (
+            len(separator) + 1
+        )
     row = {"input_ids": ids[: config.max_length], "targets": targets[: config.max_length]}
     if config.lm_loss_weight:
         row["next_tokens"] = next_tokens[: config.max_length]
@@ -127,11 +211,15 @@ def collate(rows: list[dict], pad_id: int) -> dict:
     width = max(len(r["input_ids"]) for r in rows)
     batch = {
         "input_ids": torch.tensor([r["input_ids"] + [pad_id] * (width - len(r["input_ids"])) for r in rows]),
-        "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows]),
+        "attention_mask": torch.tensor(
+            [[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows]
+        ),
         "targets": torch.tensor([r["targets"] + [IGNORE] * (width - len(r["targets"])) for r in rows]),
     }
     if "next_tokens" in rows[0]:
-        batch["next_tokens"] = torch.tensor([r["next_tokens"] + [int(IGNORE)] * (width - len(r["next_tokens"])) for r in rows])
+        batch["next_tokens"] = torch.tensor(
+            [r["next_tokens"] + [int(IGNORE)] * (width - len(r["next_tokens"])) for r in rows]
+        )
     return batch
 
 
@@ -154,7 +242,9 @@ class PRMTrainer(Trainer):
         p = targets[mask]
         loss = -(p * log_probs[..., 1][mask] + (1 - p) * log_probs[..., 0][mask]).mean()
         if next_tokens is not None and (next_tokens != IGNORE).any():
-            loss = loss + self.args.lm_loss_weight * F.cross_entropy(logits.flatten(0, 1), next_tokens.flatten(), ignore_index=int(IGNORE))
+            loss = loss + self.args.lm_loss_weight * F.cross_entropy(
+                logits.flatten(0, 1), next_tokens.flatten(), ignore_index=int(IGNORE)
+            )
         return (loss, outputs) if return_outputs else loss
 
 
@@ -167,20 +257,29 @@ def load_rows(args: PRMArguments, soft_labels: bool) -> Dataset:
     if soft_labels:
         unlabelled = next((i for i, row in enumerate(rows) if "soft_labels" not in row), None)
         if unlabelled is not None:
-            raise DatasetError(f"soft_labels: row {unlabelled + 1} of {args.dataset} has no soft labels (only Monte-Carlo layouts have them)")
+            raise DatasetError(
+                f"soft_labels: row {unlabelled + 1} of {args.dataset} has no soft labels (only Monte-Carlo layouts have them)"
+            )
         columns.append("soft_labels")
     return Dataset.from_list([{key: row[key] for key in columns} for row in rows])
 
 
 def build_model(args: PRMArguments, config: PRMConfig):
-    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        args.model_name_or_path, trust_remote_code=args.trust_remote_code
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if config.head == "lm":
-        model = AutoModelForCausalLM.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            args.model_name_or_path, trust_remote_code=args.trust_remote_code
+        )
     else:
         model = AutoModelForTokenClassification.from_pretrained(
-            args.model_name_or_path, num_labels=2, id2label={0: "bad", 1: "good"}, label2id={"bad": 0, "good": 1},
+            args.model_name_or_path,
+            num_labels=2,
+            id2label={0: "bad", 1: "good"},
+            label2id={"bad": 0, "good": 1},
             trust_remote_code=args.trust_remote_code,
         )
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -188,11 +287,21 @@ def build_model(args: PRMArguments, config: PRMConfig):
         from peft import LoraConfig, TaskType, get_peft_model
 
         if config.head == "lm":
-            lora = LoraConfig(task_type=TaskType.CAUSAL_LM, r=args.lora_r, lora_alpha=args.lora_alpha, target_modules="all-linear")
+            lora = LoraConfig(
+                task_type=TaskType.CAUSAL_LM,
+                r=args.lora_r,
+                lora_alpha=args.lora_alpha,
+                target_modules="all-linear",
+            )
         else:
             # The new 2-label head is trained in full (PEFT's modules_to_save for TOKEN_CLS), not adapted.
-            lora = LoraConfig(task_type=TaskType.TOKEN_CLS, r=args.lora_r, lora_alpha=args.lora_alpha,
-                              target_modules="all-linear", exclude_modules=["score", "classifier"])
+            lora = LoraConfig(
+                task_type=TaskType.TOKEN_CLS,
+                r=args.lora_r,
+                lora_alpha=args.lora_alpha,
+                target_modules="all-linear",
+                exclude_modules=["score", "classifier"],
+            )
         model = get_peft_model(model, lora)
     return model, tokenizer
 
@@ -204,7 +313,9 @@ def verdict_ids(tokenizer, config: PRMConfig) -> list[int] | None:
     ids = [tokenizer.encode(t, add_special_tokens=False) for t in (config.bad_token, config.good_token)]
     for key, text, tokens in zip(("bad_token", "good_token"), (config.bad_token, config.good_token), ids):
         if len(tokens) != 1 or tokens[0] == tokenizer.unk_token_id:
-            raise ValueError(f"{key}: {text!r} must be exactly one known token of this tokenizer (got ids {tokens})")
+            raise ValueError(
+                f"{key}: {text!r} must be exactly one known token of this tokenizer (got ids {tokens})"
+            )
     if ids[0] == ids[1]:
         raise ValueError("good_token and bad_token must differ")
     return [ids[0][0], ids[1][0]]
@@ -214,13 +325,21 @@ def split_questions(rows: Dataset, fraction: float, seed: int) -> tuple[Dataset,
     """Rows of a random `fraction` of the questions apart from the rest: the held-out questions'
     solutions are never trained on, so the verdict has not memorised their outcomes."""
     prompts = sorted(set(rows["prompt"]))
-    held = set(torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed))[: max(1, round(fraction * len(prompts)))].tolist())
+    held = set(
+        torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed))[
+            : max(1, round(fraction * len(prompts)))
+        ].tolist()
+    )
     held_prompts = {prompts[i] for i in held}
     in_held = [p in held_prompts for p in rows["prompt"]]
-    return rows.select([i for i, h in enumerate(in_held) if not h]), rows.select([i for i, h in enumerate(in_held) if h])
+    return rows.select([i for i, h in enumerate(in_held) if not h]), rows.select(
+        [i for i, h in enumerate(in_held) if h]
+    )
 
 
-def step_features(model, tokenizer, rows: Dataset, config: PRMConfig, verdict: list[int], batch_size: int = 64) -> dict[str, torch.Tensor]:
+def step_features(
+    model, tokenizer, rows: Dataset, config: PRMConfig, verdict: list[int], batch_size: int = 64
+) -> dict[str, torch.Tensor]:
     """At every labelled step of `rows`: the verdict log-odds, the prefix log-likelihood, the least
     token log-probability so far, the token count, the target, the row's question and whether the
     step is the row's last."""
@@ -229,13 +348,31 @@ def step_features(model, tokenizer, rows: Dataset, config: PRMConfig, verdict: l
     separator = tokenizer.encode(config.step_separator, add_special_tokens=False)
     device = next(model.parameters()).device
     questions = {p: i for i, p in enumerate(sorted(set(rows["prompt"])))}
-    out: dict[str, list[torch.Tensor]] = {"verdict": [], "likelihood": [], "least": [], "tokens": [], "target": [], "question": [], "last": []}
+    out: dict[str, list[torch.Tensor]] = {
+        "verdict": [],
+        "likelihood": [],
+        "least": [],
+        "tokens": [],
+        "target": [],
+        "question": [],
+        "last": [],
+    }
     model.eval()
     with torch.inference_mode():
         for first in tqdm(range(0, len(rows), batch_size), desc="score features"):
             chunk = [rows[i] for i in range(first, min(first + batch_size, len(rows)))]
             batch = collate([tokenize_row(row, tokenizer, config) for row in chunk], tokenizer.pad_token_id)
-            starts = torch.tensor([len(prompt_ids(tokenizer, row["prompt"], separator, config.separate_prompt, config.chat_template)) for row in chunk], device=device)
+            starts = torch.tensor(
+                [
+                    len(
+                        prompt_ids(
+                            tokenizer, row["prompt"], separator, config.separate_prompt, config.chat_template
+                        )
+                    )
+                    for row in chunk
+                ],
+                device=device,
+            )
             ids = batch["input_ids"].to(device)
             logits = model(input_ids=ids, attention_mask=batch["attention_mask"].to(device)).logits.float()
             mask = (batch["targets"] != IGNORE).to(device)
@@ -246,7 +383,11 @@ def step_features(model, tokenizer, rows: Dataset, config: PRMConfig, verdict: l
             out["least"].append(least[mask].cpu())
             out["tokens"].append(prefix_tokens(ids, starts)[mask].cpu())
             out["target"].append(batch["targets"][mask])
-            out["question"].append(torch.tensor([questions[r["prompt"]] for r in chunk], device=device)[:, None].expand_as(mask)[mask].cpu())
+            out["question"].append(
+                torch.tensor([questions[r["prompt"]] for r in chunk], device=device)[:, None]
+                .expand_as(mask)[mask]
+                .cpu()
+            )
             out["last"].append((labelled == labelled[:, -1:])[mask].cpu())
     return {k: torch.cat(v).double() for k, v in out.items()}
 
@@ -291,9 +432,18 @@ def fit_score_weights(features: dict[str, torch.Tensor]) -> dict:
         dx = x[good][pairs[:, 0]] - x[bad][pairs[:, 1]]
         weights = lbfgs(torch.tensor(weights, dtype=torch.float64), lambda w: F.softplus(-(dx @ w)).mean())
     z, n, y = (x @ torch.tensor(weights, dtype=torch.float64))[last], n[last], y[last]
-    scale, tokens, bias = lbfgs(torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), lambda p: F.binary_cross_entropy_with_logits(p[0] * z + p[1] * n + p[2], y))
-    return {"verdict": round(scale * weights[0], 6), "likelihood": round(scale * weights[1], 6), "least": round(scale * weights[2], 6),
-            "tokens": round(tokens, 6), "bias": round(bias, 6), "pairs": len(pairs)}
+    scale, tokens, bias = lbfgs(
+        torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64),
+        lambda p: F.binary_cross_entropy_with_logits(p[0] * z + p[1] * n + p[2], y),
+    )
+    return {
+        "verdict": round(scale * weights[0], 6),
+        "likelihood": round(scale * weights[1], 6),
+        "least": round(scale * weights[2], 6),
+        "tokens": round(tokens, 6),
+        "bias": round(bias, 6),
+        "pairs": len(pairs),
+    }
 
 
 def train_prm(args: PRMArguments, config: PRMConfig) -> Path:
@@ -303,21 +453,35 @@ def train_prm(args: PRMArguments, config: PRMConfig) -> Path:
     held_out = None
     if config.likelihood_score:
         rows, held_out = split_questions(rows, config.score_fit_fraction, config.seed)
-    train = rows.map(lambda row: tokenize_row(row, tokenizer, config), remove_columns=rows.column_names, desc="tokenize")
-    trainer = PRMTrainer(model=model, args=config, train_dataset=train, data_collator=lambda b: collate(b, tokenizer.pad_token_id),
-                         verdict_ids=verdict_ids(tokenizer, config))
+    train = rows.map(
+        lambda row: tokenize_row(row, tokenizer, config), remove_columns=rows.column_names, desc="tokenize"
+    )
+    trainer = PRMTrainer(
+        model=model,
+        args=config,
+        train_dataset=train,
+        data_collator=lambda b: collate(b, tokenizer.pad_token_id),
+        verdict_ids=verdict_ids(tokenizer, config),
+    )
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
     trainer.train(resume_from_checkpoint=last)
     if args.use_peft:
         trainer.model = trainer.model.merge_and_unload()  # the token-cls scorer loads a plain model folder
     weights = None
     if config.likelihood_score:
-        weights = fit_score_weights(step_features(trainer.model, tokenizer, held_out, config, verdict_ids(tokenizer, config)))
+        weights = fit_score_weights(
+            step_features(trainer.model, tokenizer, held_out, config, verdict_ids(tokenizer, config))
+        )
         print(f"score weights, fitted on {len(held_out)} rows of held-out questions: {weights}", flush=True)
     trainer.save_model(config.output_dir)  # gathers ZeRO-3 shards; writes on the main process only
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(config.output_dir)
-        saved = {"step_separator": config.step_separator, "separate_prompt": config.separate_prompt, "chat_template": config.chat_template, "head": config.head}
+        saved = {
+            "step_separator": config.step_separator,
+            "separate_prompt": config.separate_prompt,
+            "chat_template": config.chat_template,
+            "head": config.head,
+        }
         if config.head == "lm":
             saved.update(good_token=config.good_token, bad_token=config.bad_token)
         if weights:

@@ -7,7 +7,10 @@ import inspect
 
 from .base import Backend, Generation, Sampling
 
-BACKENDS = {"hf": ("ponder.infer.backends.hf", "HFBackend"), "vllm": ("ponder.infer.backends.vllm", "VLLMBackend")}
+BACKENDS = {
+    "hf": ("ponder.infer.backends.hf", "HFBackend"),
+    "vllm": ("ponder.infer.backends.vllm", "VLLMBackend"),
+}
 
 
 def load_backend(name: str, model: str, **kwargs) -> Backend:

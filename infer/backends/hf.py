@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    DynamicCache,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from .base import Generation, Sampling
 
@@ -44,7 +50,9 @@ class HFBackend:
         self._next_prefixes: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self.num_parameters = model.num_parameters()
         eos = model.generation_config.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id])
+        self.eos_ids = set(
+            eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id]
+        )
 
     @torch.inference_mode()
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Generation]]:
@@ -132,7 +140,13 @@ class HFBackend:
                 continue
             seq = row + tokens[: max(0, g.num_tokens - 1)]
             left = width - len(row)
-            kv = [(layer.keys[r, :, left : left + len(seq)].clone(), layer.values[r, :, left : left + len(seq)].clone()) for layer in cache.layers]
+            kv = [
+                (
+                    layer.keys[r, :, left : left + len(seq)].clone(),
+                    layer.values[r, :, left : left + len(seq)].clone(),
+                )
+                for layer in cache.layers
+            ]
             self._next_prefixes[tuple(seq)] = kv
 
     def _finish(self, tokens: list[int], sampling: Sampling) -> Generation:

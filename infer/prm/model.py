@@ -32,8 +32,12 @@ class ModelPRM:
             check_model_name("prm_model", model)
             if tokenizer is None:
                 tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
-            model = self.auto_class.from_pretrained(model, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code)
-            if torch.cuda.is_available():  # scoring beside vLLM on the same GPU (give vLLM a share: gpu_memory_utilization)
+            model = self.auto_class.from_pretrained(
+                model, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
+            )
+            if (
+                torch.cuda.is_available()
+            ):  # scoring beside vLLM on the same GPU (give vLLM a share: gpu_memory_utilization)
                 model = model.to("cuda")
         if tokenizer is None:
             raise ValueError(f"{type(self).__name__}: pass the tokenizer along with a model object")
@@ -62,7 +66,9 @@ class ModelPRM:
         for ids, _ in inputs:
             if self.max_length is not None and len(ids) > self.max_length:
                 # Cutting the solution would silently drop the steps being scored.
-                raise ValueError(f"prm: a candidate is {len(ids)} tokens, longer than the PRM's {self.max_length}")
+                raise ValueError(
+                    f"prm: a candidate is {len(ids)} tokens, longer than the PRM's {self.max_length}"
+                )
         pad = self.tokenizer.pad_token_id or 0
         device = getattr(self.model, "device", "cpu")
         scores: list[list[float]] = []
@@ -70,9 +76,17 @@ class ModelPRM:
             for start in range(0, len(inputs), self.batch_size):
                 batch = inputs[start : start + self.batch_size]
                 width = max(len(ids) for ids, _ in batch)
-                input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch], device=device)
-                mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch], device=device)
-                probs = self.token_scores(self.model(input_ids=input_ids, attention_mask=mask), input_ids).float().cpu()
+                input_ids = torch.tensor(
+                    [ids + [pad] * (width - len(ids)) for ids, _ in batch], device=device
+                )
+                mask = torch.tensor(
+                    [[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch], device=device
+                )
+                probs = (
+                    self.token_scores(self.model(input_ids=input_ids, attention_mask=mask), input_ids)
+                    .float()
+                    .cpu()
+                )
                 scores += [probs[row, positions].tolist() for row, (_, positions) in enumerate(batch)]
                 self.tokens_scored += int(mask.sum())
         found = iter(scores)

@@ -14,7 +14,9 @@ class OraclePRM:
 
     def __init__(self, checker: str = "arithworld"):
         if checker not in STEP_CHECKERS:
-            raise ValueError(f"prm_checker: unknown '{checker}' (expected one of: {', '.join(STEP_CHECKERS)})")
+            raise ValueError(
+                f"prm_checker: unknown '{checker}' (expected one of: {', '.join(STEP_CHECKERS)})"
+            )
         self.check = STEP_CHECKERS[checker]
 
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:

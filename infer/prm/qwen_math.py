@@ -23,10 +23,19 @@ STEP_TOKEN = "<extra_0>"
 class QwenMathPRM(ModelPRM):
     auto_class = AutoModel
 
-    def __init__(self, model: str | PreTrainedModel, tokenizer=None, batch_size: int = 4, dtype: str = "bfloat16", trust_remote_code: bool = False):
+    def __init__(
+        self,
+        model: str | PreTrainedModel,
+        tokenizer=None,
+        batch_size: int = 4,
+        dtype: str = "bfloat16",
+        trust_remote_code: bool = False,
+    ):
         if isinstance(model, str) and not trust_remote_code:
             # Loading the published model runs code from its repository: the user must opt in.
-            raise ValueError("trust_remote_code: Qwen2.5-Math-PRM runs code from its model repository; pass trust_remote_code=True (--trust_remote_code true) to allow it")
+            raise ValueError(
+                "trust_remote_code: Qwen2.5-Math-PRM runs code from its model repository; pass trust_remote_code=True (--trust_remote_code true) to allow it"
+            )
         super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
         self.step_id = token_id(self.tokenizer, STEP_TOKEN, "step separator")
 
@@ -40,7 +49,9 @@ class QwenMathPRM(ModelPRM):
         ids = self.tokenizer.encode(text, add_special_tokens=False)  # the template writes any bos itself
         positions = [i for i, token in enumerate(ids) if token == self.step_id]
         if len(positions) != len(steps):
-            raise ValueError(f"qwen2.5-math-prm: {len(positions)} '{STEP_TOKEN}' tokens for {len(steps)} steps; the question or a step contains it")
+            raise ValueError(
+                f"qwen2.5-math-prm: {len(positions)} '{STEP_TOKEN}' tokens for {len(steps)} steps; the question or a step contains it"
+            )
         return ids, positions
 
     def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:

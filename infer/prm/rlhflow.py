@@ -21,7 +21,14 @@ from .model import ModelPRM, output_logits, token_id
 class RLHFlowPRM(ModelPRM):
     good, bad = "+", "-"
 
-    def __init__(self, model, tokenizer=None, batch_size: int = 8, dtype: str = "bfloat16", trust_remote_code: bool = False):
+    def __init__(
+        self,
+        model,
+        tokenizer=None,
+        batch_size: int = 8,
+        dtype: str = "bfloat16",
+        trust_remote_code: bool = False,
+    ):
         super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
         # search-and-learn: `tokenizer.encode("+")[-1]`, `tokenizer.encode("-")[-1]`
         self.candidates = [token_id(self.tokenizer, t, "verdict") for t in (self.good, self.bad)]
@@ -37,12 +44,18 @@ class RLHFlowPRM(ModelPRM):
             # The prompt that ends where the assistant answers step k; its last token predicts it.
             prompt = self._chat_ids(messages[: 2 * k + 1], add_generation_prompt=True)
             if ids[: len(prompt) + 1] != prompt + self.candidates[:1]:
-                raise ValueError("rlhflow: the tokenizer's chat template does not put the assistant's '+' right after its generation prompt")
+                raise ValueError(
+                    "rlhflow: the tokenizer's chat template does not put the assistant's '+' right after its generation prompt"
+                )
             positions.append(len(prompt) - 1)
         return ids, positions
 
     def _chat_ids(self, messages: list[dict], add_generation_prompt: bool) -> list[int]:
-        return list(self.tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, return_dict=False))
+        return list(
+            self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=add_generation_prompt, return_dict=False
+            )
+        )
 
     def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
         return output_logits(output)[..., self.candidates].float().softmax(-1)[..., 0]

@@ -32,7 +32,9 @@ from .model import ModelPRM, output_logits, token_id
 TRL_STEP_SEPARATOR = "\n"
 
 
-def prompt_ids(tokenizer, question: str, separator_ids: list[int], separate_prompt: bool, chat_template: bool) -> list[int]:
+def prompt_ids(
+    tokenizer, question: str, separator_ids: list[int], separate_prompt: bool, chat_template: bool
+) -> list[int]:
     """The tokens before the first step; `ponder train prm` builds its rows with this same function.
 
     With `chat_template`, the question is the user turn of the tokenizer's chat template with the
@@ -41,10 +43,16 @@ def prompt_ids(tokenizer, question: str, separator_ids: list[int], separate_prom
     followed by the separator when `separate_prompt`.
     """
     if chat_template:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+        )
         return tokenizer.encode(text, add_special_tokens=False)
     bos = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
-    return bos + tokenizer.encode(question, add_special_tokens=False) + (separator_ids if separate_prompt else [])
+    return (
+        bos
+        + tokenizer.encode(question, add_special_tokens=False)
+        + (separator_ids if separate_prompt else [])
+    )
 
 
 # How the verdict alone is read: sigmoid(log-odds) is softmax over the two logits.
@@ -63,7 +71,9 @@ def separator_positions(input_ids: torch.Tensor, separator_ids: list[int]) -> to
     return found
 
 
-def step_token_log_probs(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None) -> torch.Tensor:
+def step_token_log_probs(
+    logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None
+) -> torch.Tensor:
     """[batch, length]: log p(token t | tokens before t) for the step tokens from the row's first
     step token `start` on; 0 before it and on the separators. The separator after the last step is
     the scorer's markup where the policy wrote its end of text, so the policy's LM finds it
@@ -77,7 +87,9 @@ def step_token_log_probs(logits: torch.Tensor, input_ids: torch.Tensor, start: t
     return token_lp.masked_fill(skipped, 0.0)
 
 
-def prefix_lm_features(logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def prefix_lm_features(
+    logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, separator_ids: list[int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Two [batch, length] tensors over the step tokens start..t at each position t (0 before
     `start`, the row's first step token): the sum of their log-probabilities (the log-likelihood
     of the steps so far), and the log-probability of the least likely one. One wrong digit is one
@@ -94,7 +106,12 @@ def prefix_tokens(input_ids: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
 
 
 def step_log_odds(
-    logits: torch.Tensor, input_ids: torch.Tensor, start: torch.Tensor, verdict_ids: list[int] | None, weights: dict, separator_ids: list[int] | None = None
+    logits: torch.Tensor,
+    input_ids: torch.Tensor,
+    start: torch.Tensor,
+    verdict_ids: list[int] | None,
+    weights: dict,
+    separator_ids: list[int] | None = None,
 ) -> torch.Tensor:
     """[batch, length] log-odds that the solution is still on a correct path, at every position.
 
@@ -133,15 +150,21 @@ class TokenClassificationPRM(ModelPRM):
         the wrong tokens."""
         saved_path = Path(model, "prm_config.json") if isinstance(model, str) else None
         saved = json.loads(saved_path.read_text()) if saved_path and saved_path.is_file() else {}
-        step_separator = saved.get("step_separator", TRL_STEP_SEPARATOR) if step_separator is None else step_separator
-        self.separate_prompt = saved.get("separate_prompt", False) if separate_prompt is None else separate_prompt
+        step_separator = (
+            saved.get("step_separator", TRL_STEP_SEPARATOR) if step_separator is None else step_separator
+        )
+        self.separate_prompt = (
+            saved.get("separate_prompt", False) if separate_prompt is None else separate_prompt
+        )
         self.chat_template = saved.get("chat_template", False) if chat_template is None else chat_template
         if saved.get("head") == "lm":
             self.auto_class = AutoModelForCausalLM
         super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
         self.verdict_ids = None  # [bad, good] rows of the LM head; None for a 2-label head
         if saved.get("head") == "lm":
-            self.verdict_ids = [token_id(self.tokenizer, saved[key], key) for key in ("bad_token", "good_token")]
+            self.verdict_ids = [
+                token_id(self.tokenizer, saved[key], key) for key in ("bad_token", "good_token")
+            ]
         self.weights = saved.get("score_weights", VERDICT_ONLY)
         self.steps_start = 0  # where the steps begin in `score`'s inputs (one question, one prompt)
         self.separator_ids = self.tokenizer.encode(step_separator, add_special_tokens=False)
@@ -149,7 +172,9 @@ class TokenClassificationPRM(ModelPRM):
             raise ValueError(f"step_separator: {step_separator!r} encodes to no tokens")
 
     def build_input(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
-        ids = prompt_ids(self.tokenizer, question, self.separator_ids, self.separate_prompt, self.chat_template)
+        ids = prompt_ids(
+            self.tokenizer, question, self.separator_ids, self.separate_prompt, self.chat_template
+        )
         positions = []
         for step in steps:
             ids = ids + self.tokenizer.encode(step, add_special_tokens=False) + self.separator_ids
@@ -157,9 +182,18 @@ class TokenClassificationPRM(ModelPRM):
         return ids, positions
 
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:
-        self.steps_start = len(prompt_ids(self.tokenizer, question, self.separator_ids, self.separate_prompt, self.chat_template))
+        self.steps_start = len(
+            prompt_ids(self.tokenizer, question, self.separator_ids, self.separate_prompt, self.chat_template)
+        )
         return super().score(question, step_lists)
 
     def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
         start = torch.full((input_ids.shape[0],), self.steps_start, device=input_ids.device)
-        return step_log_odds(output_logits(output).float(), input_ids, start, self.verdict_ids, self.weights, self.separator_ids).sigmoid()
+        return step_log_odds(
+            output_logits(output).float(),
+            input_ids,
+            start,
+            self.verdict_ids,
+            self.weights,
+            self.separator_ids,
+        ).sigmoid()

@@ -33,7 +33,9 @@ class SearchContext:
     aggregation: str = "last"
     seed: int = 0
     router: object | None = None  # compute_optimal.Router, for the compute-optimal strategies
-    reuse: dict = field(default_factory=dict)  # search_key -> SearchResult already searched (`--reuse_results`)
+    reuse: dict = field(
+        default_factory=dict
+    )  # search_key -> SearchResult already searched (`--reuse_results`)
 
     def prompt(self, question: str, steps: list[str] = ()) -> str:
         """The chat prompt, continued by the steps so far (inside the same assistant turn)."""
@@ -59,10 +61,17 @@ class SearchContext:
 
 def to_trajectory(text: str, generation: Generation) -> Trajectory:
     steps = [s for s in text.split(STEP_STOP) if s.strip()]
-    return Trajectory(steps=steps, answer=extract_boxed(text), tokens=generation.num_tokens, finish_reason=generation.finish_reason)
+    return Trajectory(
+        steps=steps,
+        answer=extract_boxed(text),
+        tokens=generation.num_tokens,
+        finish_reason=generation.finish_reason,
+    )
 
 
-def result(problem: Problem, strategy: str, n: int, params: dict, answer: str | None, trajectories, compute) -> SearchResult:
+def result(
+    problem: Problem, strategy: str, n: int, params: dict, answer: str | None, trajectories, compute
+) -> SearchResult:
     return SearchResult(
         problem_id=problem.id,
         strategy=strategy,

@@ -38,17 +38,23 @@ class Router:
     def bins(self, problems: list[Problem], oracle: bool) -> list[int]:
         if oracle:
             if self.oracle_bins is None:
-                raise ValueError("difficulty_labels: the oracle compute-optimal strategies need a difficulty file")
+                raise ValueError(
+                    "difficulty_labels: the oracle compute-optimal strategies need a difficulty file"
+                )
             missing = [p.id for p in problems if p.id not in self.oracle_bins]
             if missing:
                 raise ValueError(f"difficulty_labels: no bin for problem {missing[0]}")
             return [self.oracle_bins[p.id] for p in problems]
         if self.predictor is None:
-            raise ValueError("difficulty_model: the predicted compute-optimal strategies need a difficulty predictor")
+            raise ValueError(
+                "difficulty_model: the predicted compute-optimal strategies need a difficulty predictor"
+            )
         return self.predictor.predict([p.question for p in problems])
 
 
-def compute_optimal(problems: list[Problem], n: int, ctx: SearchContext, oracle: bool, uneven: bool, name: str) -> list[SearchResult]:
+def compute_optimal(
+    problems: list[Problem], n: int, ctx: SearchContext, oracle: bool, uneven: bool, name: str
+) -> list[SearchResult]:
     if ctx.router is None:
         raise ValueError("router: compute-optimal strategies need a router table (`ponder fit-router`)")
     bins = ctx.router.bins(problems, oracle)
@@ -57,7 +63,12 @@ def compute_optimal(problems: list[Problem], n: int, ctx: SearchContext, oracle:
 
     def record(i: int, row: SearchResult) -> None:
         choice = choices[i]
-        out[i] = replace(row, strategy=name, n=n, params={"bin": bins[i], "strategy": choice.strategy, "n": choice.n, **choice.params})
+        out[i] = replace(
+            row,
+            strategy=name,
+            n=n,
+            params={"bin": bins[i], "strategy": choice.strategy, "n": choice.n, **choice.params},
+        )
 
     groups: dict[str, list[int]] = defaultdict(list)
     for i, choice in enumerate(choices):
@@ -93,4 +104,8 @@ def _register(name: str, oracle: bool, uneven: bool) -> None:
 
 for _oracle in (False, True):
     for _uneven in (False, True):
-        _register("compute_optimal" + ("_oracle" if _oracle else "") + ("_uneven" if _uneven else ""), _oracle, _uneven)
+        _register(
+            "compute_optimal" + ("_oracle" if _oracle else "") + ("_uneven" if _uneven else ""),
+            _oracle,
+            _uneven,
+        )

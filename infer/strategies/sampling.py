@@ -15,7 +15,9 @@ from .base import SearchContext, register, result, to_trajectory
 from .selection import SELECTORS
 
 
-def sample_pool(problems: list[Problem], n: int, ctx: SearchContext, temperature: float | None = None) -> list[tuple[list[Trajectory], Compute]]:
+def sample_pool(
+    problems: list[Problem], n: int, ctx: SearchContext, temperature: float | None = None
+) -> list[tuple[list[Trajectory], Compute]]:
     """`n` scored solutions per problem, all problems in one backend call."""
     temperature = ctx.temperature if temperature is None else temperature
     sampling = Sampling(temperature=temperature, top_p=ctx.top_p, max_tokens=ctx.max_tokens, seed=ctx.seed)
@@ -32,7 +34,9 @@ def sample_pool(problems: list[Problem], n: int, ctx: SearchContext, temperature
     return pools
 
 
-def select_from_pool(problem: Problem, pool: tuple[list[Trajectory], Compute], strategy: str, n: int, ctx: SearchContext) -> SearchResult:
+def select_from_pool(
+    problem: Problem, pool: tuple[list[Trajectory], Compute], strategy: str, n: int, ctx: SearchContext
+) -> SearchResult:
     """The result of `strategy` at budget `n` from the first `n` samples of a larger pool.
 
     Policy tokens are those of the `n` samples; PRM tokens and FLOPs are the pool's, shared in
@@ -56,7 +60,10 @@ def select_from_pool(problem: Problem, pool: tuple[list[Trajectory], Compute], s
 
 def _pool_strategy(name: str):
     def run(problems: list[Problem], n: int, ctx: SearchContext) -> list[SearchResult]:
-        return [select_from_pool(p, pool, name, n, ctx) for p, pool in zip(problems, sample_pool(problems, n, ctx))]
+        return [
+            select_from_pool(p, pool, name, n, ctx)
+            for p, pool in zip(problems, sample_pool(problems, n, ctx))
+        ]
 
     run.__name__ = name
     run.__doc__ = f"{name.replace('_', ' ')} over N independent samples."

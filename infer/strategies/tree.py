@@ -54,9 +54,22 @@ class TreeParams:
             raise ValueError(f"lookahead: must be >= 0, got {self.lookahead}")
 
 
-def _extend(ctx: SearchContext, problems: list[Problem], beams: list[tuple[int, Beam]], temperature: float, compute: list[Compute], round_: int) -> list:
+def _extend(
+    ctx: SearchContext,
+    problems: list[Problem],
+    beams: list[tuple[int, Beam]],
+    temperature: float,
+    compute: list[Compute],
+    round_: int,
+) -> list:
     """One next step for each (problem index, beam): a single batched backend call."""
-    sampling = Sampling(temperature=temperature, top_p=ctx.top_p, max_tokens=ctx.max_step_tokens, stop=[STEP_STOP], seed=ctx.seed + round_)
+    sampling = Sampling(
+        temperature=temperature,
+        top_p=ctx.top_p,
+        max_tokens=ctx.max_step_tokens,
+        stop=[STEP_STOP],
+        seed=ctx.seed + round_,
+    )
     prompts = [ctx.prompt(problems[i].question, beam.steps) for i, beam in beams]
     generations = [g[0] for g in ctx.backend.generate(prompts, 1, sampling)]
     for (i, _), g in zip(beams, generations):
@@ -68,10 +81,18 @@ def _step_result(beam: Beam, generation, max_steps: int) -> Beam:
     text = generation.text[: -len(STEP_STOP)] if generation.text.endswith(STEP_STOP) else generation.text
     steps = beam.steps + ([text] if text.strip() else [])
     ended = generation.finish_reason != "stop" or "\\boxed{" in text or len(steps) >= max_steps
-    return Beam(steps, beam.group, beam.tokens + generation.num_tokens, finished=ended, finish_reason=generation.finish_reason)
+    return Beam(
+        steps,
+        beam.group,
+        beam.tokens + generation.num_tokens,
+        finished=ended,
+        finish_reason=generation.finish_reason,
+    )
 
 
-def tree_search(problems: list[Problem], n: int, ctx: SearchContext, params: TreeParams, name: str) -> list[SearchResult]:
+def tree_search(
+    problems: list[Problem], n: int, ctx: SearchContext, params: TreeParams, name: str
+) -> list[SearchResult]:
     params.check(n)
     m = params.beam_width
     groups = n // m if params.independent_subtrees else 1
@@ -81,13 +102,19 @@ def tree_search(problems: list[Problem], n: int, ctx: SearchContext, params: Tre
     getattr(ctx.backend, "reset_prefix_cache", lambda: None)()
     start = time.time()
     # Round 0 samples N first steps from the empty solution: N live beams, as in beam search.
-    live = {i: [Beam([], group=j // m if params.independent_subtrees else 0) for j in range(n)] for i in range(len(problems))}
+    live = {
+        i: [Beam([], group=j // m if params.independent_subtrees else 0) for j in range(n)]
+        for i in range(len(problems))
+    }
     done: dict[int, list[Beam]] = {i: [] for i in range(len(problems))}
     for round_ in range(ctx.max_steps):
         flat = [(i, b) for i, beams in live.items() for b in beams]
         if not flat:
             break
-        candidates = [_step_result(b, g, ctx.max_steps) for (_, b), g in zip(flat, _extend(ctx, problems, flat, ctx.temperature, compute, round_))]
+        candidates = [
+            _step_result(b, g, ctx.max_steps)
+            for (_, b), g in zip(flat, _extend(ctx, problems, flat, ctx.temperature, compute, round_))
+        ]
         by_problem: dict[int, list[Beam]] = {}
         for (i, _), c in zip(flat, candidates):
             by_problem.setdefault(i, []).append(c)
@@ -107,7 +134,9 @@ def tree_search(problems: list[Problem], n: int, ctx: SearchContext, params: Tre
                 kept += members[:keep]
             done[i] += [c for c in kept if c.finished]
             if len(done[i]) < n:
-                live[i] = [Beam(list(c.steps), c.group, c.tokens) for c in kept if not c.finished for _ in range(m)]
+                live[i] = [
+                    Beam(list(c.steps), c.group, c.tokens) for c in kept if not c.finished for _ in range(m)
+                ]
     out = []
     wall = (time.time() - start) / max(1, len(problems))
     for i, problem in enumerate(problems):
@@ -115,11 +144,28 @@ def tree_search(problems: list[Problem], n: int, ctx: SearchContext, params: Tre
         trajectories = [_to_trajectory(b) for b in finished]
         compute[i].wall_s = wall
         answer = SELECTORS[params.select](trajectories, ctx.aggregation)
-        out.append(result(problem, name, n, {"beam_width": m, "lookahead": params.lookahead, "select": params.select, "aggregation": ctx.aggregation}, answer, trajectories, compute[i]))
+        out.append(
+            result(
+                problem,
+                name,
+                n,
+                {
+                    "beam_width": m,
+                    "lookahead": params.lookahead,
+                    "select": params.select,
+                    "aggregation": ctx.aggregation,
+                },
+                answer,
+                trajectories,
+                compute[i],
+            )
+        )
     return out
 
 
-def _rank_with_lookahead(ctx, problems, by_problem: dict[int, list[Beam]], k: int, compute: list[Compute], round_: int) -> None:
+def _rank_with_lookahead(
+    ctx, problems, by_problem: dict[int, list[Beam]], k: int, compute: list[Compute], round_: int
+) -> None:
     """Rank each unfinished candidate by the PRM's score k greedy steps further on."""
     rollouts = {(i, j): c for i, cands in by_problem.items() for j, c in enumerate(cands) if not c.finished}
     for _ in range(k):
@@ -145,18 +191,47 @@ def _to_trajectory(beam: Beam) -> Trajectory:
 
 
 @register("beam_search")
-def beam_search(problems: list[Problem], n: int, ctx: SearchContext, beam_width: int = 4, select: str = "best_of_n") -> list[SearchResult]:
+def beam_search(
+    problems: list[Problem], n: int, ctx: SearchContext, beam_width: int = 4, select: str = "best_of_n"
+) -> list[SearchResult]:
     """Beam search with N beams of width M, scored step by step by the PRM."""
-    return tree_search(problems, n, ctx, TreeParams(beam_width=min(beam_width, n), select=select), "beam_search")
+    return tree_search(
+        problems, n, ctx, TreeParams(beam_width=min(beam_width, n), select=select), "beam_search"
+    )
 
 
 @register("dvts")
-def dvts(problems: list[Problem], n: int, ctx: SearchContext, beam_width: int = 4, select: str = "weighted_best_of_n") -> list[SearchResult]:
+def dvts(
+    problems: list[Problem],
+    n: int,
+    ctx: SearchContext,
+    beam_width: int = 4,
+    select: str = "weighted_best_of_n",
+) -> list[SearchResult]:
     """Diverse verifier tree search: N/M independent subtrees, each greedy on the PRM."""
-    return tree_search(problems, n, ctx, TreeParams(beam_width=min(beam_width, n), independent_subtrees=True, select=select), "dvts")
+    return tree_search(
+        problems,
+        n,
+        ctx,
+        TreeParams(beam_width=min(beam_width, n), independent_subtrees=True, select=select),
+        "dvts",
+    )
 
 
 @register("lookahead")
-def lookahead(problems: list[Problem], n: int, ctx: SearchContext, beam_width: int = 4, lookahead: int = 1, select: str = "best_of_n") -> list[SearchResult]:
+def lookahead(
+    problems: list[Problem],
+    n: int,
+    ctx: SearchContext,
+    beam_width: int = 4,
+    lookahead: int = 1,
+    select: str = "best_of_n",
+) -> list[SearchResult]:
     """Beam search whose candidates are ranked after k greedy steps of lookahead."""
-    return tree_search(problems, n, ctx, TreeParams(beam_width=min(beam_width, n), lookahead=lookahead, select=select), "lookahead")
+    return tree_search(
+        problems,
+        n,
+        ctx,
+        TreeParams(beam_width=min(beam_width, n), lookahead=lookahead, select=select),
+        "lookahead",
+    )

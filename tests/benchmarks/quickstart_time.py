@@ -22,14 +22,27 @@ def main() -> None:
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     ours = argv[: argv.index("--")] if "--" in argv else argv
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work_dir", default=None, help="quickstart output folder (default: a fresh temporary one)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--work_dir", default=None, help="quickstart output folder (default: a fresh temporary one)"
+    )
     args = parser.parse_args(ours)
     work = args.work_dir or tempfile.mkdtemp(prefix="quickstart_time_")
     start = time.perf_counter()
     summary = quickstart_main(["--output_dir", work, *extra])
     wall = round(time.perf_counter() - start, 1)
-    print(json.dumps({"wall_s": wall, **{k: v for k, v in summary.items() if k.endswith("_s")}, "options": extra, "work_dir": work}))
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                **{k: v for k, v in summary.items() if k.endswith("_s")},
+                "options": extra,
+                "work_dir": work,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

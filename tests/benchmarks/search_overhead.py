@@ -31,7 +31,9 @@ def measure(strategy: str, problems, n: int, ctx: SearchContext, **params) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default=str(SHIPPED_POLICY), help="ArithWorld policy folder")
     parser.add_argument("--problems", type=int, default=65, help="problems (spread over the 5 levels)")
     parser.add_argument("--n", type=int, default=16, help="budget N")
@@ -39,21 +41,36 @@ def main() -> None:
     args = parser.parse_args()
     problems = generate_problems(-(-args.problems // 5), seed=1)[: args.problems]
     backend = HFBackend(args.model, batch_size=512)
-    ctx = SearchContext(backend=backend, prm=load_prm("oracle", checker="arithworld"), tokenizer=backend.tokenizer,
-                        temperature=0.8, max_tokens=128, max_step_tokens=32, max_steps=8)
+    ctx = SearchContext(
+        backend=backend,
+        prm=load_prm("oracle", checker="arithworld"),
+        tokenizer=backend.tokenizer,
+        temperature=0.8,
+        max_tokens=128,
+        max_step_tokens=32,
+        max_steps=8,
+    )
     runs = {
         "best_of_n": measure("best_of_n", problems, args.n, ctx),
         "beam_search": measure("beam_search", problems, args.n, ctx, beam_width=args.beam_width),
         "dvts": measure("dvts", problems, args.n, ctx, beam_width=args.beam_width),
     }
     for name, run in runs.items():
-        print(f"{name:<12} {run['tokens']:>8} tokens  {run['wall_s']:>7.1f} s  {run['tokens_per_s']:>8.0f} tok/s  accuracy {run['accuracy']:.2f}")
+        print(
+            f"{name:<12} {run['tokens']:>8} tokens  {run['wall_s']:>7.1f} s  {run['tokens_per_s']:>8.0f} tok/s  accuracy {run['accuracy']:.2f}"
+        )
     base = runs["best_of_n"]["tokens_per_s"]
-    print(json.dumps({
-        "beam_ratio": round(runs["beam_search"]["tokens_per_s"] / base, 3),
-        "dvts_ratio": round(runs["dvts"]["tokens_per_s"] / base, 3),
-        "problems": len(problems), "n": args.n, "runs": runs,
-    }))
+    print(
+        json.dumps(
+            {
+                "beam_ratio": round(runs["beam_search"]["tokens_per_s"] / base, 3),
+                "dvts_ratio": round(runs["dvts"]["tokens_per_s"] / base, 3),
+                "problems": len(problems),
+                "n": args.n,
+                "runs": runs,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

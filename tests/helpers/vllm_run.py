@@ -15,7 +15,9 @@ if __name__ == "__main__":
         "greedy": backend.generate(prompts, 1, Sampling(temperature=0.0, max_tokens=100)),
         "sampled": backend.generate(prompts, 4, Sampling(temperature=1.0, max_tokens=100, seed=3)),
         "sampled_again": backend.generate(prompts, 4, Sampling(temperature=1.0, max_tokens=100, seed=3)),
-        "steps": backend.generate(prompts, 2, Sampling(temperature=1.0, max_tokens=100, seed=5, stop=["\n\n"])),
+        "steps": backend.generate(
+            prompts, 2, Sampling(temperature=1.0, max_tokens=100, seed=5, stop=["\n\n"])
+        ),
         "short": backend.generate(prompts, 1, Sampling(temperature=0.0, max_tokens=3)),
     }
     out = {name: [[asdict(g) for g in group] for group in groups] for name, groups in runs.items()}
