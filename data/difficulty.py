@@ -89,7 +89,7 @@ def quantile_bins(pass_rates: list[float], num_bins: int = 5) -> list[int]:
 
 def from_results(results_dir: str, strategy: str = "majority", num_bins: int = 5) -> list[Difficulty]:
     """Pass rate of every problem in a results folder, from its largest pool of `strategy`."""
-    from ponder.infer.results import read_results, results_problems
+    from ponder.data.results import read_results, results_problems
 
     path = Path(results_dir) / "results.jsonl"
     if not path.is_file():

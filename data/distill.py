@@ -33,8 +33,8 @@ from itertools import product
 from pathlib import Path
 
 from ponder.config import fail, parse_config
-from ponder.infer.prm.base import AGGREGATIONS, aggregate
-from ponder.infer.results import Trajectory, read_results, results_config, results_problems
+from ponder.data.results import AGGREGATIONS, aggregate
+from ponder.data.results import Trajectory, read_results, results_config, results_problems
 
 from .grading import grade_many
 from .loaders import DatasetError

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ponder.errors import ConfigError
+
 from .answers import extract_boxed
 from .problem import Problem
 
@@ -36,7 +38,7 @@ _GSM8K_MARK = "####"
 _LEVEL = re.compile(r"(?:level\s*)?(\d+)", re.IGNORECASE)
 
 
-class DatasetError(ValueError):
+class DatasetError(ConfigError):
     """A row of a dataset cannot become a Problem; the message names the file and row."""
 
 
@@ -56,7 +58,7 @@ def load_problems(
         )
     aliases = {name: (field_map[name],) if name in field_map else names for name, names in _ALIASES.items()}
     problems = []
-    for location, row in _rows(str(source), split):
+    for location, row in read_rows(str(source), split):
         if limit is not None and len(problems) >= limit:
             break
         if not isinstance(row, dict):
@@ -76,8 +78,8 @@ def save_problems(problems: list[Problem], path: str | Path) -> None:
             file.write(json.dumps(problem.to_dict(), ensure_ascii=False) + "\n")
 
 
-def _rows(source: str, split: str) -> Iterator[tuple[str, Any]]:
-    """(location for error messages, row) for each row of the source."""
+def read_rows(source: str, split: str = "train") -> Iterator[tuple[str, Any]]:
+    """(location for error messages, row) for each raw row of a jsonl/json file or hub dataset split."""
     path = Path(source)
     if path.suffix in (".jsonl", ".json") and not path.exists():
         raise DatasetError(f"{source}: no such file")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .loaders import DatasetError, _rows
+from .loaders import DatasetError, read_rows
 
 _SHEPHERD_TAG = "ки"
 _SHEPHERD_FIRST_STEP = "Step 1:"
@@ -66,7 +66,7 @@ def load_stepwise(source: str | Path, split: str = "train", limit: int | None = 
     malformed row.
     """
     stepwise: list[dict[str, Any]] = []
-    for location, row in _rows(str(source), split):
+    for location, row in read_rows(str(source), split):
         if limit is not None and len(stepwise) >= limit:
             break
         if not isinstance(row, dict):

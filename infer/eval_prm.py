@@ -237,9 +237,9 @@ def holds_labelled_steps(dataset: str, split: str) -> bool:
     """Whether `dataset` is labelled steps (a stepwise layout) rather than problems to sample."""
     if dataset == ARITHWORLD:
         return False
-    from ponder.data.loaders import _rows
+    from ponder.data.loaders import read_rows
 
-    first = next(iter(_rows(dataset, split)), None)
+    first = next(iter(read_rows(dataset, split)), None)
     return first is not None and isinstance(first[1], dict) and detect_format(first[1]) is not None
 
 

@@ -22,7 +22,7 @@ from ponder.data import grade
 from ponder.plots import pyplot, save_figure
 from ponder.tracking import configure_wandb
 
-from .results import SearchResult, read_results
+from ponder.data.results import SearchResult, read_results
 from .strategies.selection import SELECTORS
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ponder.config import fail, parse_config
 
-from .results import SearchResult, read_results
+from ponder.data.results import SearchResult, read_results
 
 
 @dataclass

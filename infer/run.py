@@ -24,7 +24,7 @@ from ponder.resumable import open_output
 
 from .backends import load_backend
 from .prm import load_prm
-from .results import SearchResult, read_results, results_config, search_key
+from ponder.data.results import SearchResult, read_results, results_config, search_key
 from .router import RouterTable
 from .strategies import STRATEGIES, SearchContext
 from .strategies.compute_optimal import ROUTED, Router

@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
+
+from ponder.errors import ConfigError
 
 # subcommand -> (module with a `main(argv)`, one-line help); nested groups map names to the same.
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "quickstart": (
-        "ponder.quickstart",
+        "ponder.pipelines.quickstart",
         "Run the whole loop on ArithWorld: policy, PRM labels, PRM, search, difficulty router, distillation, report.",
     ),
-    "report": ("ponder.report", "Rebuild a quickstart run's report.md and PNG plots from what it wrote."),
+    "report": ("ponder.pipelines.report", "Rebuild a quickstart run's report.md and PNG plots from what it wrote."),
     "data": {
         "arithworld": ("ponder.data.cli", "Write generated ArithWorld problems to a jsonl file."),
         "difficulty": (
@@ -46,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
             "Best verified trajectories and preference pairs from `ponder infer` results, for distillation.",
         ),
         "prm-labels": (
-            "ponder.data.prm_labels",
+            "ponder.train.prm_labels",
             "Label every step of sampled solutions with Monte-Carlo rollouts (hard and soft), resumable.",
         ),
         "convert-gguf": (
@@ -77,7 +80,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "Search a dataset with strategies x budgets; results as JSON lines, resumable, shardable.",
     ),
     "evolve": (
-        "ponder.evolve",
+        "ponder.pipelines.evolve",
         "Rounds of search, distillation and PRM relabelling, each evaluated: a table and a plot per round.",
     ),
     "fit-router": (
@@ -100,15 +103,33 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
 
 
 def _usage(prefix: str, table: dict) -> str:
-    width = max(map(len, table)) + 2
+    """Each command on its own line; a group lists its sub-commands indented below it."""
+    width = max(len(name) for entry in table.values() if isinstance(entry, dict) for name in entry) + 4
+    width = max(width, max(map(len, table)) + 2)
     lines = [f"usage: {prefix} <command> [--config FILE.yaml] [--key value ...]", "", "commands:"]
     for name, entry in table.items():
-        text = (
-            entry[1] if isinstance(entry, tuple) else "; ".join(f"{sub}: {e[1]}" for sub, e in entry.items())
-        )
-        lines.append(f"  {name:<{width}}{text}")
+        if isinstance(entry, tuple):
+            lines.append(f"  {name:<{width}}{entry[1]}")
+            continue
+        lines.append(f"  {name}")
+        lines += [f"    {sub:<{width - 2}}{help_text}" for sub, (_, help_text) in entry.items()]
     lines.append(f"\nRun `{prefix} <command> --help` for the options of each command.")
     return "\n".join(lines)
+
+
+def run_command(prog: str, main: Callable[[list[str]], object], argv: list[str]) -> None:
+    """Run a command's `main(argv)`: the one place where a user's mistake (`ConfigError`, raised
+    wherever it is found) becomes one line on stderr and exit code 2 instead of a traceback."""
+    try:
+        main(argv)
+    except ConfigError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def script(prog: str, main: Callable[[list[str]], object]) -> None:
+    """`python -m ponder.train.prm` and `accelerate launch -m ...`: the same handling as `ponder`."""
+    run_command(prog, main, sys.argv[1:])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -129,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(entry, dict):
             table = entry
             continue
-        importlib.import_module(entry[0]).main(argv)
+        run_command(prefix, importlib.import_module(entry[0]).main, argv)
         return
 
 

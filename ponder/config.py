@@ -3,8 +3,11 @@
 Every command parses a tuple of dataclasses. The YAML file's keys are turned into command-line
 arguments placed before the user's own, so one code path validates both: argparse converts
 and checks each value, and a later `--key` on the command line wins over the file. Mistakes a
-user can make (an unknown key, a value of the wrong type, a missing file) end the program with
-exit code 2 and one line that names the key — never a traceback.
+user can make (an unknown key, a value of the wrong type, a missing file) raise `ConfigError`,
+which the `ponder` command turns into exit code 2 and one line that names the key.
+
+Pipelines build the same dataclasses in code: `from_yaml(types, recipe(...), key=value)` reads a
+recipe through the same parser and sets typed values on top, with no argv strings in between.
 """
 
 from __future__ import annotations
@@ -12,15 +15,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 from transformers import HfArgumentParser
 
-
-class ConfigError(ValueError):
-    """A user-caused config problem; the CLI prints it as one line and exits with code 2."""
+from ponder.errors import ConfigError
 
 
 class PonderParser(HfArgumentParser):
@@ -41,11 +43,21 @@ class PonderParser(HfArgumentParser):
     def field_names(self) -> set[str]:
         return {f.name for dtype in self.dataclass_types for f in dataclasses.fields(dtype) if f.init}
 
+    def option_names(self) -> set[str]:
+        """Field names and their aliases (`metadata={"aliases": ["--model"]}`): the keys a YAML file may use."""
+        aliases = {
+            alias.lstrip("-")
+            for dtype in self.dataclass_types
+            for f in dataclasses.fields(dtype)
+            for alias in f.metadata.get("aliases", [])
+        }
+        return self.field_names() | aliases
+
     def parse(self, argv: list[str] | None = None) -> tuple[Any, ...]:
         """Parse YAML (if `--config` is given) and CLI flags into one instance per dataclass."""
         argv = list(sys.argv[1:] if argv is None else argv)
         config_path = _pop_config(argv)
-        file_args = yaml_to_argv(config_path, self.field_names()) if config_path else []
+        file_args = yaml_to_argv(config_path, self.option_names()) if config_path else []
         parsed = self.parse_args_into_dataclasses(args=file_args + argv, look_for_args_file=False)
         return parsed[: len(self.dataclass_types)]  # drop the namespace holding only `config`
 
@@ -94,19 +106,46 @@ def yaml_to_argv(path: str | Path, known: set[str]) -> list[str]:
     return argv
 
 
-def parse_config(
-    dataclass_types, argv: list[str] | None = None, prog: str | None = None, description: str | None = None
-):
-    """Parse `argv` into the given dataclasses; on a user error print one line and exit 2."""
+def parse_config(dataclass_types, argv: list[str] | None = None, prog: str | None = None, description: str | None = None):
+    """Parse `argv` (and the YAML file it names with --config) into the given dataclasses.
+
+    Raises ConfigError on any user mistake, a dataclass's `__post_init__` rejecting a value included.
+    """
     parser = PonderParser(dataclass_types, prog=prog, description=description)
     try:
         return parser.parse(argv)
-    except ConfigError as err:
-        fail(f"{parser.prog}: error: {err}")
+    except ConfigError:
+        raise
     except ValueError as err:  # a dataclass's __post_init__ rejecting a combination of values
-        fail(f"{parser.prog}: error: {str(err).splitlines()[0]}")
+        raise ConfigError(str(err).splitlines()[0]) from None
 
 
-def fail(message: str) -> NoReturn:
-    print(message, file=sys.stderr)
-    raise SystemExit(2)
+def from_yaml(dataclass_types, path: str | Path | None = None, **overrides: Any) -> tuple[Any, ...]:
+    """The dataclasses a command parses, from a YAML recipe (optional) with typed `overrides` on top.
+
+    The file goes through the same parser as on the command line (so its values are converted and
+    checked the same way); `overrides` are Python values, set as they are. An override that no
+    dataclass declares raises ConfigError, as an unknown YAML key does.
+    """
+    parser = PonderParser(dataclass_types)
+    unknown = sorted(set(overrides) - parser.field_names())
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}")
+    file_args = yaml_to_argv(path, parser.option_names()) if path else []
+    namespace, _ = parser.parse_known_args(args=file_args)
+    values = {**vars(namespace), **overrides}
+    built = []
+    for dtype in dataclass_types:
+        names = {f.name for f in dataclasses.fields(dtype) if f.init}
+        try:
+            built.append(dtype(**{k: v for k, v in values.items() if k in names}))
+        except ConfigError:
+            raise
+        except ValueError as err:
+            raise ConfigError(str(err).splitlines()[0]) from None
+    return tuple(built)
+
+
+def recipe(*parts: str) -> Path:
+    """A shipped recipe such as `recipe("train", "prm.yaml")` (configs/ installs as ponder.configs)."""
+    return Path(str(resources.files("ponder.configs").joinpath(*parts)))

@@ -173,7 +173,7 @@ def evaluate_round(policy: str, prm: list[str], args: EvolveArguments, folder: P
 
 
 def round_accuracy(folders: list[str | Path], args: EvolveArguments) -> dict:
-    from ponder.infer.results import read_results
+    from ponder.data.results import read_results
 
     rows = [r for folder in folders for r in read_results(Path(folder) / "results.jsonl")]
 
@@ -188,7 +188,7 @@ def round_accuracy(folders: list[str | Path], args: EvolveArguments) -> dict:
 
 def searched_round0(args: EvolveArguments) -> dict:
     """Round 0 from `round0_results`, after checking they searched this policy, PRM and problem set."""
-    from ponder.infer.results import results_config
+    from ponder.data.results import results_config
 
     ours = {"model": args.policy, "prm": args.prm, "prm_model": args.prm_model, "dataset": args.eval_dataset}
     for folder in args.round0_results:

@@ -1,13 +1,96 @@
-"""Checks on model names where they enter, so a typo fails in one line instead of deep inside transformers."""
+"""Which model a command loads, and how: one arguments type for every command, in TRL's manner.
+
+`ModelArguments` is ponder's `trl.ModelConfig`: the model folder or hub name, its dtype, whether
+its repository's code may run, and the LoRA settings a trainer uses when `use_peft` is set. Every
+command that loads a model takes it, so `--model_name_or_path`, `--use_peft` and `--lora_r` mean
+the same thing everywhere. It is defined here rather than taken from TRL so that a command's
+`--help` does not import TRL (and torch) only to list these options.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from ponder.errors import ConfigError
+
+# Checkpoints shipped as package data (ponder/checkpoints/): the pipelines' defaults.
+CHECKPOINTS = Path(__file__).parent / "checkpoints"
+SHIPPED_POLICY = CHECKPOINTS / "arithworld-policy"
+# The LM the ArithWorld PRM recipe starts from: the shipped policy's architecture trained on more
+# problems (its recipe.yaml). Published PRMs, too, start from a stronger model than the policy.
+SHIPPED_VERIFIER = CHECKPOINTS / "arithworld-verifier"
 
 
 def check_model_name(key: str, name: str) -> None:
-    """Accept an existing folder or something shaped like a hub name (`org/model`)."""
+    """Accept an existing folder or something shaped like a hub name (`org/model`); a typo fails
+    here in one line instead of deep inside transformers."""
     if Path(name).exists():
         return
     if name.startswith((".", "/", "~")) or name.count("/") != 1:
-        raise ValueError(f"{key}: no model folder '{name}' (and it is not a hub name like org/model)")
+        raise ConfigError(f"{key}: no model folder '{name}' (and it is not a hub name like org/model)")
+
+
+@dataclass
+class ModelArguments:
+    """The model a command loads (the policy for search and evaluation, the start for training)."""
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Model folder or hub name.", "aliases": ["--model"]},
+    )
+    dtype: str = field(
+        default="float32",
+        metadata={"help": "Weights' dtype when loading (float32, bfloat16, float16)."},
+    )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={"help": "Allow model code from the model's repository (e.g. Qwen2.5-Math-PRM)."},
+    )
+    use_peft: bool = field(
+        default=False, metadata={"help": "Training: train a LoRA adapter (PEFT) instead of every weight."}
+    )
+    lora_r: int = field(default=16, metadata={"help": "Training with use_peft: LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "Training with use_peft: LoRA alpha."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "Training with use_peft: LoRA dropout."})
+    lora_target_modules: list[str] | None = field(
+        default=None,
+        metadata={"help": "Training with use_peft: module names LoRA adapts (default: every linear layer)."},
+    )
+
+    def __post_init__(self):
+        if self.model_name_or_path is not None:
+            check_model_name("model_name_or_path", self.model_name_or_path)
+        if self.dtype not in ("float32", "bfloat16", "float16", "auto"):
+            raise ValueError(f"dtype: expected float32, bfloat16, float16 or auto, got '{self.dtype}'")
+        if self.lora_r < 1:
+            raise ValueError(f"lora_r: must be >= 1, got {self.lora_r}")
+
+    def require_model(self) -> str:
+        """The model name, for commands that cannot run without one."""
+        if not self.model_name_or_path:
+            raise ConfigError("model_name_or_path: this command needs a model folder or hub name")
+        return self.model_name_or_path
+
+    def torch_dtype(self):
+        import torch
+
+        return "auto" if self.dtype == "auto" else getattr(torch, self.dtype)
+
+    def peft_config(self, task_type: str, exclude_modules: list[str] | None = None):
+        """PEFT's LoraConfig from these settings (None without use_peft): the one place ponder builds it.
+
+        `exclude_modules` keeps LoRA off layers the trainer trains in full (a new classification head).
+        """
+        if not self.use_peft:
+            return None
+        from peft import LoraConfig
+
+        return LoraConfig(
+            task_type=task_type,
+            r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules=self.lora_target_modules or "all-linear",
+            exclude_modules=exclude_modules,
+        )

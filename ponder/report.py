@@ -40,7 +40,7 @@ def _pct(value: float | None) -> str:
 
 def level_accuracy(results_dirs: list[Path], budget: int) -> dict[str, dict[int, float]]:
     """Accuracy per level of every strategy at `budget` (greedy at 1), from results folders."""
-    from ponder.infer.results import read_results
+    from ponder.data.results import read_results
 
     hits: dict[str, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for folder in results_dirs:

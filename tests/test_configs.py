@@ -115,7 +115,8 @@ def test_recipe_parses_with_its_command(path, capsys):
 @pytest.mark.parametrize("path", [p for p in GPU_RECIPES if "infer" in commands_of(p)], ids=rel)
 def test_gpu_search_recipe(path, capsys):
     from ponder.infer.backends import BACKENDS
-    from ponder.infer.prm import AGGREGATIONS, PRMS
+    from ponder.data.results import AGGREGATIONS
+    from ponder.infer.prm import PRMS
 
     (args,) = parse("infer", path, capsys)
     assert args.backend == "vllm" and args.backend in BACKENDS

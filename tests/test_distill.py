@@ -13,9 +13,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ponder.data import extract_boxed, grade
-from ponder.infer.prm.base import aggregate
+from ponder.data.results import aggregate
 from ponder.infer.prompts import build_prompt
-from ponder.infer.results import read_results, results_problems
+from ponder.data.results import read_results, results_problems
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,8 @@ from transformers import (
 from ponder.data.arithworld import check_steps
 from ponder.data.chartok import build_char_tokenizer
 from ponder.data.checkers import STEP_CHECKERS
-from ponder.infer.prm import AGGREGATIONS, PRMS, aggregate, load_prm
+from ponder.data.results import AGGREGATIONS, aggregate
+from ponder.infer.prm import PRMS, load_prm
 from ponder.infer.prm.math_shepherd import MathShepherdPRM
 from ponder.infer.prm.qwen_math import QwenMathPRM
 from ponder.infer.prm.rlhflow import RLHFlowPRM

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ponder.infer.results import read_results
+from ponder.data.results import read_results
 from ponder.quickstart import main
 
 

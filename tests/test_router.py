@@ -10,7 +10,7 @@ import pytest
 from ponder.data.difficulty import main as difficulty_main
 from ponder.data.difficulty import quantile_bins, read
 from ponder.infer.eval_search import Point, efficiency, tokens_to_reach
-from ponder.infer.results import read_results
+from ponder.data.results import read_results
 from ponder.infer.router import Choice, RouterTable, allocate, fit_router
 from ponder.infer.router import main as fit_router_main
 from ponder.infer.run import main as infer_main

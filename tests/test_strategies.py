@@ -12,7 +12,7 @@ import pytest
 from ponder.data.arithworld import generate_problems
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.prm import load_prm
-from ponder.infer.results import Trajectory, read_results
+from ponder.data.results import Trajectory, read_results
 from ponder.infer.strategies import STRATEGIES, SearchContext
 from ponder.infer.strategies.selection import best_of_n, majority_vote, weighted_best_of_n
 

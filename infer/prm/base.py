@@ -11,9 +11,10 @@ Scorers are chosen by name from `PRMS`; adding one is adding a module that calls
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Protocol
+
+from ponder.registry import Registry
 
 
 class PRM(Protocol):
@@ -24,35 +25,13 @@ class PRM(Protocol):
         ...
 
 
-PRMS: dict[str, Callable[..., PRM]] = {}
+PRMS: Registry[Callable[..., PRM]] = Registry("prm")
+# Class decorator: `@register("name")` makes a PRM constructible as `load_prm("name", model, ...)`.
+register = PRMS.register
 
 
-def register(name: str):
-    """Class decorator: make a PRM constructible as `load_prm(name, ...)`."""
-
-    def add(cls):
-        PRMS[name] = cls
-        return cls
-
-    return add
-
-
-def load_prm(name: str, **kwargs) -> PRM:
-    if name not in PRMS:
-        raise ValueError(f"prm: unknown scorer '{name}' (expected one of: {', '.join(sorted(PRMS))})")
-    return PRMS[name](**kwargs)
-
-
-# How step scores become one trajectory score (search-and-learn's `agg_strategy`).
-AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
-    "last": lambda scores: scores[-1],
-    "min": min,
-    "prod": math.prod,
-    "mean": lambda scores: sum(scores) / len(scores),
-}
-
-
-def aggregate(scores: list[float], how: str) -> float:
-    if how not in AGGREGATIONS:
-        raise ValueError(f"aggregation: unknown '{how}' (expected one of: {', '.join(AGGREGATIONS)})")
-    return AGGREGATIONS[how](scores) if scores else 0.0
+def load_prm(name: str, model=None, trust_remote_code: bool = False, **options) -> PRM:
+    """The PRM registered as `name`. Every constructor takes the same first arguments: `model` (a
+    folder, hub name or loaded model; for the oracle, the world whose step checker it reports) and
+    `trust_remote_code`; `options` are a scorer's own (a token-cls PRM's step separator, ...)."""
+    return PRMS.get(name)(model, trust_remote_code=trust_remote_code, **options)

@@ -26,12 +26,12 @@ class MathShepherdPRM(ModelPRM):
     def __init__(
         self,
         model,
+        trust_remote_code: bool = False,
         tokenizer=None,
         batch_size: int = 8,
         dtype: str = "bfloat16",
-        trust_remote_code: bool = False,
     ):
-        super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
+        super().__init__(model, trust_remote_code, tokenizer, batch_size, dtype)
         self.candidates = [token_id(self.tokenizer, t, "verdict") for t in (self.good, self.bad)]
         self.tag_id = token_id(self.tokenizer, STEP_TAG, "step tag")
 

@@ -21,10 +21,10 @@ class ModelPRM:
     def __init__(
         self,
         model: str | PreTrainedModel,
+        trust_remote_code: bool = False,
         tokenizer=None,
         batch_size: int = 8,
         dtype: str = "bfloat16",
-        trust_remote_code: bool = False,
     ):
         if model is None:
             raise ValueError("prm_model: this PRM scorer needs a model folder or hub name")

@@ -1,8 +1,8 @@
-"""The oracle PRM: a dataset's exact step checker, the ceiling a learned PRM is measured against."""
+"""The oracle PRM: a world's exact step checker, the ceiling a learned PRM is measured against."""
 
 from __future__ import annotations
 
-from ponder.data.checkers import STEP_CHECKERS
+from ponder.data.worlds import step_checker
 
 from .base import register
 
@@ -12,12 +12,9 @@ class OraclePRM:
     num_parameters = 0  # not a model: it costs no FLOPs
     tokens_scored = 0
 
-    def __init__(self, checker: str = "arithworld"):
-        if checker not in STEP_CHECKERS:
-            raise ValueError(
-                f"prm_checker: unknown '{checker}' (expected one of: {', '.join(STEP_CHECKERS)})"
-            )
-        self.check = STEP_CHECKERS[checker]
+    def __init__(self, model: str | None = None, trust_remote_code: bool = False):
+        """`model` names the world whose checker this is (`--prm_model`); None: the one world with a checker."""
+        self.check = step_checker(model)
 
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:
         """1.0 for a step that is correct and keeps the solution correct, 0.0 otherwise."""

@@ -26,17 +26,17 @@ class QwenMathPRM(ModelPRM):
     def __init__(
         self,
         model: str | PreTrainedModel,
+        trust_remote_code: bool = False,
         tokenizer=None,
         batch_size: int = 4,
         dtype: str = "bfloat16",
-        trust_remote_code: bool = False,
     ):
         if isinstance(model, str) and not trust_remote_code:
             # Loading the published model runs code from its repository: the user must opt in.
             raise ValueError(
                 "trust_remote_code: Qwen2.5-Math-PRM runs code from its model repository; pass trust_remote_code=True (--trust_remote_code true) to allow it"
             )
-        super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
+        super().__init__(model, trust_remote_code, tokenizer, batch_size, dtype)
         self.step_id = token_id(self.tokenizer, STEP_TOKEN, "step separator")
 
     def build_input(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:

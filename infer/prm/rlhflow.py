@@ -24,12 +24,12 @@ class RLHFlowPRM(ModelPRM):
     def __init__(
         self,
         model,
+        trust_remote_code: bool = False,
         tokenizer=None,
         batch_size: int = 8,
         dtype: str = "bfloat16",
-        trust_remote_code: bool = False,
     ):
-        super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
+        super().__init__(model, trust_remote_code, tokenizer, batch_size, dtype)
         # search-and-learn: `tokenizer.encode("+")[-1]`, `tokenizer.encode("-")[-1]`
         self.candidates = [token_id(self.tokenizer, t, "verdict") for t in (self.good, self.bad)]
 

@@ -136,13 +136,13 @@ class TokenClassificationPRM(ModelPRM):
     def __init__(
         self,
         model: str | PreTrainedModel,
+        trust_remote_code: bool = False,
         tokenizer=None,
         step_separator: str | None = None,
         separate_prompt: bool | None = None,
         chat_template: bool | None = None,
         batch_size: int = 16,
         dtype: str = "float32",
-        trust_remote_code: bool = False,
     ):
         """`step_separator`, `separate_prompt` and `chat_template` left None read what a `ponder train prm` folder
         saved in prm_config.json, else use TRL's convention ("\\n" after each step, nothing after
@@ -159,7 +159,7 @@ class TokenClassificationPRM(ModelPRM):
         self.chat_template = saved.get("chat_template", False) if chat_template is None else chat_template
         if saved.get("head") == "lm":
             self.auto_class = AutoModelForCausalLM
-        super().__init__(model, tokenizer, batch_size, dtype, trust_remote_code)
+        super().__init__(model, trust_remote_code, tokenizer, batch_size, dtype)
         self.verdict_ids = None  # [bad, good] rows of the LM head; None for a 2-label head
         if saved.get("head") == "lm":
             self.verdict_ids = [

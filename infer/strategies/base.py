@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ponder.data import Problem, extract_boxed, grade
+from ponder.registry import Registry
 
 from ..backends.base import Backend, Generation
 from ..prm.base import PRM
 from ..prompts import build_prompt
-from ..results import Compute, SearchResult, Trajectory
+from ponder.data.results import Compute, SearchResult, Trajectory
 
 STEP_STOP = "\n\n"
 
@@ -86,13 +87,39 @@ def result(
     )
 
 
-# name -> function(problems, n, ctx, **params) -> list[SearchResult]
-STRATEGIES: dict[str, Callable[..., list[SearchResult]]] = {}
+@dataclass(frozen=True)
+class Strategy:
+    """A registered strategy and the facts callers need about it, so that no caller keeps its own list.
+
+    kind: "pool" (an answer chosen from independent whole samples; one pool of N_max samples serves
+    every N), "tree" (step-wise search scored by the PRM), "routed" (compute-optimal: a router
+    table picks another strategy per problem), or "single" (one generation whatever the budget).
+    requires: the `ponder infer` options it cannot run without ("prm", "router", ...).
+    params: the `ponder infer` options it takes as hyper-parameters (recorded in each result).
+    """
+
+    run: Callable[..., list[SearchResult]]  # (problems, n, ctx, **params) -> one result per problem
+    kind: str
+    requires: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+
+    @property
+    def needs_prm(self) -> bool:
+        return "prm" in self.requires
+
+    def budgets(self, budgets: list[int]) -> list[int]:
+        """The budgets it runs at: a single generation runs once, at N = 1."""
+        return [1] if self.kind == "single" else budgets
 
 
-def register(name: str):
+STRATEGIES: Registry[Strategy] = Registry("strategies")
+
+
+def register(name: str, kind: str, requires: tuple[str, ...] = (), params: tuple[str, ...] = ()):
+    """Decorator: register a strategy function under `name` with its facts."""
+
     def add(fn):
-        STRATEGIES[name] = fn
+        STRATEGIES.add(name, Strategy(fn, kind, requires, params))
         return fn
 
     return add

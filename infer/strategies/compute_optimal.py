@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from ponder.data import Problem
 
-from ..results import SearchResult, search_key
+from ponder.data.results import SearchResult, search_key
 from ..router import RouterTable
 from .base import STRATEGIES, SearchContext, register
 
@@ -79,7 +79,7 @@ def compute_optimal(
             groups[choice.key()].append(i)
     for indices in groups.values():
         choice = choices[indices[0]]
-        run = STRATEGIES[choice.strategy]
+        run = STRATEGIES[choice.strategy].run
         accepted = inspect.signature(run).parameters
         kwargs = {k: v for k, v in choice.params.items() if k in accepted}
         sub_ctx = replace(ctx, aggregation=choice.params.get("aggregation", ctx.aggregation))
@@ -88,24 +88,20 @@ def compute_optimal(
     return out
 
 
-# The names registered below: the strategies that need a router table and difficulty bins.
-ROUTED: list[str] = []
+def _register(oracle: bool, uneven: bool) -> None:
+    name = "compute_optimal" + ("_oracle" if oracle else "") + ("_uneven" if uneven else "")
 
-
-def _register(name: str, oracle: bool, uneven: bool) -> None:
     def run(problems: list[Problem], n: int, ctx: SearchContext) -> list[SearchResult]:
         return compute_optimal(problems, n, ctx, oracle, uneven, name)
 
     run.__name__ = name
-    run.__doc__ = f"Compute-optimal search ({'oracle' if oracle else 'predicted'} bins, {'uneven' if uneven else 'even'} budgets)."
-    register(name)(run)
-    ROUTED.append(name)
+    bins, budgets = "oracle" if oracle else "predicted", "uneven" if uneven else "even"
+    run.__doc__ = f"Compute-optimal search ({bins} bins, {budgets} budgets)."
+    # Oracle bins come from a difficulty file, predicted ones from the predictor.
+    requires = ("router", "difficulty_labels" if oracle else "difficulty_model")
+    register(name, kind="routed", requires=requires)(run)
 
 
 for _oracle in (False, True):
     for _uneven in (False, True):
-        _register(
-            "compute_optimal" + ("_oracle" if _oracle else "") + ("_uneven" if _uneven else ""),
-            _oracle,
-            _uneven,
-        )
+        _register(_oracle, _uneven)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ponder.data import Problem
 
 from ..backends.base import Sampling
-from ..results import Compute, SearchResult, Trajectory
+from ponder.data.results import Compute, SearchResult, Trajectory
 from .base import SearchContext, register, result, to_trajectory
 from .selection import SELECTORS
 
@@ -67,14 +67,14 @@ def _pool_strategy(name: str):
 
     run.__name__ = name
     run.__doc__ = f"{name.replace('_', ' ')} over N independent samples."
-    return register(name)(run)
+    return register(name, kind="pool", requires=() if name == "majority" else ("prm",))(run)
 
 
 for _name in SELECTORS:
     _pool_strategy(_name)
 
 
-@register("greedy")
+@register("greedy", kind="single")
 def greedy(problems: list[Problem], n: int, ctx: SearchContext) -> list[SearchResult]:
     """One greedy solution per problem; the budget is ignored (always 1 generation)."""
     out = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..prm.base import aggregate
-from ..results import Trajectory
+from ponder.data.results import aggregate
+from ponder.data.results import Trajectory
 
 
 def majority_vote(trajectories: list[Trajectory]) -> str | None:

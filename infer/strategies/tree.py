@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from ponder.data import Problem, extract_boxed
 
 from ..backends.base import Sampling
-from ..prm.base import aggregate
-from ..results import Compute, SearchResult, Trajectory
+from ponder.data.results import aggregate
+from ponder.data.results import Compute, SearchResult, Trajectory
 from .base import STEP_STOP, SearchContext, register, result
 from .selection import SELECTORS
 
@@ -190,7 +190,7 @@ def _to_trajectory(beam: Beam) -> Trajectory:
     )
 
 
-@register("beam_search")
+@register("beam_search", kind="tree", requires=("prm",), params=("beam_width",))
 def beam_search(
     problems: list[Problem], n: int, ctx: SearchContext, beam_width: int = 4, select: str = "best_of_n"
 ) -> list[SearchResult]:
@@ -200,7 +200,7 @@ def beam_search(
     )
 
 
-@register("dvts")
+@register("dvts", kind="tree", requires=("prm",), params=("beam_width",))
 def dvts(
     problems: list[Problem],
     n: int,
@@ -218,7 +218,7 @@ def dvts(
     )
 
 
-@register("lookahead")
+@register("lookahead", kind="tree", requires=("prm",), params=("beam_width", "lookahead"))
 def lookahead(
     problems: list[Problem],
     n: int,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ponder.data.prm_labels import main as label_main
 from ponder.infer.eval_prm import main as eval_prm_main
-from ponder.infer.results import read_results
+from ponder.data.results import read_results
 from ponder.infer.run import main as infer_main
 from ponder.quickstart import SHIPPED_POLICY, SHIPPED_VERIFIER, recipe
 from ponder.train.prm import main as train_main

@@ -1,14 +1,35 @@
 """What search produces: trajectories and one result row per problem × strategy × budget.
 
 Plain dataclasses that serialise to JSON lines; a results folder also loads as a
-`datasets.Dataset` (`load_results`).
+`datasets.Dataset` (`load_results`). They live in `data` because every layer reads them: infer
+writes them, data builds distillation rows and difficulty bins from them, train and the
+pipelines read their accuracies.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .answers import STEP_SEPARATOR
+
+# How step scores become one trajectory score (search-and-learn's `agg_strategy`).
+AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
+    "last": lambda scores: scores[-1],
+    "min": min,
+    "prod": math.prod,
+    "mean": lambda scores: sum(scores) / len(scores),
+}
+
+
+def aggregate(scores: list[float], how: str) -> float:
+    """One trajectory score from its step scores (0 for a trajectory that was never scored)."""
+    if how not in AGGREGATIONS:
+        raise ValueError(f"aggregation: unknown '{how}' (expected one of: {', '.join(AGGREGATIONS)})")
+    return AGGREGATIONS[how](scores) if scores else 0.0
 
 
 @dataclass
@@ -22,7 +43,7 @@ class Trajectory:
 
     @property
     def text(self) -> str:
-        return "\n\n".join(self.steps)
+        return STEP_SEPARATOR.join(self.steps)
 
 
 @dataclass
@@ -31,12 +52,6 @@ class Compute:
     prm_tokens: int = 0  # every token the PRM read
     flops: float = 0.0  # 2 × parameters × tokens, for each model
     wall_s: float = 0.0
-
-    def add(self, other: Compute) -> None:
-        self.policy_tokens += other.policy_tokens
-        self.prm_tokens += other.prm_tokens
-        self.flops += other.flops
-        self.wall_s += other.wall_s
 
 
 @dataclass
@@ -81,15 +96,11 @@ def results_problems(results_dir: str | Path) -> dict:
     """The problems a results folder was searched on, by id, reloaded from its recorded source.
 
     Result rows keep only ids and references; the questions come back from the same source,
-    split and seed that `ponder infer` used (ArithWorld regenerates them exactly).
+    split and seed that `ponder infer` used (a generated world regenerates them exactly).
     """
-    from ponder.data.sources import load_source
+    from .sources import source_from_config
 
-    config = results_config(results_dir)
-    problems = load_source(
-        config["dataset"], config["split"], config.get("limit"), config["seed"], config["per_level"]
-    )
-    return {p.id: p for p in problems}
+    return {p.id: p for p in source_from_config(results_config(results_dir)).load()}
 
 
 def search_key(problem_id: str, strategy: str, n: int, params: dict) -> str:
@@ -104,3 +115,12 @@ def read_results(path: str | Path) -> list[SearchResult]:
         if line.endswith("\n"):
             rows.append(SearchResult.from_dict(json.loads(line)))
     return rows
+
+
+def load_results(results_dir: str | Path):
+    """A results folder (or its results.jsonl) as a `datasets.Dataset`, one row per result."""
+    import datasets  # slow to import; only this reader needs it
+
+    path = Path(results_dir)
+    path = path / "results.jsonl" if path.is_dir() else path
+    return datasets.Dataset.from_list([json.loads(row.to_json()) for row in read_results(path)])
