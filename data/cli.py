@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ponder.config import parse_config
+from ponder.errors import ConfigError
 
 from .arithworld import LEVELS, generate_problems
 from .loaders import load_problems, save_problems
@@ -25,32 +26,43 @@ class ArithWorldArguments:
     exclude: str | None = field(
         default=None,
         metadata={
-            "help": "jsonl/json problems whose questions are left out, so that this split is disjoint from that one (e.g. validation from test)."
+            "help": "jsonl/json problems whose questions are left out, so that this split is disjoint "
+            "from that one (e.g. validation from test)."
         },
     )
 
     def __post_init__(self):
         if self.n_per_level < 1:
-            raise ValueError(f"n_per_level must be >= 1, got {self.n_per_level}")
+            raise ConfigError(f"n_per_level must be >= 1, got {self.n_per_level}")
         bad = [level for level in self.levels if level not in LEVELS]
         if bad:
-            raise ValueError(f"levels: unknown level(s) {bad}; expected values in {sorted(LEVELS)}")
+            raise ConfigError(f"levels: unknown level(s) {bad}; expected values in {sorted(LEVELS)}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((ArithWorldArguments,), argv, prog="ponder data arithworld", description=__doc__)
+def run(args: ArithWorldArguments) -> Path:
+    """Generate the problems, leave out those whose questions `exclude` holds, write them; the file."""
     problems = generate_problems(args.n_per_level, args.levels, args.seed)
     dropped = 0
     if args.exclude:
         taken = {p.question for p in load_problems(args.exclude)}
         kept = [p for p in problems if p.question not in taken]
         problems, dropped = kept, len(problems) - len(kept)
-    save_problems(problems, args.output)
+    output = Path(args.output)
+    save_problems(problems, output)
     print(
         f"wrote {len(problems)} problems to {args.output}"
         + (f" ({dropped} left out: their questions are in {args.exclude})" if args.exclude else "")
     )
+    return output
+
+
+def main(argv: list[str] | None = None) -> Path:
+    return run(
+        *parse_config((ArithWorldArguments,), argv, prog="ponder data arithworld", description=__doc__)
+    )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder data arithworld", main)

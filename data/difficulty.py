@@ -7,7 +7,9 @@ Two sources, as in Snell et al. (2024):
   (majority vote by default). Problems are binned into quantiles of pass rate; equal pass rates
   always share a bin (so when 40% of problems are always solved, they all land in bin 1 and the
   next bin used is 3), which keeps a bin a property of the problem rather than of a tie-break.
-- **level**: the dataset's own level field (MATH levels, ArithWorld levels), with no sampling.
+- **level**: the dataset's own level field (MATH levels, ArithWorld levels), with no sampling;
+  the problems come from the source options (`--dataset`, `--split`, `--limit`, `--seed`,
+  `--per_level`), which only this mode reads.
 
 Rows (jsonl): problem_id, question, level, pass_rate, samples, bin. `ponder train difficulty`
 learns `bin` from the question; `ponder fit-router` and the compute-optimal strategies read it
@@ -17,22 +19,26 @@ as the oracle bin.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ponder.config import fail, parse_config
+from ponder.config import parse_config
+from ponder.errors import ConfigError
 
 from .grading import grade_many
-from .sources import load_source
+from .results import read_results, results_problems
+from .sources import SourceArguments
+
+SOURCES = ("pass_rate", "level")
 
 
 @dataclass
-class DifficultyArguments:
+class DifficultyArguments(SourceArguments):
     source: str = field(
         default="pass_rate",
         metadata={
-            "help": "'pass_rate': quantiles of the policy's pass rate from a `ponder infer` folder; 'level': the dataset's level field."
+            "help": "'pass_rate': quantiles of the policy's pass rate from a `ponder infer` folder; "
+            "'level': the dataset's level field."
         },
     )
     results: str | None = field(
@@ -42,29 +48,21 @@ class DifficultyArguments:
     strategy: str = field(
         default="majority",
         metadata={
-            "help": "pass_rate: the pool strategy whose largest pool is read (majority, best_of_n, weighted_best_of_n)."
+            "help": "pass_rate: the pool strategy whose largest pool is read "
+            "(majority, best_of_n, weighted_best_of_n)."
         },
     )
     num_bins: int = field(default=5, metadata={"help": "Number of difficulty bins (quantiles of pass rate)."})
-    dataset: str = field(
-        default="arithworld",
-        metadata={"help": "level: 'arithworld', a jsonl/json file or a hub dataset with a level field."},
-    )
-    split: str = field(
-        default="test", metadata={"help": "level: split to load when `dataset` is a hub name."}
-    )
-    per_level: int = field(default=100, metadata={"help": "level, ArithWorld: problems per level."})
-    seed: int = field(default=1, metadata={"help": "level, ArithWorld: problem seed."})
-    limit: int | None = field(default=None, metadata={"help": "level: only the first this many problems."})
     output: str = field(default="outputs/difficulty.jsonl", metadata={"help": "jsonl file to write."})
 
     def __post_init__(self):
-        if self.source not in ("pass_rate", "level"):
-            raise ValueError(f"source: expected 'pass_rate' or 'level', got '{self.source}'")
+        super().__post_init__()
+        if self.source not in SOURCES:
+            raise ConfigError(f"source: expected 'pass_rate' or 'level', got '{self.source}'")
         if self.source == "pass_rate" and not self.results:
-            raise ValueError("results: source 'pass_rate' needs the `ponder infer` folder (--results)")
+            raise ConfigError("results: source 'pass_rate' needs the `ponder infer` folder (--results)")
         if self.num_bins < 1:
-            raise ValueError(f"num_bins: must be >= 1, got {self.num_bins}")
+            raise ConfigError(f"num_bins: must be >= 1, got {self.num_bins}")
 
 
 @dataclass
@@ -89,17 +87,15 @@ def quantile_bins(pass_rates: list[float], num_bins: int = 5) -> list[int]:
 
 def from_results(results_dir: str, strategy: str = "majority", num_bins: int = 5) -> list[Difficulty]:
     """Pass rate of every problem in a results folder, from its largest pool of `strategy`."""
-    from ponder.data.results import read_results, results_problems
-
     path = Path(results_dir) / "results.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"results: no results.jsonl in {results_dir}")
+        raise ConfigError(f"results: no results.jsonl in {results_dir}")
     pools = {}
     for row in read_results(path):
         if row.strategy == strategy and (row.problem_id not in pools or row.n > pools[row.problem_id].n):
             pools[row.problem_id] = row
     if not pools:
-        raise ValueError(f"strategy: {results_dir} has no '{strategy}' rows to read samples from")
+        raise ConfigError(f"strategy: {results_dir} has no '{strategy}' rows to read samples from")
     problems = results_problems(results_dir)
     rows = list(pools.values())
     pairs = [
@@ -117,14 +113,14 @@ def from_results(results_dir: str, strategy: str = "majority", num_bins: int = 5
     ]
 
 
-def from_levels(dataset: str, split: str, limit: int | None, seed: int, per_level: int) -> list[Difficulty]:
+def from_levels(source: SourceArguments) -> list[Difficulty]:
     """The dataset's own level as the bin; problems without an integer level are left out."""
-    problems = load_source(dataset, split, limit, seed, per_level)
+    problems = source.load()
     out = [
         Difficulty(p.id, p.question, p.level, None, 0, p.level) for p in problems if isinstance(p.level, int)
     ]
     if not out:
-        raise ValueError(f"dataset: {dataset} has no problems with an integer level")
+        raise ConfigError(f"dataset: {source.dataset} has no problems with an integer level")
     return out
 
 
@@ -141,19 +137,25 @@ def read(path: str | Path) -> dict[str, Difficulty]:
     return {r.problem_id: r for r in rows}
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((DifficultyArguments,), argv, prog="ponder data difficulty", description=__doc__)
-    try:
-        if args.source == "pass_rate":
-            rows = from_results(args.results, args.strategy, args.num_bins)
-        else:
-            rows = from_levels(args.dataset, args.split, args.limit, args.seed, args.per_level)
-    except (FileNotFoundError, ValueError) as err:
-        fail(f"ponder data difficulty: error: {err}")
+def run(args: DifficultyArguments) -> Path:
+    """Bin every problem and write the rows; the jsonl file written."""
+    if args.source == "pass_rate":
+        rows = from_results(args.results, args.strategy, args.num_bins)
+    else:
+        rows = from_levels(args)
     path = write(rows, args.output)
     counts = {b: sum(r.bin == b for r in rows) for b in sorted({r.bin for r in rows})}
     print(f"wrote {len(rows)} problems to {path}; problems per bin: {counts}")
+    return path
+
+
+def main(argv: list[str] | None = None) -> Path:
+    return run(
+        *parse_config((DifficultyArguments,), argv, prog="ponder data difficulty", description=__doc__)
+    )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder data difficulty", main)

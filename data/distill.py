@@ -20,24 +20,24 @@ to them, so the distilled policy is trained on exactly the prompts search sent (
 system prompt included), and the completion is the trajectory text `"\\n\\n".join(steps)` as the
 policy generated it, ending in its boxed answer.
 
-Reading search results makes this module depend on `ponder.infer` (results, PRM aggregation),
-the one place where `data` looks past itself: distillation data exists only because search ran.
+Search results and PRM score aggregation live in `ponder.data.results`, so building these rows
+needs nothing from `ponder.infer`: distillation data exists only because search ran, but reading
+it is a data task.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from itertools import product
 from pathlib import Path
 
-from ponder.config import fail, parse_config
-from ponder.data.results import AGGREGATIONS, aggregate
-from ponder.data.results import Trajectory, read_results, results_config, results_problems
+from ponder.config import parse_config
+from ponder.errors import ConfigError
 
 from .grading import grade_many
 from .loaders import DatasetError
+from .results import AGGREGATIONS, Trajectory, aggregate, read_results, results_config, results_problems
 
 SELECTIONS = ("verified", "prm_top")
 
@@ -55,7 +55,8 @@ class DistillDataArguments:
     selection: str = field(
         default="verified",
         metadata={
-            "help": "'verified': answers graded against the reference; 'prm_top': the PRM's best, for data without references."
+            "help": "'verified': answers graded against the reference; "
+            "'prm_top': the PRM's best, for data without references."
         },
     )
     aggregation: str = field(
@@ -65,7 +66,9 @@ class DistillDataArguments:
     min_score: float = field(
         default=0.5,
         metadata={
-            "help": "A scored trajectory below this aggregated PRM score is never kept: prm_top's line between good and bad; under verified it drops right answers reached by wrong steps (0 keeps them)."
+            "help": "A scored trajectory below this aggregated PRM score is never kept: prm_top's line "
+            "between good and bad; under verified it drops right answers reached by wrong steps "
+            "(0 keeps them)."
         },
     )
     max_per_problem: int = field(default=4, metadata={"help": "Most SFT rows per problem."})
@@ -73,16 +76,16 @@ class DistillDataArguments:
 
     def __post_init__(self):
         if not self.results:
-            raise ValueError("results: give at least one `ponder infer` output folder (--results DIR ...)")
+            raise ConfigError("results: give at least one `ponder infer` output folder (--results DIR ...)")
         if self.selection not in SELECTIONS:
-            raise ValueError(f"selection: expected one of {', '.join(SELECTIONS)}, got '{self.selection}'")
+            raise ConfigError(f"selection: expected one of {', '.join(SELECTIONS)}, got '{self.selection}'")
         if self.aggregation not in AGGREGATIONS:
-            raise ValueError(
+            raise ConfigError(
                 f"aggregation: expected one of {', '.join(AGGREGATIONS)}, got '{self.aggregation}'"
             )
         for name in ("max_per_problem", "max_pairs_per_problem"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass
@@ -108,7 +111,8 @@ def load_groups(folders: list[str]) -> list[PromptGroup]:
         for row in read_results(path):
             if row.problem_id not in problems:
                 raise DatasetError(
-                    f"results: {folder} has a row for problem '{row.problem_id}', which its dataset no longer holds"
+                    f"results: {folder} has a row for problem '{row.problem_id}', "
+                    "which its dataset no longer holds"
                 )
             question = problems[row.problem_id].question
             key = (system, question)
@@ -146,9 +150,9 @@ def split_good_bad(
     """The group's good and bad trajectory texts, each best first.
 
     A scored trajectory below `min_score` is never good. Under `verified` it is a right answer
-    reached through a step the PRM rejects (two slips that cancel out: the exact checker found
-    them in 50 of 378 rows distilled from the shipped ArithWorld policy at N = 8); training on it
-    would teach the slips, so it is left out of both lists. Under `prm_top` the score alone decides, and unscored
+    reached through a step the PRM rejects (slips that cancel out, which the exact checker finds
+    among the verified rows of a small policy; docs/results.md); training on it would teach the
+    slips, so it is left out of both lists. Under `prm_top` the score alone decides, and unscored
     trajectories cannot be judged.
     """
     good, bad = [], []
@@ -230,13 +234,11 @@ def run(args: DistillDataArguments) -> dict:
     return counts
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((DistillDataArguments,), argv, prog="ponder data distill", description=__doc__)
-    try:
-        run(args)
-    except (DatasetError, FileNotFoundError) as err:
-        fail(f"ponder data distill: error: {err}")
+def main(argv: list[str] | None = None) -> dict:
+    return run(*parse_config((DistillDataArguments,), argv, prog="ponder data distill", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder data distill", main)

@@ -26,10 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from .answers import extract_boxed
 
 DEFAULT_TIMEOUT = 5.0
-# A worker imports sympy and the LaTeX parser before it is ready (about a second); leave room
-# for a machine that is busy training.
+# A worker imports sympy and the LaTeX parser before it is ready; leave ample room for a machine
+# that is busy training.
 _STARTUP_TIMEOUT = 120.0
-# Each worker holds its own sympy (~70 MB); more than this buys little for answer checking.
+# Each worker holds its own copy of sympy in memory; more than this buys little for answer checking.
 _MAX_WORKERS = 8
 
 logger = logging.getLogger(__name__)

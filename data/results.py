@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ponder.errors import ConfigError
+
 from .answers import STEP_SEPARATOR
 
 # How step scores become one trajectory score (search-and-learn's `agg_strategy`).
@@ -28,7 +30,7 @@ AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
 def aggregate(scores: list[float], how: str) -> float:
     """One trajectory score from its step scores (0 for a trajectory that was never scored)."""
     if how not in AGGREGATIONS:
-        raise ValueError(f"aggregation: unknown '{how}' (expected one of: {', '.join(AGGREGATIONS)})")
+        raise ConfigError(f"aggregation: unknown '{how}' (expected one of: {', '.join(AGGREGATIONS)})")
     return AGGREGATIONS[how](scores) if scores else 0.0
 
 
@@ -39,7 +41,7 @@ class Trajectory:
     answer: str | None = None  # extracted final answer
     tokens: int = 0  # policy tokens generated for this trajectory (its own steps)
     finish_reason: str = "length"  # "stop" / "eos" / "length"
-    parent: int | None = None  # index of the beam it was expanded from (tree strategies)
+    parent: int | None = None  # tree strategies: the first-round beam (0..N-1) it descends from
 
     @property
     def text(self) -> str:
@@ -85,10 +87,10 @@ class SearchResult:
 
 
 def results_config(results_dir: str | Path) -> dict:
-    """The arguments a `ponder infer` folder was run with (its config.json)."""
+    """The arguments a `ponder infer` folder was run with (its config.json); ConfigError if it has none."""
     path = Path(results_dir) / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{results_dir}: no config.json (not a `ponder infer` output folder)")
+        raise ConfigError(f"{results_dir}: no config.json (not a `ponder infer` output folder)")
     return json.loads(path.read_text())
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from ponder.errors import ConfigError
+
 from .loaders import load_problems
 from .problem import Problem
 from .worlds import WORLDS, World
@@ -19,24 +21,29 @@ from .worlds import WORLDS, World
 class SourceArguments:
     dataset: str = field(
         default="arithworld",
-        metadata={"help": f"A generated world ({', '.join(WORLDS)}), a jsonl/json file, or a hub dataset name."},
+        metadata={
+            "help": f"A generated world ({', '.join(WORLDS)}), a jsonl/json file, or a hub dataset name."
+        },
     )
     split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
     limit: int | None = field(default=None, metadata={"help": "Only the first this many problems."})
     seed: int = field(
         default=1,
-        metadata={"help": "Seed of a generated world's problems (and of sampling where the command samples)."},
+        metadata={
+            "help": "Seed of a generated world's problems (and of sampling where the command samples)."
+        },
     )
     per_level: int = field(default=100, metadata={"help": "Generated worlds: problems per level."})
 
-    def __post_init__(self):
+    def __post_init__(self):  # cooperative: a command's arguments may also inherit ModelArguments
+        getattr(super(), "__post_init__", lambda: None)()
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit: must be >= 1, got {self.limit}")
+            raise ConfigError(f"limit: must be >= 1, got {self.limit}")
         if self.per_level < 1:
-            raise ValueError(f"per_level: must be >= 1, got {self.per_level}")
+            raise ConfigError(f"per_level: must be >= 1, got {self.per_level}")
 
     @property
-    def world(self) -> World | None:
+    def generated_world(self) -> World | None:
         """The generated world `dataset` names, or None for a file or hub dataset."""
         return WORLDS.get(self.dataset) if self.dataset in WORLDS else None
 
@@ -46,8 +53,12 @@ class SourceArguments:
 
     def load(self) -> list[Problem]:
         """The problems: generated for a world, read from the file or hub dataset otherwise."""
-        world = self.world
-        problems = world.generate(self.per_level, self.seed) if world else load_problems(self.dataset, split=self.split)
+        world = self.generated_world
+        problems = (
+            world.generate(self.per_level, self.seed)
+            if world
+            else load_problems(self.dataset, split=self.split)
+        )
         return problems[: self.limit] if self.limit else problems
 
 

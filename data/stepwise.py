@@ -75,7 +75,8 @@ def load_stepwise(source: str | Path, split: str = "train", limit: int | None = 
         if name is None:
             expected = "; ".join(f"{known} ({', '.join(fmt.fields)})" for known, fmt in FORMATS.items())
             raise DatasetError(
-                f"{location}: row matches no known stepwise format (fields: {', '.join(row)}); expected one of: {expected}"
+                f"{location}: row matches no known stepwise format (fields: {', '.join(row)}); "
+                f"expected one of: {expected}"
             )
         try:
             stepwise.extend(FORMATS[name].convert(row))
@@ -127,7 +128,8 @@ def _from_math_shepherd(row: dict[str, Any]) -> list[dict[str, Any]]:
         offset += len(piece)
         if marked[offset] not in "+-":
             raise _RowError(
-                f"step {k}: expected '+' or '-' in `label` where `input` has its tag, found {marked[offset]!r}"
+                f"step {k}: expected '+' or '-' in `label` where `input` has its tag, "
+                f"found {marked[offset]!r}"
             )
         labels.append(marked[offset] == "+")
         offset += 1
@@ -165,7 +167,8 @@ def _from_prm800k(row: dict[str, Any]) -> list[dict[str, Any]]:
         if chosen is not None:
             if not isinstance(chosen, int) or not 0 <= chosen < len(completions):
                 raise _RowError(
-                    f"step {k}: chosen_completion {chosen!r} is not an index into its {len(completions)} completions"
+                    f"step {k}: chosen_completion {chosen!r} is not an index into its "
+                    f"{len(completions)} completions"
                 )
             steps.append(completions[chosen].get("text"))
             labels.append(_prm800k_rating(completions[chosen].get("rating"), k))

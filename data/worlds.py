@@ -20,7 +20,9 @@ from .problem import Problem
 
 @dataclass(frozen=True)
 class World:
-    generate: Callable[[int, int], list[Problem]]  # (problems per level, seed) -> problems, levels interleaved
+    generate: Callable[
+        [int, int], list[Problem]
+    ]  # (problems per level, seed) -> problems, levels interleaved
     check_steps: Callable[[str, list[str]], list[bool]]  # (question, steps) -> is each step still correct
     levels: tuple[int, ...]
 

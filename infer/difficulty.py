@@ -22,6 +22,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
+from ponder.errors import ConfigError
+
 CONFIG_FILE = "difficulty_config.json"
 
 
@@ -41,7 +43,7 @@ class PredictorConfig:
     def load(cls, folder: str | Path) -> PredictorConfig:
         path = Path(folder, CONFIG_FILE)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise ConfigError(
                 f"{folder}: no {CONFIG_FILE} (train the predictor with `ponder train difficulty`)"
             )
         return cls(**json.loads(path.read_text()))
@@ -110,8 +112,9 @@ def load_difficulty_predictor(
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32)
     if model.config.pad_token_id is None:
-        raise ValueError(
-            f"{folder}: the model config has no pad_token_id, so the last token of a padded batch cannot be found"
+        raise ConfigError(
+            f"{folder}: the model config has no pad_token_id, "
+            "so the last token of a padded batch cannot be found"
         )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return DifficultyPredictor(model.to(device), tokenizer, config, batch_size)

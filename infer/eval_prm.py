@@ -2,8 +2,8 @@
 
 The PRM scores solutions whose steps carry ground-truth labels, which come from one of two places:
 
-- a dataset of problems with an exact step checker (ArithWorld): the policy samples solutions
-  on held-out problems and the checker labels every step (the oracle PRM's labels);
+- problems of a world with an exact step checker (`data.worlds`): the policy samples solutions
+  on held-out problems and the world's checker labels every step (the oracle PRM's labels);
 - a file of labelled steps in any layout `ponder.data.stepwise` reads: ProcessBench (earliest
   wrong step), TRL stepwise rows, Math-Shepherd, PRM800K, MATH-APS.
 
@@ -23,56 +23,49 @@ path after it) or bad. Reported:
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ponder.config import fail, parse_config
-from ponder.data import DatasetError
-from ponder.data.checkers import STEP_CHECKERS
-from ponder.data.sources import ARITHWORLD, load_source
+from ponder.config import ConfigError, parse_config
+from ponder.data.loaders import read_rows
+from ponder.data.sources import SourceArguments
 from ponder.data.stepwise import detect_format, load_stepwise
+from ponder.data.worlds import WORLDS, step_checker
+from ponder.models import ModelArguments
 from ponder.plots import pyplot, save_figure
 
-from .prm import load_prm
+from .prm import PRMS  # names only: a scorer imports torch when it is built
 
 
 @dataclass
-class EvalPRMArguments:
-    prm: str = field(
-        default="token-cls",
-        metadata={"help": "PRM scorer name (token-cls, rlhflow, math-shepherd, qwen2.5-math-prm, oracle)."},
-    )
-    prm_model: str | None = field(
-        default="outputs/prm", metadata={"help": "PRM model folder or hub name (scorers that are models)."}
-    )
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Allow PRMs that need remote code (Qwen2.5-Math-PRM)."}
-    )
-    dataset: str = field(
-        default="arithworld",
+class EvalPRMArguments(SourceArguments, ModelArguments):
+    """Labelled steps or the problems to sample them on (SourceArguments; `dataset` may also be a
+    file of labelled steps: ProcessBench, TRL stepwise, ...), the policy that samples (ModelArguments),
+    and the PRM scored against the labels."""
+
+    model_name_or_path: str | None = field(
+        default=None,
         metadata={
-            "help": "Problems to sample and check ('arithworld', a file, a hub name), or a file of labelled steps (ProcessBench, TRL stepwise, ...)."
+            "help": "Policy that samples solutions when `dataset` holds problems.",
+            "aliases": ["--model", "--policy"],
         },
     )
-    split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
-    limit: int | None = field(
-        default=None, metadata={"help": "Only the first this many problems or labelled solutions."}
+    prm: str = field(default="token-cls", metadata={"help": f"PRM scorer: {', '.join(PRMS)}."})
+    prm_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "PRM model folder or hub name; for the oracle, the world whose step checker it reports "
+            "(default: the one world that has one)."
+        },
     )
-    checker: str = field(
-        default="arithworld",
-        metadata={"help": f"Step checker that labels sampled solutions: {', '.join(STEP_CHECKERS)}."},
-    )
-    policy: str = field(
-        default="outputs/policy",
-        metadata={"help": "Policy that samples solutions when `dataset` holds problems."},
-    )
-    per_level: int = field(default=100, metadata={"help": "ArithWorld: problems per level."})
-    seed: int = field(
-        default=1,
-        metadata={"help": "ArithWorld problem seed (held out from training: 0 and 2) and sampling seed."},
+    world: str | None = field(
+        default=None,
+        metadata={
+            "help": f"World whose exact step checker labels sampled solutions ({', '.join(WORLDS)}; "
+            "default: the world `dataset` names)."
+        },
     )
     samples_per_problem: int = field(default=4, metadata={"help": "Solutions sampled per problem."})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
@@ -88,12 +81,12 @@ class EvalPRMArguments:
     )
 
     def __post_init__(self):
-        if self.checker not in STEP_CHECKERS:
-            raise ValueError(
-                f"checker: unknown '{self.checker}' (expected one of: {', '.join(STEP_CHECKERS)})"
-            )
+        super().__post_init__()
+        PRMS.get(self.prm)
+        if self.world is not None:
+            WORLDS.get(self.world)
         if not 0 < self.threshold < 1:
-            raise ValueError(f"threshold: must be in (0, 1), got {self.threshold}")
+            raise ConfigError(f"threshold: must be in (0, 1), got {self.threshold}")
 
 
 @dataclass
@@ -233,24 +226,39 @@ def summarise(group: str, solutions: list[LabelledSolution], threshold: float) -
     )
 
 
-def holds_labelled_steps(dataset: str, split: str) -> bool:
-    """Whether `dataset` is labelled steps (a stepwise layout) rather than problems to sample."""
-    if dataset == ARITHWORLD:
+def holds_labelled_steps(source: SourceArguments) -> bool:
+    """Whether `source` is labelled steps (a stepwise layout) rather than problems to sample."""
+    if source.generated_world is not None:
         return False
-    from ponder.data.loaders import read_rows
-
-    first = next(iter(read_rows(dataset, split)), None)
+    first = next(iter(read_rows(source.dataset, source.split)), None)
     return first is not None and isinstance(first[1], dict) and detect_format(first[1]) is not None
 
 
+def labelling_checker(args: EvalPRMArguments):
+    """The step checker of `world`, else of the world `dataset` names: (question, steps) -> bools."""
+    if args.world is None and args.generated_world is None:
+        raise ConfigError(
+            f"world: {args.dataset} is not a generated world; name the world whose step checker "
+            f"labels the sampled steps (--world {' | '.join(WORLDS)})"
+        )
+    return step_checker(args.world or args.dataset)
+
+
 def sampled_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
-    """Solutions the policy samples on held-out problems, every step labelled by the checker."""
+    """Solutions the policy samples on held-out problems, every step labelled by the world's checker."""
     from .backends.hf import HFBackend
     from .strategies.base import SearchContext
     from .strategies.sampling import sample_pool
 
-    problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
-    backend = HFBackend(args.policy, batch_size=args.batch_size, progress=True)
+    check = labelling_checker(args)
+    problems = args.load()
+    backend = HFBackend(
+        args.require_model(),
+        batch_size=args.batch_size,
+        dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
+        progress=True,
+    )
     ctx = SearchContext(
         backend=backend,
         prm=None,
@@ -259,7 +267,6 @@ def sampled_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
         max_tokens=args.max_tokens,
         seed=args.seed,
     )
-    check = STEP_CHECKERS[args.checker]
     solutions = []
     for problem, (trajectories, _) in zip(problems, sample_pool(problems, args.samples_per_problem, ctx)):
         group = f"level {problem.level}" if problem.level is not None else "all"
@@ -277,13 +284,11 @@ def file_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
 
 
 def evaluate(args: EvalPRMArguments) -> list[PRMScores]:
-    solutions = (
-        file_solutions(args) if holds_labelled_steps(args.dataset, args.split) else sampled_solutions(args)
-    )
-    if args.prm == "oracle":
-        prm = load_prm("oracle", checker=args.checker)
-    else:
-        prm = load_prm(args.prm, model=args.prm_model, trust_remote_code=args.trust_remote_code)
+    """Every labelled solution scored by the PRM, summarised per group (and overall)."""
+    from .prm import load_prm
+
+    solutions = file_solutions(args) if holds_labelled_steps(args.source()) else sampled_solutions(args)
+    prm = load_prm(args.prm, args.prm_model, trust_remote_code=args.trust_remote_code)
     for question, group in tqdm(by_question(solutions).items(), desc="score steps"):
         for solution, scores in zip(group, prm.score(question, [s.steps for s in group])):
             solution.scores = scores
@@ -311,12 +316,9 @@ def format_table(table: list[PRMScores]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> list[PRMScores]:
-    (args,) = parse_config((EvalPRMArguments,), argv, prog="ponder eval prm", description=__doc__)
-    try:
-        table = evaluate(args)
-    except DatasetError as err:
-        fail(f"ponder eval prm: error: {err}")
+def run(args: EvalPRMArguments) -> list[PRMScores]:
+    """Score the PRM against the labels: print the table, write it as JSON and plot its calibration."""
+    table = evaluate(args)
     print(format_table(table))
     default = (
         Path(args.prm_model, "eval_prm.json")
@@ -331,5 +333,11 @@ def main(argv: list[str] | None = None) -> list[PRMScores]:
     return table
 
 
+def main(argv: list[str] | None = None) -> list[PRMScores]:
+    return run(*parse_config((EvalPRMArguments,), argv, prog="ponder eval prm", description=__doc__))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder eval prm", main)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ponder.config import fail, parse_config
+from ponder.config import ConfigError, parse_config
 from ponder.data import grade
+from ponder.data.results import SearchResult, read_results
 from ponder.plots import pyplot, save_figure
 from ponder.tracking import configure_wandb
 
-from ponder.data.results import SearchResult, read_results
 from .strategies.selection import SELECTORS
 
 
@@ -31,7 +30,8 @@ class EvalSearchArguments:
     results: list[str] = field(
         default_factory=lambda: ["outputs/infer"],
         metadata={
-            "help": "Results folders (or results.jsonl files) of `ponder infer`; several are drawn together (e.g. fixed strategies and compute-optimal runs)."
+            "help": "Results folders (or results.jsonl files) of `ponder infer`; several are drawn together "
+            "(e.g. fixed strategies and compute-optimal runs)."
         },
     )
     output_dir: str | None = field(
@@ -174,7 +174,7 @@ def efficiency(points: list[Point], strategy: str, n: int, baseline: str = "weig
     target = next((p for p in overall if p.strategy == strategy and p.n == n), None)
     curve = [p for p in overall if p.strategy == baseline]
     if target is None or not curve:
-        raise ValueError(f"efficiency: need {strategy} at N={n} and a {baseline} curve in the results")
+        raise ConfigError(f"efficiency: need {strategy} at N={n} and a {baseline} curve in the results")
     tokens, reached = tokens_to_reach(curve, target.accuracy)
     return {
         "ratio": tokens / target.tokens,
@@ -189,8 +189,10 @@ def format_table(points: list[Point]) -> str:
     lines = [f"{'strategy':<20}{'level':>6}{'N':>5}{'accuracy':>10}{'95% CI':>16}{'tokens':>10}{'FLOPs':>11}"]
     for p in points:
         level = "all" if p.level is None else str(p.level)
+        interval = f"[{100 * p.low:.0f}, {100 * p.high:.0f}]"
         lines.append(
-            f"{p.strategy:<20}{level:>6}{p.n:>5}{100 * p.accuracy:>9.1f}%{f'[{100 * p.low:.0f}, {100 * p.high:.0f}]':>16}{p.tokens:>10.0f}{p.flops:>11.2e}"
+            f"{p.strategy:<20}{level:>6}{p.n:>5}{100 * p.accuracy:>9.1f}%{interval:>16}"
+            f"{p.tokens:>10.0f}{p.flops:>11.2e}"
         )
     return "\n".join(lines)
 
@@ -271,12 +273,12 @@ def log_to_wandb(points: list[Point], plots: list[Path], run_name: str) -> None:
         run.log({f"plots/{path.stem}": wandb.Image(str(path)) for path in plots})
 
 
-def main(argv: list[str] | None = None) -> list[Point]:
-    (args,) = parse_config((EvalSearchArguments,), argv, prog="ponder eval search", description=__doc__)
+def run(args: EvalSearchArguments) -> list[Point]:
+    """Points of every strategy and budget (and level): printed, saved as summary.json, plotted, logged."""
     paths = [Path(p) / "results.jsonl" if Path(p).is_dir() else Path(p) for p in args.results]
     for path in paths:
         if not path.is_file():
-            fail(f"ponder eval search: error: results: no results file at {path}")
+            raise ConfigError(f"results: no results file at {path}")
     rows = [row for path in paths for row in read_results(path)]
     path = paths[0]
     points = evaluate_results(rows, args.subsamples, args.seed, args.levels)
@@ -291,5 +293,11 @@ def main(argv: list[str] | None = None) -> list[Point]:
     return points
 
 
+def main(argv: list[str] | None = None) -> list[Point]:
+    return run(*parse_config((EvalSearchArguments,), argv, prog="ponder eval search", description=__doc__))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder eval search", main)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ponder.config import ConfigError, fail, parse_config
+from ponder.config import ConfigError, parse_config
 
 
 @dataclass
@@ -19,10 +18,10 @@ class MergeArguments:
 
     def __post_init__(self):
         if not self.inputs:
-            raise ValueError("inputs: give the shards' results folders")
+            raise ConfigError("inputs: give the shards' results folders")
         missing = [p for p in self.inputs if not (Path(p) / "results.jsonl").is_file()]
         if missing:
-            raise ValueError(f"inputs: no results.jsonl in {missing[0]}")
+            raise ConfigError(f"inputs: no results.jsonl in {missing[0]}")
 
 
 def merge(inputs: list[str], output_dir: str) -> Path:
@@ -47,13 +46,18 @@ def merge(inputs: list[str], output_dir: str) -> Path:
     return out / "results.jsonl"
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((MergeArguments,), argv, prog="ponder merge", description=__doc__)
-    try:
-        print(f"merged {len(args.inputs)} shards into {merge(args.inputs, args.output_dir)}")
-    except ConfigError as err:
-        fail(f"ponder merge: error: {err}")
+def run(args: MergeArguments) -> Path:
+    """Merge the shards' folders into `args.output_dir`; the merged results file."""
+    path = merge(args.inputs, args.output_dir)
+    print(f"merged {len(args.inputs)} shards into {path}")
+    return path
+
+
+def main(argv: list[str] | None = None) -> Path:
+    return run(*parse_config((MergeArguments,), argv, prog="ponder merge", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder merge", main)

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ponder.config import fail, parse_config
-
+from ponder.config import ConfigError, parse_config
 from ponder.data.results import SearchResult, read_results
 
 
@@ -46,12 +44,12 @@ class FitRouterArguments:
 
     def __post_init__(self):
         if not self.results:
-            raise ValueError("results: give at least one `ponder infer` folder (--results DIR ...)")
+            raise ConfigError("results: give at least one `ponder infer` folder (--results DIR ...)")
         missing = [r for r in self.results if not (Path(r) / "results.jsonl").is_file()]
         if missing:
-            raise ValueError(f"results: no results.jsonl in {missing[0]}")
+            raise ConfigError(f"results: no results.jsonl in {missing[0]}")
         if not Path(self.difficulty).is_file():
-            raise ValueError(
+            raise ConfigError(
                 f"difficulty: no file at {self.difficulty} (write it with `ponder data difficulty`)"
             )
 
@@ -81,7 +79,7 @@ class RouterTable:
     def choose(self, bin_: int, budget: int, uneven: bool = False) -> Choice:
         table = self.uneven if uneven else self.even
         if budget not in table:
-            raise ValueError(f"budget {budget} is not in the router table (fitted budgets: {self.budgets})")
+            raise ConfigError(f"budget {budget} is not in the router table (fitted budgets: {self.budgets})")
         row = table[budget]
         return row[bin_] if bin_ in row else row[0]  # 0: every bin pooled, for bins unseen in validation
 
@@ -140,7 +138,7 @@ def fit_router(
 ) -> RouterTable:
     scores = candidate_scores(rows, bins)
     if not scores:
-        raise ValueError("results: no result row belongs to a problem of the difficulty file")
+        raise ConfigError("results: no result row belongs to a problem of the difficulty file")
     budgets = sorted(budgets or {c.n for c in scores.values() if c.strategy != "greedy"})
     seen = sorted({b for b, _ in scores})
     by_bin_n: dict[tuple[int, int], list[Choice]] = defaultdict(list)
@@ -150,7 +148,7 @@ def fit_router(
     for budget in budgets:
         row = {b: _best(by_bin_n[(b, budget)]) for b in seen if by_bin_n[(b, budget)]}
         if 0 not in row:
-            raise ValueError(f"budgets: no validation result has n={budget}")
+            raise ConfigError(f"budgets: no validation result has n={budget}")
         even[budget] = row
     counts: dict[int, int] = defaultdict(int)
     for pid in {r.problem_id for r in rows if r.problem_id in bins}:
@@ -184,21 +182,21 @@ def allocate(
     return row
 
 
-def main(argv: list[str] | None = None) -> RouterTable:
+def run(args: FitRouterArguments) -> RouterTable:
+    """Fit the table on the validation results and bins, print it and save it to `args.output`."""
     from ponder.data.difficulty import read as read_difficulty
 
-    (args,) = parse_config((FitRouterArguments,), argv, prog="ponder fit-router", description=__doc__)
-    difficulty = read_difficulty(args.difficulty)
-    bins = {pid: d.bin for pid, d in difficulty.items()}
+    bins = {pid: d.bin for pid, d in read_difficulty(args.difficulty).items()}
     rows = [r for folder in args.results for r in read_results(Path(folder) / "results.jsonl")]
-    try:
-        table = fit_router(rows, bins, max(bins.values()), args.budgets or None)
-    except ValueError as err:
-        fail(f"ponder fit-router: error: {err}")
+    table = fit_router(rows, bins, max(bins.values()), args.budgets or None)
     path = table.save(args.output)
     print(format_table(table))
     print(f"wrote {path}")
     return table
+
+
+def main(argv: list[str] | None = None) -> RouterTable:
+    return run(*parse_config((FitRouterArguments,), argv, prog="ponder fit-router", description=__doc__))
 
 
 def format_table(table: RouterTable) -> str:
@@ -214,10 +212,13 @@ def format_table(table: RouterTable) -> str:
                     f"{k}={v}" for k, v in sorted(c.params.items()) if k != "select"
                 )
                 lines.append(
-                    f"{name:<11}{budget:>7}{b:>5}{100 * table.bin_share[b]:>6.0f}%  {desc[:34]:<34}{100 * c.accuracy:>7.1f}%{c.tokens:>8.0f}"
+                    f"{name:<11}{budget:>7}{b:>5}{100 * table.bin_share[b]:>6.0f}%  {desc[:34]:<34}"
+                    f"{100 * c.accuracy:>7.1f}%{c.tokens:>8.0f}"
                 )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder fit-router", main)

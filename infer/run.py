@@ -9,57 +9,64 @@ uninterrupted run did, writes only its missing rows, and ends with the same resu
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ponder.config import ConfigError, fail, parse_config
+from ponder.config import ConfigError, parse_config
 from ponder.data import Problem
-from ponder.data.difficulty import read as read_difficulty
-from ponder.data.sources import load_source
-from ponder.models import check_model_name
+from ponder.data.results import SearchResult, read_results, results_config, search_key
+from ponder.data.sources import SourceArguments
+from ponder.models import ModelArguments
 from ponder.resumable import open_output
 
-from .backends import load_backend
-from .prm import load_prm
-from ponder.data.results import SearchResult, read_results, results_config, search_key
-from .router import RouterTable
+from .backends import BACKENDS
+from .prm import PRMS  # names only: a scorer imports torch when it is built
 from .strategies import STRATEGIES, SearchContext
-from .strategies.compute_optimal import ROUTED, Router
 from .strategies.sampling import sample_pool, select_from_pool
-from .strategies.selection import SELECTORS
+
+
+def _needed_by(option: str) -> str:
+    """`--help` text naming the strategies that cannot run without `option`."""
+    return ", ".join(STRATEGIES.names(lambda s: option in s.requires))
+
+
+# Fields that say how a run is carried out or how a model would be trained, not what search finds:
+# left out of the hash that tells a resumed run it is the same run.
+NOT_SEARCH = {
+    "limit",
+    "shard",
+    "output_dir",
+    "batch_size",
+    "gpu_memory_utilization",
+    "chunk_size",
+    "strategies",
+    "budgets",
+    "use_peft",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+}
 
 
 @dataclass
-class InferArguments:
-    model: str = field(
-        default="outputs/policy", metadata={"help": "Policy folder (or hub name) that generates."}
-    )
-    backend: str = field(
-        default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."}
-    )
+class InferArguments(SourceArguments, ModelArguments):
+    """What to search (SourceArguments), with which policy (ModelArguments), and how."""
+
+    backend: str = field(default="hf", metadata={"help": f"Generation backend: {', '.join(BACKENDS)}."})
     prm: str | None = field(
         default=None,
-        metadata={
-            "help": "PRM scorer name (token-cls, rlhflow, math-shepherd, qwen2.5-math-prm, oracle); empty for none."
-        },
+        metadata={"help": f"PRM scorer ({', '.join(PRMS)}); empty for none. Needed by {_needed_by('prm')}."},
     )
     prm_model: str | None = field(
-        default=None, metadata={"help": "PRM model folder or hub name (scorers that are models)."}
+        default=None,
+        metadata={
+            "help": "PRM model folder or hub name; for the oracle, the world whose step checker it reports "
+            "(default: the one world that has one)."
+        },
     )
-    prm_checker: str = field(default="arithworld", metadata={"help": "Step checker of the oracle PRM."})
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Allow PRMs that need remote code (Qwen2.5-Math-PRM)."}
-    )
-    dataset: str = field(
-        default="arithworld", metadata={"help": "'arithworld', a jsonl/json file, or a hub dataset name."}
-    )
-    split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
-    limit: int | None = field(default=None, metadata={"help": "Only the first this many problems."})
-    per_level: int = field(default=100, metadata={"help": "ArithWorld: problems per level."})
-    seed: int = field(default=1, metadata={"help": "ArithWorld problem seed and sampling seed."})
     strategies: list[str] = field(
         default_factory=lambda: [
             "greedy",
@@ -69,31 +76,35 @@ class InferArguments:
             "beam_search",
             "dvts",
         ],
-        metadata={"help": f"Strategies to run: {', '.join(sorted(STRATEGIES))}."},
+        metadata={"help": f"Strategies to run: {', '.join(STRATEGIES)}."},
     )
     budgets: list[int] = field(
         default_factory=lambda: [1, 4, 16], metadata={"help": "Budgets N (generations per problem)."}
     )
     router: str | None = field(
         default=None,
-        metadata={"help": "Router table from `ponder fit-router` (compute_optimal* strategies)."},
+        metadata={"help": f"Router table from `ponder fit-router`. Needed by {_needed_by('router')}."},
     )
     difficulty_model: str | None = field(
         default=None,
         metadata={
-            "help": "Difficulty predictor folder from `ponder train difficulty` (compute_optimal, compute_optimal_uneven)."
+            "help": "Difficulty predictor folder from `ponder train difficulty`. "
+            f"Needed by {_needed_by('difficulty_model')}."
         },
     )
     difficulty_labels: str | None = field(
         default=None,
         metadata={
-            "help": "Difficulty file from `ponder data difficulty`: oracle bins (compute_optimal_oracle*)."
+            "help": "Difficulty file from `ponder data difficulty` (oracle bins). "
+            f"Needed by {_needed_by('difficulty_labels')}."
         },
     )
     reuse_results: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "Earlier `ponder infer` folders of the same search set-up (checked): a compute-optimal choice already searched there for a problem is read, not searched again, so routed and fixed strategies share the very same searches."
+            "help": "Earlier `ponder infer` folders of the same search set-up (checked): a compute-optimal "
+            "choice already searched there for a problem is read, not searched again, so routed and fixed "
+            "strategies share the very same searches."
         },
     )
     beam_width: int = field(
@@ -130,49 +141,30 @@ class InferArguments:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         unknown = [s for s in self.strategies if s not in STRATEGIES]
         if unknown:
-            raise ValueError(
-                f"strategies: unknown {unknown} (expected some of: {', '.join(sorted(STRATEGIES))})"
-            )
+            raise ConfigError(f"strategies: unknown {unknown} (expected some of: {', '.join(STRATEGIES)})")
         if any(n < 1 for n in self.budgets):
-            raise ValueError(f"budgets: every budget must be >= 1, got {self.budgets}")
+            raise ConfigError(f"budgets: every budget must be >= 1, got {self.budgets}")
         if self.chunk_size < 1:
-            raise ValueError(f"chunk_size: must be >= 1, got {self.chunk_size}")
+            raise ConfigError(f"chunk_size: must be >= 1, got {self.chunk_size}")
+        BACKENDS.get(self.backend)
+        if self.prm:
+            PRMS.get(self.prm)
         self.shard_index, self.shard_count = parse_shard(self.shard)
-        needs_prm = {"best_of_n", "weighted_best_of_n", "beam_search", "dvts", "lookahead"} & set(
-            self.strategies
-        )
-        if needs_prm and not self.prm:
-            raise ValueError(f"prm: strategies {sorted(needs_prm)} need a PRM scorer (--prm)")
-        check_model_name("model", self.model)
-        routed = [s for s in self.strategies if s in ROUTED]
-        if routed and not self.router:
-            raise ValueError(
-                f"router: strategies {routed} need a router table (--router, from `ponder fit-router`)"
-            )
-        if any("oracle" in s for s in routed) and not self.difficulty_labels:
-            raise ValueError(
-                "difficulty_labels: the compute_optimal_oracle strategies need a difficulty file (--difficulty_labels)"
-            )
-        if any("oracle" not in s for s in routed) and not self.difficulty_model:
-            raise ValueError(
-                "difficulty_model: compute_optimal and compute_optimal_uneven need a difficulty predictor (--difficulty_model)"
-            )
+        # Every option a chosen strategy requires must be set; the first one missing is reported.
+        needing: dict[str, list[str]] = {}
+        for strategy in self.strategies:
+            for option in STRATEGIES[strategy].requires:
+                needing.setdefault(option, []).append(strategy)
+        for option, strategies in needing.items():
+            if not getattr(self, option):
+                raise ConfigError(f"{option}: strategies {strategies} need --{option}")
 
     def search_config(self) -> dict:
         """Everything that changes a result; its hash tells a resumed run it is the same run."""
-        skip = {
-            "limit",
-            "shard",
-            "output_dir",
-            "batch_size",
-            "gpu_memory_utilization",
-            "chunk_size",
-            "strategies",
-            "budgets",
-        }
-        return {k: v for k, v in asdict(self).items() if k not in skip}
+        return {k: v for k, v in asdict(self).items() if k not in NOT_SEARCH}
 
     def shared_search_config(self) -> dict:
         """What two runs must agree on for one's results to stand in for the other's searches."""
@@ -184,24 +176,25 @@ def parse_shard(shard: str) -> tuple[int, int]:
     try:
         i, k = (int(x) for x in shard.split("/"))
     except ValueError:
-        raise ValueError(f"shard: expected 'i/k' like 0/4, got '{shard}'") from None
+        raise ConfigError(f"shard: expected 'i/k' like 0/4, got '{shard}'") from None
     if not 0 <= i < k:
-        raise ValueError(f"shard: need 0 <= i < k, got '{shard}'")
+        raise ConfigError(f"shard: need 0 <= i < k, got '{shard}'")
     return i, k
 
 
 def build_context(args: InferArguments) -> SearchContext:
-    backend = load_backend(
-        args.backend,
-        args.model,
-        batch_size=args.batch_size,
-        gpu_memory_utilization=args.gpu_memory_utilization,
-    )
-    prm = None
-    if args.prm == "oracle":
-        prm = load_prm("oracle", checker=args.prm_checker)
-    elif args.prm:
-        prm = load_prm(args.prm, model=args.prm_model, trust_remote_code=args.trust_remote_code)
+    from .backends import load_backend
+    from .prm import load_prm
+
+    options = {
+        "batch_size": args.batch_size,
+        "gpu_memory_utilization": args.gpu_memory_utilization,
+        "trust_remote_code": args.trust_remote_code,
+    }
+    if args.backend == "hf":  # vLLM keeps its own default dtype ("auto", the checkpoint's)
+        options["dtype"] = args.dtype
+    backend = load_backend(args.backend, args.require_model(), **options)
+    prm = load_prm(args.prm, args.prm_model, trust_remote_code=args.trust_remote_code) if args.prm else None
     return SearchContext(
         backend=backend,
         prm=prm,
@@ -219,10 +212,15 @@ def build_context(args: InferArguments) -> SearchContext:
     )
 
 
-def load_router(args: InferArguments) -> Router | None:
+def load_router(args: InferArguments):
+    """The compute-optimal `Router` (None without a router table)."""
     if not args.router:
         return None
+    from ponder.data.difficulty import read as read_difficulty
+
     from .difficulty import load_difficulty_predictor
+    from .router import RouterTable
+    from .strategies.compute_optimal import Router
 
     predictor = load_difficulty_predictor(args.difficulty_model) if args.difficulty_model else None
     oracle = (
@@ -243,27 +241,19 @@ def load_reused(args: InferArguments) -> dict[str, SearchResult]:
         theirs = results_config(folder)
         differing = sorted(k for k in ours if ours[k] != theirs.get(k))
         if differing:
+            values = ", ".join(f"{k}={theirs.get(k)!r}" for k in differing)
             raise ConfigError(
-                f"reuse_results: {folder} was searched with other {', '.join(differing)} ({', '.join(f'{k}={theirs.get(k)!r}' for k in differing)})"
+                f"reuse_results: {folder} was searched with other {', '.join(differing)} ({values})"
             )
         for row in read_results(Path(folder) / "results.jsonl"):
             rows[search_key(row.problem_id, row.strategy, row.n, row.params)] = row
     return rows
 
 
-def strategy_params(strategy: str, args: InferArguments) -> dict:
-    """The hyper-parameters a strategy takes from the command line (pool strategies take none)."""
-    if strategy in ("beam_search", "dvts"):
-        return {"beam_width": args.beam_width}
-    if strategy == "lookahead":
-        return {"beam_width": args.beam_width, "lookahead": args.lookahead}
-    return {}
-
-
 def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchContext, chunk_seed: int):
     """Every (strategy, budget) result for a chunk of problems, in a fixed order."""
     ctx.seed = chunk_seed
-    pool_strategies = [s for s in args.strategies if s in SELECTORS]
+    pool_strategies = [s for s in args.strategies if STRATEGIES[s].kind == "pool"]
     rows = []
     if pool_strategies:  # one pool of N_max samples serves every pool strategy and budget
         pools = sample_pool(problems, max(args.budgets), ctx)
@@ -273,17 +263,20 @@ def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchConte
             for n in args.budgets
             for p, pool in zip(problems, pools)
         ]
-    for strategy in args.strategies:
-        if strategy in pool_strategies:
+    for name in args.strategies:
+        strategy = STRATEGIES[name]
+        if strategy.kind == "pool":
             continue
-        for n in [1] if strategy == "greedy" else args.budgets:
-            rows += STRATEGIES[strategy](problems, n, ctx, **strategy_params(strategy, args))
+        params = {p: getattr(args, p) for p in strategy.params}
+        for n in strategy.budgets(args.budgets):
+            rows += strategy.run(problems, n, ctx, **params)
     return rows
 
 
 def run(args: InferArguments) -> Path:
-    problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
-    problems = problems[args.shard_index :: args.shard_count]
+    """Search every problem of this shard with every strategy and budget; the results file."""
+    args.require_model()
+    problems = args.load()[args.shard_index :: args.shard_count]
     results_path, digest = open_output(args.output_dir, "results.jsonl", asdict(args), args.search_config())
     done = (
         {(r.problem_id, r.strategy, r.n) for r in read_results(results_path)}
@@ -291,7 +284,7 @@ def run(args: InferArguments) -> Path:
         else set()
     )
     ctx = build_context(args)
-    wanted = {(s, n) for s in args.strategies for n in ([1] if s == "greedy" else args.budgets)}
+    wanted = {(s, n) for s in args.strategies for n in STRATEGIES[s].budgets(args.budgets)}
     with results_path.open("a") as sink, tqdm(total=len(problems), desc="infer") as bar:
         for start in range(0, len(problems), args.chunk_size):
             chunk = problems[start : start + args.chunk_size]
@@ -305,17 +298,15 @@ def run(args: InferArguments) -> Path:
                     sink.write(row.to_json() + "\n")
             sink.flush()
             bar.update(len(chunk))
+    print(f"results: {results_path}")
     return results_path
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((InferArguments,), argv, prog="ponder infer", description=__doc__)
-    try:
-        path = run(args)
-    except ConfigError as err:  # a user-caused problem found after parsing (a resumed folder's config)
-        fail(f"ponder infer: error: {err}")
-    print(f"results: {path}")
+def main(argv: list[str] | None = None) -> Path:
+    return run(*parse_config((InferArguments,), argv, prog="ponder infer", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder infer", main)

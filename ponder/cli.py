@@ -35,14 +35,17 @@ from ponder.errors import ConfigError
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "quickstart": (
         "ponder.pipelines.quickstart",
-        "Run the whole loop on ArithWorld: policy, PRM labels, PRM, search, difficulty router, distillation, report.",
+        "The whole loop on ArithWorld: policy, PRM labels, PRM, search, router, distillation, report.",
     ),
-    "report": ("ponder.pipelines.report", "Rebuild a quickstart run's report.md and PNG plots from what it wrote."),
+    "report": (
+        "ponder.pipelines.report",
+        "Rebuild a quickstart run's report.md and PNG plots from what it wrote.",
+    ),
     "data": {
         "arithworld": ("ponder.data.cli", "Write generated ArithWorld problems to a jsonl file."),
         "difficulty": (
             "ponder.data.difficulty",
-            "Label each problem's difficulty: pass rate under the policy binned into quantiles, or the dataset's level.",
+            "Each problem's difficulty bin: quantiles of the policy's pass rate, or the dataset's level.",
         ),
         "distill": (
             "ponder.data.distill",

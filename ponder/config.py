@@ -44,7 +44,7 @@ class PonderParser(HfArgumentParser):
         return {f.name for dtype in self.dataclass_types for f in dataclasses.fields(dtype) if f.init}
 
     def option_names(self) -> set[str]:
-        """Field names and their aliases (`metadata={"aliases": ["--model"]}`): the keys a YAML file may use."""
+        """Field names and their aliases (`metadata={"aliases": ["--model"]}`): the keys YAML may use."""
         aliases = {
             alias.lstrip("-")
             for dtype in self.dataclass_types
@@ -106,7 +106,9 @@ def yaml_to_argv(path: str | Path, known: set[str]) -> list[str]:
     return argv
 
 
-def parse_config(dataclass_types, argv: list[str] | None = None, prog: str | None = None, description: str | None = None):
+def parse_config(
+    dataclass_types, argv: list[str] | None = None, prog: str | None = None, description: str | None = None
+):
     """Parse `argv` (and the YAML file it names with --config) into the given dataclasses.
 
     Raises ConfigError on any user mistake, a dataclass's `__post_init__` rejecting a value included.

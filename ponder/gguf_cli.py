@@ -6,7 +6,6 @@ transformers folder that every ponder command (and vLLM) loads with `from_pretra
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,17 +23,20 @@ class ConvertArguments:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((ConvertArguments,), argv, prog="ponder data convert-gguf", description=__doc__)
+def run(args: ConvertArguments) -> Path:
+    """Convert the GGUF file into `args.output`; returns the folder."""
     from ponder.gguf import convert_gguf
 
-    try:
-        out = convert_gguf(args.output, Path(args.gguf_file) if args.gguf_file else None)
-    except FileNotFoundError as err:
-        print(f"ponder data convert-gguf: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+    out = convert_gguf(args.output, Path(args.gguf_file) if args.gguf_file else None)
     print(f"saved {out}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> Path:
+    return run(*parse_config((ConvertArguments,), argv, prog="ponder data convert-gguf", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder data convert-gguf", main)

@@ -58,7 +58,8 @@ class ModelArguments:
         metadata={"help": "Training with use_peft: module names LoRA adapts (default: every linear layer)."},
     )
 
-    def __post_init__(self):
+    def __post_init__(self):  # cooperative: a command's arguments may also inherit SourceArguments
+        getattr(super(), "__post_init__", lambda: None)()
         if self.model_name_or_path is not None:
             check_model_name("model_name_or_path", self.model_name_or_path)
         if self.dtype not in ("float32", "bfloat16", "float16", "auto"):

@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ponder.config import ConfigError
+from ponder.errors import ConfigError
 
 
 def config_hash(config: dict) -> str:

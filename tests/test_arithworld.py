@@ -86,3 +86,25 @@ def test_char_tokenizer_round_trips_and_formats_chat(tmp_path):
     loaded = AutoTokenizer.from_pretrained(tmp_path)
     assert loaded(text, add_special_tokens=False).input_ids == ids
     assert loaded.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True) == prompt
+
+
+def test_the_arithworld_command_writes_a_split_disjoint_from_another(tmp_path, capsys):
+    from ponder.cli import main as ponder
+    from ponder.data.cli import ArithWorldArguments, run
+    from ponder.data.loaders import load_problems
+
+    test = run(ArithWorldArguments(output=str(tmp_path / "test.jsonl"), n_per_level=20, seed=1))
+    validation = run(
+        ArithWorldArguments(
+            output=str(tmp_path / "val.jsonl"), n_per_level=20, levels=[1], seed=3, exclude=str(test)
+        )
+    )
+    taken = {p.question for p in load_problems(test)}
+    kept = load_problems(validation)
+    assert len(load_problems(test)) == 100 and kept and all(p.level == 1 for p in kept)
+    assert not taken & {p.question for p in kept}
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        ponder(["data", "arithworld", "--levels", "7", "--output", str(tmp_path / "bad.jsonl")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("ponder data arithworld: error: levels:")

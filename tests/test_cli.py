@@ -107,3 +107,40 @@ def test_missing_config_file_and_unknown_command(tmp_path):
 def test_missing_model_folder_is_one_line(tmp_path):
     result = ponder("eval", "policy", "--model", str(tmp_path / "no-such-model"))
     assert result.returncode == 2 and "no-such-model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_group_help_lists_one_sub_command_per_line():
+    out = ponder("--help").stdout
+    for sub in (
+        "arithworld",
+        "prm-labels",
+        "difficulty",
+        "distill",
+        "convert-gguf",
+        "policy",
+        "prm",
+        "search",
+    ):
+        assert any(line.split() and line.split()[0] == sub for line in out.splitlines()), sub
+    assert ".; " not in out  # no group runs its sub-commands together on one line
+
+
+@pytest.mark.parametrize(
+    "command", [["infer"], ["eval", "search"], ["eval", "prm"], ["eval", "policy"], ["data", "difficulty"]]
+)
+def test_help_imports_no_torch_trl_or_vllm(command):
+    """`--help` of a search or data command lists options without loading models or trainers."""
+    code = (
+        "import sys\nfrom ponder.cli import main\n"
+        f"try:\n    main({command + ['--help']!r})\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'trl', 'vllm') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_user_error_found_while_running_is_one_line(tmp_path):
+    """A ConfigError raised inside a command's run (not by the parser) still ends as exit 2 and one line."""
+    result = ponder("eval", "search", "--results", str(tmp_path / "no-results"), "--wandb", "false")
+    assert result.returncode == 2 and "no-results" in result.stderr and "Traceback" not in result.stderr

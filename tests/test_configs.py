@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from ponder.cli import COMMANDS
-from ponder.config import parse_config
+from ponder.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted(p for folder in ("gpu", "train", "data") for p in (ROOT / "configs" / folder).glob("*.yaml"))
@@ -34,7 +34,7 @@ PARSERS = {
     "infer": ("ponder.infer.run", ("InferArguments",)),
     "train prm": ("ponder.train.prm", ("PRMArguments", "PRMConfig")),
     "train policy": ("ponder.train.policy", ("PolicyArguments", "PolicyConfig")),
-    "data prm-labels": ("ponder.data.prm_labels", ("LabelArguments",)),
+    "data prm-labels": ("ponder.train.prm_labels", ("LabelArguments",)),
     "train difficulty": ("ponder.train.difficulty", ("DifficultyArguments", "DifficultyConfig")),
     "train distill": ("ponder.train.distill", "config_types"),  # the config class follows `method`
 }
@@ -80,8 +80,8 @@ def parse(command: str, path: Path, capsys) -> tuple:
         types = tuple(getattr(importlib.import_module(module), name) for name in names)
     try:
         return parse_config(types, ["--config", str(path)])
-    except SystemExit:  # parse_config printed one line naming the key
-        pytest.fail(f"{rel(path)} does not parse as `ponder {command}`: {capsys.readouterr().err.strip()}")
+    except ConfigError as err:  # one line naming the key
+        pytest.fail(f"{rel(path)} does not parse as `ponder {command}`: {err}")
 
 
 @pytest.fixture(autouse=True)
@@ -114,8 +114,8 @@ def test_recipe_parses_with_its_command(path, capsys):
 
 @pytest.mark.parametrize("path", [p for p in GPU_RECIPES if "infer" in commands_of(p)], ids=rel)
 def test_gpu_search_recipe(path, capsys):
-    from ponder.infer.backends import BACKENDS
     from ponder.data.results import AGGREGATIONS
+    from ponder.infer.backends import BACKENDS
     from ponder.infer.prm import PRMS
 
     (args,) = parse("infer", path, capsys)

@@ -13,13 +13,14 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ponder.data import extract_boxed, grade
-from ponder.data.results import aggregate
+from ponder.data.results import aggregate, read_results, results_problems
 from ponder.infer.prompts import build_prompt
-from ponder.data.results import read_results, results_problems
+from ponder.models import SHIPPED_POLICY
 
 pytestmark = pytest.mark.slow
 
-POLICY = Path(__file__).resolve().parents[1] / "ponder" / "checkpoints" / "arithworld-policy"
+POLICY = SHIPPED_POLICY
+REPO = Path(__file__).resolve().parents[1]
 MAX_ROWS, MAX_PAIRS = 3, 3
 
 
@@ -177,11 +178,11 @@ def test_prm_top_selects_by_score_without_references(search, finished, tmp_path)
 
 
 def test_a_folder_without_results_fails_in_one_line_naming_it(tmp_path, capsys):
-    from ponder.data.distill import main
+    from ponder.cli import main
 
     for folder in (tmp_path / "missing", tmp_path):
         with pytest.raises(SystemExit) as exit_info:
-            main(["--results", str(folder), "--output_dir", str(tmp_path / "out")])
+            main(["data", "distill", "--results", str(folder), "--output_dir", str(tmp_path / "out")])
         err = capsys.readouterr().err
         assert exit_info.value.code == 2 and str(folder) in err and len(err.strip().splitlines()) == 1
 
@@ -209,7 +210,7 @@ def test_recipes_parse_into_their_method_config(method, monkeypatch):
     from ponder.config import parse_config
     from ponder.train.distill import CONFIGS, config_types
 
-    monkeypatch.chdir(POLICY.parents[2])  # the recipes name the shipped policy by a relative path
+    monkeypatch.chdir(REPO)  # the recipes name the shipped policy by a relative path
     argv = ["--config", f"configs/train/distill_{method}.yaml"]
     args, config = parse_config(config_types(argv), argv)
     assert args.method == method and type(config) is CONFIGS[method] and not config.bf16
@@ -233,6 +234,8 @@ def test_training_saves_a_plain_loadable_model_folder(distilled, tmp_path, metho
         [
             "--method",
             method,
+            "--model_name_or_path",
+            str(POLICY),
             "--dataset",
             str(distilled),
             "--use_peft",
@@ -257,6 +260,8 @@ def test_full_sft_learns_resumes_logs_and_compares_with_the_base(distilled, tmp_
     from ponder.train.distill import main
 
     common = [
+        "--model_name_or_path",
+        str(POLICY),
         "--dataset",
         str(distilled),
         "--output_dir",
@@ -310,6 +315,8 @@ def test_runs_under_accelerate_launch(distilled, tmp_path):
         "--cpu",
         "-m",
         "ponder.train.distill",
+        "--model_name_or_path",
+        str(POLICY),
         "--dataset",
         str(distilled),
         "--max_steps",
@@ -325,7 +332,7 @@ def test_runs_under_accelerate_launch(distilled, tmp_path):
 
 
 def test_evolve_options_are_checked():
-    from ponder.evolve import EvolveArguments
+    from ponder.pipelines.evolve import EvolveArguments
 
     assert (
         EvolveArguments(prm="oracle", search_strategy="beam_search", distill_max_steps=5).search_strategy
@@ -347,10 +354,12 @@ def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, t
     """A round with relabel_prm: the new policy's rollouts label steps, the PRM is trained from
     `prm_base` (here the tiny policy: another architecture than the distilled one, so the saved
     config tells which base it came from), and the round is evaluated with that new PRM."""
-    from ponder.data.prm_labels import main as label_main
-    from ponder.evolve import EvolveArguments, evolve
-    from ponder.quickstart import SHIPPED_POLICY, SHIPPED_VERIFIER, recipe
+    from ponder.config import recipe
+    from ponder.models import SHIPPED_VERIFIER
+    from ponder.pipelines.evolve import EvolveArguments
+    from ponder.pipelines.evolve import run as evolve
     from ponder.train.prm import main as train_prm_main
+    from ponder.train.prm_labels import main as label_main
 
     # round 0's PRM: the recipe at a small size (its scores must pass distillation's min_score)
     label_main(

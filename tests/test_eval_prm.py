@@ -9,7 +9,7 @@ import pytest
 from ponder.data.stepwise import load_stepwise
 from ponder.infer.eval_prm import auroc, main
 from ponder.infer.prm.base import PRMS, register
-from ponder.quickstart import SHIPPED_POLICY
+from ponder.models import SHIPPED_POLICY
 
 
 def test_auroc_is_the_pairwise_ranking_probability():
@@ -34,7 +34,7 @@ class KnownScorer:
     rule = "perfect"
     labels: dict[tuple[str, tuple[str, ...]], list[bool]] = {}
 
-    def __init__(self, **_):
+    def __init__(self, model=None, trust_remote_code=False, **_):
         pass
 
     def score(self, question, step_lists):
@@ -136,7 +136,8 @@ def test_within_question_auroc_ignores_how_hard_each_question_is():
     def sol(question, ok, score):
         return LabelledSolution(question, ["step"], [ok], scores=[score])
 
-    # pooled, "easy" scores high and "hard" low, which looks good; inside each question it ranks backwards once
+    # pooled, "easy" scores high and "hard" low, which looks good;
+    # inside each question it ranks backwards once
     solutions = [
         sol("easy", True, 0.9),
         sol("easy", False, 0.8),

@@ -70,7 +70,8 @@ def test_math500_shuffled_answers_disagree(math500: list[Problem], record_proper
     agree = sum(verdicts) / len(verdicts)
     record_property("math500_shuffled_agreement", agree)
     print(
-        f"MATH-500 solutions vs other problems' answers: {sum(verdicts)}/{len(verdicts)} agree in {seconds:.1f} s"
+        f"MATH-500 solutions vs other problems' answers: {sum(verdicts)}/{len(verdicts)} agree "
+        f"in {seconds:.1f} s"
     )
     assert agree <= 0.01, [(p.answer, r) for (s, r), p, ok in zip(pairs, math500, verdicts) if ok]
 

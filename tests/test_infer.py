@@ -7,7 +7,7 @@ import pytest
 from ponder.data.arithworld import generate_problems
 from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
-from ponder.infer.eval_policy import EvalArguments, evaluate
+from ponder.infer.eval_policy import EvalArguments, run
 from ponder.infer.prompts import build_prompt
 
 pytestmark = pytest.mark.slow
@@ -31,9 +31,13 @@ def test_same_seed_same_samples_and_stop_strings(tiny_policy):
 
 
 def test_eval_reports_every_level(tiny_policy, tmp_path):
-    rows = evaluate(
+    rows = run(
         EvalArguments(
-            model=str(tiny_policy), per_level=3, k=2, max_tokens=60, output=str(tmp_path / "e.json")
+            model_name_or_path=str(tiny_policy),
+            per_level=3,
+            k=2,
+            max_tokens=60,
+            output=str(tmp_path / "e.json"),
         )
     )
     assert [r["level"] for r in rows] == [1, 2, 3, 4, 5]

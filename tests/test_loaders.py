@@ -137,3 +137,28 @@ def test_an_unknown_hub_dataset_is_a_clear_error() -> None:
     assert result.stdout.startswith(
         "'ponder-tests/no-such-dataset' is not a file here and could not be loaded from the hub"
     ), result.stderr
+
+
+def test_read_rows_gives_each_raw_row_with_its_location(tmp_path: Path) -> None:
+    from ponder.data.loaders import read_rows
+
+    path = _write_jsonl(tmp_path / "raw.jsonl", [json.dumps({"a": 1}), "", json.dumps({"b": 2})])
+    assert list(read_rows(path)) == [(f"{path}:1", {"a": 1}), (f"{path}:3", {"b": 2})]
+
+
+def test_a_source_loads_a_file_or_generates_a_world(tmp_path: Path) -> None:
+    from ponder.data.arithworld import generate_problems
+    from ponder.data.sources import SourceArguments, source_from_config
+    from ponder.errors import ConfigError
+
+    problems = generate_problems(3, seed=5)
+    path = tmp_path / "problems.jsonl"
+    save_problems(problems, path)
+    assert SourceArguments(dataset=str(path), limit=2).load() == problems[:2]
+    assert SourceArguments(dataset=str(path)).generated_world is None
+    world = SourceArguments(per_level=3, seed=5)
+    assert world.generated_world is not None and world.load() == problems
+    recorded = {"dataset": "arithworld", "per_level": 3, "seed": 5, "model": "ignored"}
+    assert source_from_config(recorded).load() == problems
+    with pytest.raises(ConfigError, match="limit: must be >= 1"):
+        SourceArguments(limit=0)

@@ -1,8 +1,8 @@
 """PRM scorers: how each adapter lays a solution out and where it reads its scores.
 
 Every model here is a tiny randomly initialised transformers model with the character tokenizer,
-so each test runs in well under a second; what is checked is the published convention (the
-exact input) and that each score is the softmax, computed by hand, at the expected token.
+so each test is quick; what is checked is the published convention (the exact input) and that
+each score is the softmax, computed by hand, at the expected token.
 """
 
 import json
@@ -21,8 +21,8 @@ from transformers import (
 
 from ponder.data.arithworld import check_steps
 from ponder.data.chartok import build_char_tokenizer
-from ponder.data.checkers import STEP_CHECKERS
 from ponder.data.results import AGGREGATIONS, aggregate
+from ponder.data.worlds import step_checker
 from ponder.infer.prm import PRMS, load_prm
 from ponder.infer.prm.math_shepherd import MathShepherdPRM
 from ponder.infer.prm.qwen_math import QwenMathPRM
@@ -127,7 +127,7 @@ def test_too_long_a_candidate_is_an_error_not_a_silent_cut(token_cls):
 @pytest.fixture(scope="module")
 def rlhflow():
     tokenizer = build_char_tokenizer()
-    return RLHFlowPRM(llama(LlamaForCausalLM, tokenizer), tokenizer)
+    return RLHFlowPRM(llama(LlamaForCausalLM, tokenizer), tokenizer=tokenizer)
 
 
 def plus_probability_by_hand(prm, ids, positions):
@@ -138,7 +138,8 @@ def plus_probability_by_hand(prm, ids, positions):
 def test_rlhflow_builds_one_user_turn_per_step_answered_by_plus(rlhflow):
     ids, positions = rlhflow.build_input(QUESTION, STEPS)
     assert rlhflow.tokenizer.decode(ids) == (
-        "<s><|user|>2 +3 *4 2+3=5<|end|><|assistant|>+<|end|><|user|>5*4=20\n\\boxed{20}<|end|><|assistant|>+<|end|>"
+        "<s><|user|>2 +3 *4 2+3=5<|end|><|assistant|>+<|end|>"
+        "<|user|>5*4=20\n\\boxed{20}<|end|><|assistant|>+<|end|>"
     )
     # read where the assistant's answer to each step is predicted: the token just before its "+"
     assert rlhflow.tokenizer.convert_ids_to_tokens([ids[p] for p in positions]) == ["<|assistant|>"] * 2
@@ -158,7 +159,7 @@ def test_rlhflow_refuses_a_chat_template_it_cannot_read(rlhflow):
     tokenizer.chat_template = tokenizer.chat_template.replace(
         "<|assistant|>{% endif %}", "<|assistant|>\n{% endif %}"
     )
-    prm = RLHFlowPRM(rlhflow.model, tokenizer)
+    prm = RLHFlowPRM(rlhflow.model, tokenizer=tokenizer)
     with pytest.raises(ValueError, match="chat template"):
         prm.build_input(QUESTION, STEPS)
 
@@ -170,7 +171,7 @@ def test_rlhflow_refuses_a_chat_template_it_cannot_read(rlhflow):
 def math_shepherd():
     tokenizer = build_char_tokenizer()
     tokenizer.add_tokens(["ки"])
-    return MathShepherdPRM(llama(LlamaForCausalLM, tokenizer), tokenizer)
+    return MathShepherdPRM(llama(LlamaForCausalLM, tokenizer), tokenizer=tokenizer)
 
 
 def test_math_shepherd_tags_each_step(math_shepherd):
@@ -210,7 +211,8 @@ def test_qwen_math_prm_needs_explicit_trust_remote_code():
 
 
 def test_qwen_math_prm_builds_the_chat_and_reads_label_one_at_extra_0(qwen_parts):
-    prm = QwenMathPRM(*qwen_parts)
+    model, tokenizer = qwen_parts
+    prm = QwenMathPRM(model, tokenizer=tokenizer)
     ids, positions = prm.build_input(QUESTION, STEPS)
     assert prm.tokenizer.decode(ids) == (
         "<s><|system|>Please reason step by step, and put your final answer within \\boxed{}.<|end|>"
@@ -234,8 +236,8 @@ def test_qwen_math_prm_accepts_custom_code_returning_a_tuple(qwen_parts):
         def forward(self, **inputs):
             return (self.inner(**inputs).logits,)
 
-    custom = QwenMathPRM(TupleOutput(), tokenizer).score(QUESTION, CANDIDATES)
-    for a, b in zip(custom, QwenMathPRM(model, tokenizer).score(QUESTION, CANDIDATES)):
+    custom = QwenMathPRM(TupleOutput(), tokenizer=tokenizer).score(QUESTION, CANDIDATES)
+    for a, b in zip(custom, QwenMathPRM(model, tokenizer=tokenizer).score(QUESTION, CANDIDATES)):
         assert a == pytest.approx(b, abs=1e-6)
 
 
@@ -243,8 +245,8 @@ def test_qwen_math_prm_accepts_custom_code_returning_a_tuple(qwen_parts):
 
 
 def test_oracle_scores_are_the_exact_checker():
-    assert STEP_CHECKERS["arithworld"] is check_steps
-    oracle = load_prm("oracle", checker="arithworld")
+    assert step_checker("arithworld") is check_steps
+    oracle = load_prm("oracle", "arithworld")
     question = "47 +38 *3 -19"
     solutions = [
         ["47+38=85", "85*3=255", "255-19=236\n\\boxed{236}"],  # right
@@ -253,13 +255,14 @@ def test_oracle_scores_are_the_exact_checker():
     ]  # wrong operand in step 2
     assert oracle.score(question, solutions) == [[1.0, 1.0, 1.0], [0.0, 0.0], [1.0, 0.0]]
     assert oracle.num_parameters == 0
-    with pytest.raises(ValueError, match="prm_checker: unknown 'gsm8k'"):
-        load_prm("oracle", checker="gsm8k")
+    assert load_prm("oracle").score(question, solutions) == oracle.score(question, solutions)  # the one world
+    with pytest.raises(ValueError, match="world: unknown 'gsm8k'"):
+        load_prm("oracle", "gsm8k")
 
 
 def test_registry_names_every_scorer_and_errors_name_the_culprit():
     assert {"token-cls", "rlhflow", "math-shepherd", "qwen2.5-math-prm", "oracle"} <= set(PRMS)
-    with pytest.raises(ValueError, match="unknown scorer 'nope'"):
+    with pytest.raises(ValueError, match="prm: unknown 'nope'"):
         load_prm("nope")
     with pytest.raises(ValueError, match="prm_model"):
         load_prm("rlhflow", model=None)

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from ponder.data.results import read_results
-from ponder.quickstart import main
+from ponder.pipelines.quickstart import main
 
 
 def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy):
     out = tmp_path / "qs"
-    # tiny_policy stands in for the larger reference policy (configs/train/policy_large.yaml): the stage is the same
+    # tiny_policy stands in for the larger reference policy (configs/train/policy_large.yaml):
+    # the stage is the same
     summary = main(
         [
             "--output_dir",

@@ -7,14 +7,15 @@ from dataclasses import replace
 
 import pytest
 
+from ponder.cli import main as ponder_main
 from ponder.data.difficulty import main as difficulty_main
 from ponder.data.difficulty import quantile_bins, read
-from ponder.infer.eval_search import Point, efficiency, tokens_to_reach
 from ponder.data.results import read_results
+from ponder.infer.eval_search import Point, efficiency, tokens_to_reach
 from ponder.infer.router import Choice, RouterTable, allocate, fit_router
 from ponder.infer.router import main as fit_router_main
 from ponder.infer.run import main as infer_main
-from ponder.quickstart import SHIPPED_POLICY
+from ponder.models import SHIPPED_POLICY
 
 
 def test_quantile_bins_keep_equal_pass_rates_together():
@@ -207,8 +208,9 @@ def test_compute_optimal_reads_the_searches_it_chooses_from_earlier_runs(validat
         )
         assert r.strategy.startswith("compute_optimal_oracle") and r.n == 4
     with pytest.raises(SystemExit) as err:  # another temperature's searches are not this run's
-        infer_main(
+        ponder_main(
             [
+                "infer",
                 *routed,
                 "--temperature",
                 "0.5",
@@ -222,10 +224,10 @@ def test_compute_optimal_reads_the_searches_it_chooses_from_earlier_runs(validat
 
 
 def test_cross_fitted_bins_come_from_predictors_that_never_saw_the_problem(validation):
-    from ponder.routing import RoutingPlan, cross_fitted_bins
+    from ponder.pipelines.routing import RoutingPlan, cross_fitted_bins
 
     plan = RoutingPlan(
-        policy=str(SHIPPED_POLICY), prm=["--prm", "oracle"], output_dir=str(validation), predictor_folds=3
+        policy=str(SHIPPED_POLICY), prm="oracle", output_dir=str(validation), predictor_folds=3
     )
     folder = validation / "folds"
     predicted = read(cross_fitted_bins(validation / "bins.jsonl", plan, folder))
@@ -240,12 +242,20 @@ def test_cross_fitted_bins_come_from_predictors_that_never_saw_the_problem(valid
 
 def test_compute_optimal_needs_its_inputs(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
-        infer_main(
-            ["--model", str(SHIPPED_POLICY), "--strategies", "compute_optimal", "--output_dir", str(tmp_path)]
+        ponder_main(
+            [
+                "infer",
+                "--model",
+                str(SHIPPED_POLICY),
+                "--strategies",
+                "compute_optimal",
+                "--output_dir",
+                str(tmp_path),
+            ]
         )
     assert err.value.code == 2 and "router" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
-        fit_router_main(["--results", str(tmp_path), "--difficulty", str(tmp_path / "none.jsonl")])
+        ponder_main(["fit-router", "--results", str(tmp_path), "--difficulty", str(tmp_path / "none.jsonl")])
     assert err.value.code == 2
 
 
@@ -274,16 +284,19 @@ def test_search_evaluation_reads_back_from_the_offline_wandb_run(validation, off
 def test_every_compute_optimal_strategy_needs_a_router_and_no_other_does():
     from ponder.infer.run import InferArguments
     from ponder.infer.strategies import STRATEGIES
-    from ponder.infer.strategies.compute_optimal import ROUTED
 
+    routed = STRATEGIES.names(lambda s: s.kind == "routed")
     assert (
-        sorted(ROUTED) == sorted(s for s in STRATEGIES if s.startswith("compute_optimal"))
-        and len(ROUTED) == 4
+        sorted(routed) == sorted(s for s in STRATEGIES if s.startswith("compute_optimal"))
+        and len(routed) == 4
     )
-    for strategy in ROUTED:
-        with pytest.raises(ValueError, match=f"router: strategies \\['{strategy}'\\] need a router table"):
-            InferArguments(model=str(SHIPPED_POLICY), strategies=[strategy])
-    assert InferArguments(model=str(SHIPPED_POLICY), strategies=["greedy", "majority"]).strategies == [
+    assert [name for name, s in STRATEGIES.items() if "router" in s.requires] == routed
+    for strategy in routed:
+        with pytest.raises(ValueError, match=f"router: strategies \\['{strategy}'\\] need --router"):
+            InferArguments(model_name_or_path=str(SHIPPED_POLICY), strategies=[strategy])
+    assert InferArguments(
+        model_name_or_path=str(SHIPPED_POLICY), strategies=["greedy", "majority"]
+    ).strategies == [
         "greedy",
         "majority",
     ]

@@ -46,8 +46,8 @@ def test_math_shepherd(shared_data: Path) -> None:
     _assert_layout(rows)
     first = rows[0]
     assert first["prompt"] == (
-        "Janet pays $40/hour for 3 hours per week of clarinet lessons and $28/hour for 5 hours a week of piano "
-        "lessons. How much more does she spend on piano lessons than clarinet lessons in a year?"
+        "Janet pays $40/hour for 3 hours per week of clarinet lessons and $28/hour for 5 hours a week "
+        "of piano lessons. How much more does she spend on piano lessons than clarinet lessons in a year?"
     )
     assert first["labels"] == [True, True, True, True, False]
     assert (

@@ -11,19 +11,22 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from ponder.cli import main as ponder_main
 from ponder.config import parse_config
 from ponder.data import DatasetError
 from ponder.data.arithworld import generate_problems
 from ponder.infer.difficulty import average_ranks, difficulty_metrics, load_difficulty_predictor, spearman
+from ponder.models import SHIPPED_POLICY
 from ponder.train.difficulty import DifficultyArguments, DifficultyConfig, load_labelled, main
 
 REPO = Path(__file__).resolve().parents[1]
-POLICY = REPO / "ponder" / "checkpoints" / "arithworld-policy"
+POLICY = SHIPPED_POLICY
 PASS_RATE = {1: 0.95, 2: 0.8, 3: 0.6, 4: 0.35, 5: 0.15}  # roughly the shipped policy's greedy accuracy
 
 
 def write_labels(path: Path, per_level: int, seed: int) -> list[dict]:
-    """A `ponder data difficulty` file from ArithWorld, bin = level (a level's operation count shows in the question)."""
+    """A `ponder data difficulty` file from ArithWorld, bin = level (a level's operation count shows in
+    the question)."""
     rng = random.Random(seed)
     rows = [
         {
@@ -91,7 +94,10 @@ def test_a_row_without_its_label_fails_in_one_line_naming_it(tmp_path, capsys):
     del rows[1]["bin"]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(SystemExit) as exit_:
-        main(["--dataset", str(data), "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+        ponder_main(
+            ["train", "difficulty", "--model", str(POLICY), "--dataset", str(data)]
+            + ["--output_dir", str(tmp_path / "out"), "--report_to", "none"]
+        )
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and f"{data}:2: missing field 'bin'" in err and "Traceback" not in err
     # the same file has every level, so --label level reads it
@@ -120,6 +126,8 @@ def test_trained_predictor_learns_arithworld_levels(tmp_path, offline_wandb):
     out = tmp_path / "predictor"
     main(
         [
+            "--model_name_or_path",
+            str(POLICY),
             "--dataset",
             str(train),
             "--eval_dataset",
@@ -174,6 +182,8 @@ def test_cheaper_variants_save_a_plain_folder(tmp_path, extra):
     out = tmp_path / "predictor"
     main(
         [
+            "--model_name_or_path",
+            str(POLICY),
             "--dataset",
             str(data),
             "--eval_fraction",

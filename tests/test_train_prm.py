@@ -49,7 +49,8 @@ def test_rows_are_labelled_at_each_separator(tiny_policy):
     assert out["input_ids"][0] == tokenizer.bos_token_id
     # the prompt is separated from the first step like a step (as prm_config.json tells the scorer)
     assert tokenizer.decode(out["input_ids"][1:9]) == "2 +3 *4\n"
-    # with chat_template, the steps follow the policy's own prompt: the PRM reads them where the policy wrote them
+    # with chat_template, the steps follow the policy's own prompt: the PRM reads them where the policy
+    # wrote them
     chat = tokenize_row(row, tokenizer, PRMConfig(output_dir="x", report_to="none", chat_template=True))
     assert tokenizer.decode(chat["input_ids"]) == build_prompt(
         tokenizer, row["prompt"], partial="2+3=5\n5*4=21\n\\boxed{21}\n"

@@ -14,7 +14,7 @@ from ponder.data.arithworld import generate_problems  # noqa: E402
 from ponder.infer.backends.base import Sampling  # noqa: E402
 from ponder.infer.backends.hf import HFBackend  # noqa: E402
 from ponder.infer.prompts import build_prompt  # noqa: E402
-from ponder.quickstart import SHIPPED_POLICY  # noqa: E402
+from ponder.models import SHIPPED_POLICY  # noqa: E402
 
 ENV = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
 

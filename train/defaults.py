@@ -27,9 +27,8 @@ class SmallModelDefaults:
     )
     save_steps: float = field(default=500, metadata={"help": "Checkpoint every this many steps."})
     save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept."})
-    # float32 by default, measured on 2 CPU cores (torch 2.13): bf16 autocast made a step of the
-    # ArithWorld PRM ~18x slower (4.6 s against 0.25 s) and 40 distillation steps 222 s against
-    # 154 s. Only the policy's pre-training was faster under it (1.4x), and it turns it on.
+    # float32 by default: on CPU, bf16 autocast made the PRM and distillation steps slower (see
+    # docs/results.md). Only the policy's pre-training was faster under it, and it turns it on.
     bf16: bool = field(
         default=False,
         metadata={"help": "bf16 autocast (for GPUs; float32 is faster for ponder's small models on CPU)."},
@@ -41,7 +40,6 @@ class SmallModelDefaults:
 
     def __post_init__(self):
         if self.bf16 and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
-            self.use_cpu = (
-                True  # transformers allows bf16 autocast without a GPU only when told to use the CPU
-            )
+            # transformers allows bf16 autocast without a GPU only when told to use the CPU
+            self.use_cpu = True
         super().__post_init__()

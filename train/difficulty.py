@@ -12,8 +12,9 @@ plain `transformers.Trainer` trains it (cross-entropy over bins), since nothing 
 or the rows needs overriding. For a 135M model on a CPU, `backbone_layers` (keep the first
 layers only), `freeze_backbone` (train the head, plus the last `unfreeze_last_layers` layers),
 `use_peft` (LoRA), `max_length` and `max_train_samples` bring the cost down
-(tests/benchmarks/difficulty_math.py measures one such setting on MATH). At the end it reports accuracy, within-one accuracy and Spearman's rank
-correlation on held-out problems (`eval_results.json`, a table, W&B), and writes a folder that
+(tests/benchmarks/difficulty_math.py measures one such setting on MATH). At the end it reports
+accuracy, within-one accuracy and Spearman's rank correlation on held-out problems
+(`eval_results.json`, a table, W&B), and writes a folder that
 `ponder.infer.difficulty.load_difficulty_predictor` loads.
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from ponder.config import ConfigError, fail, parse_config
+from ponder.config import ConfigError, parse_config
 from ponder.data import DatasetError, load_problems
 from ponder.infer.difficulty import (
     DifficultyPredictor,
@@ -46,7 +46,7 @@ from ponder.infer.difficulty import (
     encode_question,
     pad_batch,
 )
-from ponder.models import check_model_name
+from ponder.models import ModelArguments
 from ponder.tracking import configure_wandb, finish_wandb
 from ponder.train.defaults import SmallModelDefaults
 
@@ -54,17 +54,20 @@ LABELS = ("bin", "level")
 
 
 @dataclass
-class DifficultyArguments:
-    model_name_or_path: str = field(
-        default="ponder/checkpoints/arithworld-policy",
+class DifficultyArguments(ModelArguments):
+    model_name_or_path: str | None = field(
+        default=None,
         metadata={
-            "help": "Causal-LM folder or hub name to start from (its LM head is replaced by a num_bins-way classification head)."
+            "help": "Causal-LM folder or hub name to start from (its LM head is replaced by a num_bins-way "
+            "classification head).",
+            "aliases": ["--model"],
         },
     )
     dataset: str = field(
         default="outputs/difficulty.jsonl",
         metadata={
-            "help": "Training rows: a `ponder data difficulty` jsonl, or a jsonl/json file or hub dataset of problems with a level (then --label level)."
+            "help": "Training rows: a `ponder data difficulty` jsonl, or a jsonl/json file or hub dataset "
+            "of problems with a level (then --label level)."
         },
     )
     dataset_split: str = field(
@@ -91,13 +94,15 @@ class DifficultyArguments:
     backbone_layers: int | None = field(
         default=None,
         metadata={
-            "help": "Keep only the first this many decoder layers (all when empty): cost falls in proportion, and a middle layer often tells difficulty as well as the last."
+            "help": "Keep only the first this many decoder layers (all when empty): cost falls in "
+            "proportion, and a middle layer often tells difficulty as well as the last."
         },
     )
     freeze_backbone: bool = field(
         default=False,
         metadata={
-            "help": "Train only the new head (and the last `unfreeze_last_layers` layers): the frozen layers run forward only."
+            "help": "Train only the new head (and the last `unfreeze_last_layers` layers): the frozen "
+            "layers run forward only."
         },
     )
     unfreeze_last_layers: int = field(
@@ -106,20 +111,9 @@ class DifficultyArguments:
             "help": "With freeze_backbone: also train this many last decoder layers and the final norm."
         },
     )
-    use_peft: bool = field(
-        default=False,
-        metadata={
-            "help": "Train a LoRA adapter (PEFT) and the new head instead of every weight; merged into the saved folder."
-        },
-    )
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Allow model code from the model's repository."}
-    )
 
     def __post_init__(self):
-        check_model_name("model_name_or_path", self.model_name_or_path)
+        super().__post_init__()
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction: must be in [0, 1), got {self.eval_fraction}")
         if self.max_train_samples is not None and self.max_train_samples < 1:
@@ -130,7 +124,8 @@ class DifficultyArguments:
             raise ValueError("unfreeze_last_layers: a count >= 0, used with --freeze_backbone true")
         if self.freeze_backbone and self.use_peft:
             raise ValueError(
-                "freeze_backbone: choose one of freeze_backbone and use_peft (LoRA freezes the backbone itself)"
+                "freeze_backbone: choose one of freeze_backbone and use_peft (LoRA freezes the backbone "
+                "itself)"
             )
 
 
@@ -157,7 +152,8 @@ class DifficultyConfig(SmallModelDefaults, TrainingArguments):
     chat_template: bool = field(
         default=False,
         metadata={
-            "help": "Put the question in the tokenizer's chat template (user turn, assistant turn opened) instead of [bos] + question."
+            "help": "Put the question in the tokenizer's chat template (user turn, assistant turn opened) "
+            "instead of [bos] + question."
         },
     )
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device."})
@@ -209,7 +205,8 @@ def load_labelled(path: str, split: str, label: str, num_bins: int) -> list[dict
         problems = load_problems(path, split=split)
         if label == "bin":
             raise DatasetError(
-                f"{path}: row 1 has no 'bin' field (not a `ponder data difficulty` file; for the dataset's own levels use --label level)"
+                f"{path}: row 1 has no 'bin' field (not a `ponder data difficulty` file; for the dataset's "
+                "own levels use --label level)"
             )
         entries = [
             (f"{path}: problem {i + 1} ({p.id})", p.question, p.level, None) for i, p in enumerate(problems)
@@ -244,13 +241,12 @@ def split_rows(args: DifficultyArguments, config: DifficultyConfig) -> tuple[lis
 
 
 def build_model(args: DifficultyArguments, num_bins: int):
-    tokenizer = AutoTokenizer.from_pretrained(
-        args.model_name_or_path, trust_remote_code=args.trust_remote_code
-    )
+    name = args.require_model()
+    tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=args.trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     config = AutoConfig.from_pretrained(
-        args.model_name_or_path,
+        name,
         num_labels=num_bins,
         trust_remote_code=args.trust_remote_code,
         id2label={k: f"bin {k + 1}" for k in range(num_bins)},
@@ -260,14 +256,12 @@ def build_model(args: DifficultyArguments, num_bins: int):
     config.use_cache = False  # else evaluation returns the cache beside the logits
     if args.backbone_layers is not None:
         if args.backbone_layers > config.num_hidden_layers:
-            raise ConfigError(
-                f"backbone_layers: {args.model_name_or_path} has only {config.num_hidden_layers} layers"
-            )
+            raise ConfigError(f"backbone_layers: {name} has only {config.num_hidden_layers} layers")
         config.num_hidden_layers = args.backbone_layers
         if getattr(config, "layer_types", None):
             config.layer_types = config.layer_types[: args.backbone_layers]
     model = AutoModelForSequenceClassification.from_pretrained(
-        args.model_name_or_path, config=config, trust_remote_code=args.trust_remote_code
+        name, config=config, dtype=args.torch_dtype(), trust_remote_code=args.trust_remote_code
     )
     if args.freeze_backbone:
         backbone = model.base_model
@@ -276,17 +270,11 @@ def build_model(args: DifficultyArguments, num_bins: int):
             backbone.layers[-args.unfreeze_last_layers :].requires_grad_(True)
             backbone.norm.requires_grad_(True)
     if args.use_peft:
-        from peft import LoraConfig, TaskType, get_peft_model
+        from peft import get_peft_model
 
-        # SEQ_CLS keeps the new head ("score") fully trainable (PEFT's modules_to_save).
-        lora = LoraConfig(
-            task_type=TaskType.SEQ_CLS,
-            r=args.lora_r,
-            lora_alpha=args.lora_alpha,
-            target_modules="all-linear",
-            exclude_modules=["score", "classifier"],
-        )
-        model = get_peft_model(model, lora)
+        # SEQ_CLS keeps the new head ("score") fully trainable (PEFT's modules_to_save); LoRA is merged
+        # into the saved folder.
+        model = get_peft_model(model, args.peft_config("SEQ_CLS", exclude_modules=["score", "classifier"]))
     return model, tokenizer
 
 
@@ -309,14 +297,15 @@ def collate(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     }
 
 
-def train_difficulty(args: DifficultyArguments, config: DifficultyConfig) -> dict:
+def run(args: DifficultyArguments, config: DifficultyConfig) -> dict:
     """Train, save to `config.output_dir`, evaluate on held-out rows; returns the evaluation record."""
     configure_wandb()
     train_rows, held_out = split_rows(args, config)
     model, tokenizer = build_model(args, config.num_bins)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(
-        f"difficulty: {len(train_rows)} training and {len(held_out)} held-out questions; {trainable:,} of {model.num_parameters():,} parameters trained"
+        f"difficulty: {len(train_rows)} training and {len(held_out)} held-out questions; {trainable:,} of "
+        f"{model.num_parameters():,} parameters trained"
     )
     trainer = Trainer(
         model=model,
@@ -356,15 +345,15 @@ def train_difficulty(args: DifficultyArguments, config: DifficultyConfig) -> dic
     return record
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, config = parse_config(
-        (DifficultyArguments, DifficultyConfig), argv, prog="ponder train difficulty", description=__doc__
+def main(argv: list[str] | None = None) -> dict:
+    return run(
+        *parse_config(
+            (DifficultyArguments, DifficultyConfig), argv, prog="ponder train difficulty", description=__doc__
+        )
     )
-    try:
-        train_difficulty(args, config)
-    except (ConfigError, DatasetError) as err:
-        fail(f"ponder train difficulty: error: {err}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder train difficulty", main)

@@ -28,12 +28,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, T
 from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-from ponder.config import ConfigError, fail, load_yaml, parse_config
+from ponder.config import ConfigError, load_yaml, parse_config
 from ponder.data import DatasetError
-from ponder.data.sources import load_source
+from ponder.data.sources import SourceArguments
+from ponder.data.worlds import WORLDS
 from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
-from ponder.models import check_model_name
+from ponder.models import ModelArguments
 from ponder.tracking import configure_wandb, finish_wandb
 from ponder.train.defaults import SmallModelDefaults
 
@@ -45,38 +46,40 @@ METHODS = {
 
 
 @dataclass
-class DistillArguments:
+class DistillArguments(ModelArguments):
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Causal-LM folder or hub name to distil into (the policy that searched).",
+            "aliases": ["--model"],
+        },
+    )
     method: str = field(
         default="sft",
         metadata={
-            "help": "'sft': fine-tune on the best trajectories (expert iteration); 'dpo': DPO on correct/incorrect pairs."
+            "help": "'sft': fine-tune on the best trajectories (expert iteration); 'dpo': DPO on "
+            "correct/incorrect pairs."
         },
-    )
-    model_name_or_path: str = field(
-        default="ponder/checkpoints/arithworld-policy",
-        metadata={"help": "Causal-LM folder or hub name to distil into (the policy that searched)."},
     )
     dataset: str = field(
         default="outputs/distill-data",
         metadata={
-            "help": "A `ponder data distill` folder (sft.jsonl or pairs.jsonl is read by method) or one such jsonl file."
+            "help": "A `ponder data distill` folder (sft.jsonl or pairs.jsonl is read by method) or one "
+            "such jsonl file."
         },
     )
-    use_peft: bool = field(
-        default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of every weight."}
-    )
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     merge_adapter: bool = field(
         default=True,
         metadata={
-            "help": "With use_peft: merge the LoRA into the base weights and save a plain model folder (else save the adapter alone)."
+            "help": "With use_peft: merge the LoRA into the base weights and save a plain model folder "
+            "(else save the adapter alone)."
         },
     )
     eval_dataset: str = field(
-        default="arithworld",
+        default=SourceArguments.dataset,
         metadata={
-            "help": "Held-out problems for the final comparison: 'arithworld', a jsonl/json file or a hub dataset (every problem of a file or hub set)."
+            "help": f"Held-out problems for the final comparison: a generated world ({', '.join(WORLDS)}), "
+            "a jsonl/json file or a hub dataset (every problem of a file or hub set)."
         },
     )
     eval_split: str = field(
@@ -85,13 +88,15 @@ class DistillArguments:
     eval_per_level: int = field(
         default=0,
         metadata={
-            "help": "ArithWorld problems per level for the final comparison of base and distilled policy (0: no evaluation)."
+            "help": "Problems per level of a generated world for the final comparison of base and "
+            "distilled policy (0: no evaluation)."
         },
     )
     eval_seed: int = field(
         default=1,
         metadata={
-            "help": "ArithWorld seed of the evaluation problems; questions that occur in the training rows are dropped."
+            "help": "Seed of a generated world's evaluation problems; questions that occur in the training "
+            "rows are dropped."
         },
     )
     eval_k: int = field(
@@ -100,11 +105,18 @@ class DistillArguments:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if self.method not in METHODS:
             raise ValueError(f"method: expected one of {', '.join(METHODS)}, got '{self.method}'")
-        check_model_name("model_name_or_path", self.model_name_or_path)
-        if self.lora_r < 1:
-            raise ValueError(f"lora_r: must be >= 1, got {self.lora_r}")
+
+    def evaluation_source(self) -> SourceArguments:
+        """The held-out problems of the final comparison (before questions seen in training are dropped)."""
+        return SourceArguments(
+            dataset=self.eval_dataset,
+            split=self.eval_split,
+            seed=self.eval_seed,
+            per_level=max(1, self.eval_per_level),
+        )
 
 
 @dataclass
@@ -113,27 +125,22 @@ class _DistillDefaults(SmallModelDefaults):
 
     SmolTulu (Alrashed, 2024) found that small models learn reasoning better with a high ratio
     of learning rate to batch size, so the batch is small (8), which also gives the most
-    optimizer steps per minute (what mattered most when training the ArithWorld policy). The
-    default learning rates are not high, though, because on a few hundred rows they hurt: distilling ~330 of its
-    own verified solutions into the shipped ArithWorld policy (SFT, 2 epochs, 100 held-out
-    problems per level), lr 5e-5 kept greedy accuracy (levels 3/4/5: 63/22/20% before, 64/24/20%
-    after), while 1e-4, 2e-4, 5e-4 and 1e-3 took level 3 down to 59, 51, 51 and 42%; DPO on
-    480 pairs at 5e-6 kept it (63/24/19%) and at 5e-5 lowered it (53/12/14%). Adam moves
-    every weight by about the learning rate even where the loss is already near zero, so on a few
-    hundred rows the policy already solves, a high ratio mostly drifts it away from what it
-    knew; SmolTulu's setting is a pretrained model learning a large new mixture.
+    optimizer steps per minute (what mattered most when training the policy). The default
+    learning rates are not high, though, because on a few hundred rows they hurt: distilling a few
+    hundred of its own verified solutions into the shipped policy kept its greedy accuracy at these
+    rates and lowered it at higher ones (docs/results.md). Adam moves every weight by about the
+    learning rate even where the loss is already near zero, so on a few hundred rows the policy
+    already solves, a high ratio mostly drifts it away from what it knew; SmolTulu's setting is a
+    pretrained model learning a large new mixture.
 
-    What a gain needs, measured later (greedy on 100 held-out problems per level, 59.4% before):
-    the shipped policy is under-trained, so 2,000 more steps at lr 1e-3 (batch 32) on 4,000
-    freshly generated correct solutions lift it to 71.8%. The same 2,000 steps on the 1,235
-    verified rows of a weighted best-of-N round over 2,000 problems (a quarter of them from levels
-    4-5) reach only 60.8%, and weighted BoN falls from 76.4% to 69.2%: too few, too easy rows are
-    memorised. A beam-search round over 4,000 problems gives 2,765 rows, 42% from levels 4-5,
-    and the same 2,000 steps lift greedy to 72.4% and weighted BoN to 83.6%. So the ArithWorld
-    SFT recipe (configs/train/distill_sft.yaml) is the policy's own kind of training (lr 1e-3,
-    batch 32, 2,000 steps) for rounds of thousands of rows, while these defaults stay moderate.
+    A gain needs many rows, and hard ones: too few, too easy rows are memorised, while a round of
+    thousands of rows from a search that reaches the hard levels lifts both greedy accuracy and
+    search. So the SFT recipe (configs/train/distill_sft.yaml) is the policy's own kind of training
+    for rounds of thousands of rows, while these defaults stay moderate.
     """
 
+    # The model arguments say whether a model's own code may run (one option, not two).
+    trust_remote_code: bool = field(default=False, init=False)
     output_dir: str = field(
         default="outputs/distill", metadata={"help": "Where the distilled policy is saved."}
     )
@@ -183,7 +190,8 @@ def lr_batch_ratio(config: TrainingArguments) -> float:
 
 
 class LogLrBatchRatio(TrainerCallback):
-    """At the start of training, put `lr_batch_ratio` in the trainer's log history and the W&B run's config."""
+    """At the start of training, put `lr_batch_ratio` in the trainer's log history and the W&B run's
+    config."""
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
@@ -218,30 +226,22 @@ def build_trainer(
     args: DistillArguments, config: SFTConfig | DPOConfig, rows: Dataset
 ) -> tuple[SFTTrainer | DPOTrainer, object]:
     """TRL's trainer for `args.method` on the model to distil into, and its tokenizer."""
-    tokenizer = AutoTokenizer.from_pretrained(
-        args.model_name_or_path, trust_remote_code=config.trust_remote_code
-    )
+    name = args.require_model()
+    tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=args.trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
     def load():
         return AutoModelForCausalLM.from_pretrained(
-            args.model_name_or_path, trust_remote_code=config.trust_remote_code
+            name, dtype=args.torch_dtype(), trust_remote_code=args.trust_remote_code
         )
 
-    peft_config = None
-    if args.use_peft:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(
-            task_type="CAUSAL_LM", r=args.lora_r, lora_alpha=args.lora_alpha, target_modules="all-linear"
-        )
     kwargs = dict(
         model=load(),
         args=config,
         train_dataset=rows,
         processing_class=tokenizer,
-        peft_config=peft_config,
+        peft_config=args.peft_config("CAUSAL_LM"),
         callbacks=[LogLrBatchRatio()],
     )
     if args.method == "sft":
@@ -255,15 +255,14 @@ def evaluate(args: DistillArguments, model, tokenizer, rows: Dataset) -> dict:
     """Greedy (and pass@k) accuracy per level of the base and the distilled policy on held-out
     problems: the evaluation problems minus any question that occurs in the training rows."""
     seen = {row["prompt"][-1]["content"] for row in rows}
-    problems = [
-        p
-        for p in load_source(args.eval_dataset, args.eval_split, None, args.eval_seed, args.eval_per_level)
-        if p.question not in seen
-    ]
+    problems = [p for p in args.evaluation_source().load() if p.question not in seen]
     system = next((m["content"] for m in rows[0]["prompt"] if m["role"] == "system"), None)
     record = {}
     for name, backend in (
-        ("base", HFBackend(args.model_name_or_path)),
+        (
+            "base",
+            HFBackend(args.require_model(), trust_remote_code=args.trust_remote_code),
+        ),  # float32, as below
         ("distilled", HFBackend(model.float(), tokenizer)),
     ):
         scores = score_by_level(backend, tokenizer, problems, k=args.eval_k, system_prompt=system)
@@ -272,7 +271,7 @@ def evaluate(args: DistillArguments, model, tokenizer, rows: Dataset) -> dict:
     return record
 
 
-def train_distill(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict:
+def run(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict:
     """Train, save a loadable model folder in `config.output_dir`, evaluate; returns the record."""
     configure_wandb()
     rows = load_rows(args.dataset, args.method)
@@ -334,14 +333,12 @@ def config_types(argv: list[str]) -> tuple[type, type]:
     return DistillArguments, CONFIGS.get(known.method, DistillSFTConfig)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args, config = parse_config(config_types(argv), argv, prog="ponder train distill", description=__doc__)
-    try:
-        train_distill(args, config)
-    except DatasetError as err:
-        fail(f"ponder train distill: error: {err}")
+    return run(*parse_config(config_types(argv), argv, prog="ponder train distill", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder train distill", main)

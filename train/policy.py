@@ -1,18 +1,19 @@
-"""Train a policy with TRL's SFTTrainer: from scratch on ArithWorld, or fine-tune any causal LM.
+"""Train a policy with TRL's SFTTrainer: from scratch on a generated world, or fine-tune any causal LM.
 
     ponder train policy --config configs/train/policy.yaml [--key value ...]
     accelerate launch -m ponder.train.policy --config configs/train/policy.yaml
 
 With no `model_name_or_path`, a small `LlamaForCausalLM` is built from the size options and a
 character-level tokenizer, so the checkpoint is a real Llama that transformers, vLLM, TRL and
-PEFT load like any other. After training it reports greedy accuracy (and pass@k) per level on
-held-out problems and writes them to `eval_results.json` in the output folder.
+PEFT load like any other. With `use_peft`, a LoRA adapter is trained and merged into the saved
+folder. When the problems come from a generated world, it reports greedy accuracy (and pass@k)
+per level on held-out problems of the same world after training (seed `problem_seed + 1`) and
+writes them, with the training time, to `eval_results.json` in the output folder.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,32 +23,44 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
-from ponder.config import parse_config
-from ponder.data import Problem, load_problems
-from ponder.data.arithworld import generate_problems
+from ponder.config import ConfigError, parse_config
+from ponder.data import Problem
 from ponder.data.chartok import build_char_tokenizer
+from ponder.data.sources import SourceArguments
+from ponder.data.worlds import WORLDS
 from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
+from ponder.models import ModelArguments
 from ponder.tracking import configure_wandb, finish_wandb
 from ponder.train.defaults import SmallModelDefaults
 
 
 @dataclass
-class PolicyArguments:
-    dataset: str = field(
-        default="arithworld",
+class PolicyArguments(ModelArguments):
+    model_name_or_path: str | None = field(
+        default=None,
         metadata={
-            "help": "'arithworld' to generate problems, or a jsonl/json file or hub dataset whose rows have solutions."
+            "help": "Model folder or hub name to fine-tune; empty to build a Llama from scratch.",
+            "aliases": ["--model"],
+        },
+    )
+    dataset: str = field(
+        default=SourceArguments.dataset,
+        metadata={
+            "help": f"A generated world ({', '.join(WORLDS)}), or a jsonl/json file or hub dataset whose "
+            "rows have solutions."
         },
     )
     dataset_split: str = field(
         default="train", metadata={"help": "Split to load when `dataset` is a hub name."}
     )
     train_size: int = field(
-        default=200_000, metadata={"help": "ArithWorld training problems (spread evenly over levels)."}
+        default=200_000,
+        metadata={"help": "Generated worlds: training problems (spread evenly over the levels)."},
     )
     eval_per_level: int = field(
-        default=200, metadata={"help": "Held-out ArithWorld problems per level for the final evaluation."}
+        default=200,
+        metadata={"help": "Generated worlds: held-out problems per level for the final evaluation."},
     )
     eval_k: int = field(
         default=16, metadata={"help": "Samples per problem for pass@k in the final evaluation (0 to skip)."}
@@ -55,10 +68,6 @@ class PolicyArguments:
     problem_seed: int = field(
         default=0,
         metadata={"help": "Seed of the generated training problems (evaluation uses problem_seed + 1)."},
-    )
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={"help": "Model folder or hub name to fine-tune; empty to build a Llama from scratch."},
     )
     system_prompt: str | None = field(
         default=None, metadata={"help": "System message put before every question."}
@@ -69,6 +78,7 @@ class PolicyArguments:
     intermediate_size: int = field(default=512, metadata={"help": "From scratch: width of the MLP."})
 
     def __post_init__(self):
+        super().__post_init__()
         for name in (
             "train_size",
             "eval_per_level",
@@ -81,8 +91,25 @@ class PolicyArguments:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads ({self.num_attention_heads})"
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads})"
             )
+
+    def training_source(self) -> SourceArguments:
+        """Where the training problems come from: a world generates `train_size` of them, spread
+        evenly over its levels, from `problem_seed`."""
+        source = SourceArguments(dataset=self.dataset, split=self.dataset_split, seed=self.problem_seed)
+        if source.generated_world:
+            source.per_level = max(1, self.train_size // len(source.generated_world.levels))
+        return source
+
+    def evaluation_source(self) -> SourceArguments | None:
+        """Held-out problems of the same world (seed `problem_seed + 1`); None for a file or hub dataset."""
+        source = self.training_source()
+        if not source.generated_world:
+            return None
+        source.seed, source.per_level = self.problem_seed + 1, self.eval_per_level
+        return source
 
 
 @dataclass
@@ -90,8 +117,11 @@ class PolicyConfig(SmallModelDefaults, SFTConfig):
     """SFTConfig with defaults that train a tiny Llama quickly on 2 CPU cores.
 
     Small batches at a high learning rate give many optimizer steps per minute, which mattered
-    more than anything else for learning arithmetic; bf16 autocast is ~1.4x faster on CPU.
+    more than anything else for learning arithmetic; bf16 autocast is faster here, on CPU too.
     """
+
+    # The model arguments say whether a model's own code may run (one option, not two).
+    trust_remote_code: bool = field(default=False, init=False)
 
     output_dir: str = field(default="outputs/policy", metadata={"help": "Where the trained model is saved."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device."})
@@ -135,19 +165,20 @@ def build_model(args: PolicyArguments, tokenizer) -> LlamaForCausalLM:
 
 
 def load_training_problems(args: PolicyArguments) -> list[Problem]:
-    if args.dataset == "arithworld":
-        return generate_problems(n_per_level=args.train_size // 5, seed=args.problem_seed)
-    problems = load_problems(args.dataset, split=args.dataset_split)
+    problems = args.training_source().load()
+    if not problems:
+        raise ConfigError(f"dataset: {args.dataset} has no problems")
     missing = [p.id for p in problems if not p.solution]
     if missing:
-        raise ValueError(
+        raise ConfigError(
             f"{args.dataset}: {len(missing)} rows have no solution to train on (first: {missing[0]})"
         )
     return problems
 
 
 def to_sft_dataset(problems: list[Problem], system_prompt: str | None) -> Dataset:
-    """Conversational prompt/completion rows: TRL applies the chat template and trains on the completion only."""
+    """Conversational prompt/completion rows: TRL applies the chat template and trains on the
+    completion only."""
     system = [{"role": "system", "content": system_prompt}] if system_prompt else []
     return Dataset.from_dict(
         {
@@ -157,31 +188,48 @@ def to_sft_dataset(problems: list[Problem], system_prompt: str | None) -> Datase
     )
 
 
-def train_policy(args: PolicyArguments, config: PolicyConfig) -> dict:
+def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     """Train, save to `config.output_dir`, evaluate per level; returns the evaluation record."""
     configure_wandb()
+    problems = load_training_problems(args)
     if args.model_name_or_path:
-        tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(args.model_name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(
+            args.model_name_or_path, trust_remote_code=args.trust_remote_code
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            args.model_name_or_path, dtype=args.torch_dtype(), trust_remote_code=args.trust_remote_code
+        )
     else:
         tokenizer = build_char_tokenizer()
         model = build_model(args, tokenizer)
     print(f"policy: {model.num_parameters():,} parameters")
-    dataset = to_sft_dataset(load_training_problems(args), args.system_prompt)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=to_sft_dataset(problems, args.system_prompt),
+        processing_class=tokenizer,
+        peft_config=args.peft_config("CAUSAL_LM"),
+    )
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
     start = time.time()
     trainer.train(resume_from_checkpoint=last)
     train_s = time.time() - start
-    trainer.save_model(config.output_dir)
-    tokenizer.save_pretrained(config.output_dir)
+    model = trainer.model
+    if args.use_peft:
+        model = model.merge_and_unload()  # a plain folder that every command loads
+        if trainer.is_world_process_zero():
+            model.save_pretrained(config.output_dir)
+    else:
+        trainer.save_model(config.output_dir)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(config.output_dir)
 
     record = {"parameters": model.num_parameters(), "train_s": round(train_s, 1), "args": asdict(args)}
-    if args.dataset == "arithworld" and trainer.accelerator.is_main_process:
-        eval_problems = generate_problems(n_per_level=args.eval_per_level, seed=args.problem_seed + 1)
+    held_out = args.evaluation_source()
+    if held_out is not None and trainer.accelerator.is_main_process:
         backend = HFBackend(model.float(), tokenizer)
         scores = score_by_level(
-            backend, tokenizer, eval_problems, k=args.eval_k, system_prompt=args.system_prompt
+            backend, tokenizer, held_out.load(), k=args.eval_k, system_prompt=args.system_prompt
         )
         print(format_table(scores))
         record["levels"] = [asdict(s) for s in scores]
@@ -193,12 +241,13 @@ def train_policy(args: PolicyArguments, config: PolicyConfig) -> dict:
     return record
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, config = parse_config(
-        (PolicyArguments, PolicyConfig), argv, prog="ponder train policy", description=__doc__
+def main(argv: list[str] | None = None) -> dict:
+    return run(
+        *parse_config((PolicyArguments, PolicyConfig), argv, prog="ponder train policy", description=__doc__)
     )
-    train_policy(args, config)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder train policy", main)

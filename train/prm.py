@@ -21,15 +21,13 @@ learnt: a wrong digit is what the policy itself finds unlikely, and a PRM starte
 should not forget how to compute the digit it is judging. With `likelihood_score`, the step's
 score also weighs the log-likelihood of the steps so far under that LM and its least likely token;
 those weights, a length weight and a bias are fitted by logistic regression on questions held out
-of training once it ends (`fit_score_weights`; measured on ArithWorld: the verdict alone mostly
-learns how hard a question is, within-question AUROC 0.52; verdict and likelihood together tell
-one question's solutions apart, 0.78).
+of training once it ends (`fit_score_weights`): the verdict alone mostly learns how hard a question
+is, while verdict and likelihood together tell one question's solutions apart.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +43,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from ponder.config import fail, parse_config
+from ponder.config import ConfigError, parse_config
 from ponder.data import DatasetError
 from ponder.data.stepwise import load_stepwise
 from ponder.infer.prm.token_cls import (
@@ -55,7 +53,7 @@ from ponder.infer.prm.token_cls import (
     prompt_ids,
     step_log_odds,
 )
-from ponder.models import check_model_name
+from ponder.models import ModelArguments
 from ponder.tracking import configure_wandb, finish_wandb
 from ponder.train.defaults import SmallModelDefaults
 
@@ -64,33 +62,25 @@ HEADS = ("token-cls", "lm")
 
 
 @dataclass
-class PRMArguments:
-    model_name_or_path: str = field(
-        default="ponder/checkpoints/arithworld-policy",
+class PRMArguments(ModelArguments):
+    model_name_or_path: str | None = field(
+        default=None,
         metadata={
-            "help": "Causal-LM folder or hub name to start from (its LM head is replaced by a 2-label head)."
+            "help": "Causal-LM folder or hub name to start from (head token-cls: its LM head is replaced "
+            "by a 2-label head).",
+            "aliases": ["--model"],
         },
     )
     dataset: str = field(
         default="outputs/prm-labels/labels.jsonl",
         metadata={
-            "help": "jsonl/json file or hub dataset of step labels: TRL's stepwise layout (prompt, completions, labels[, soft_labels]), Math-Shepherd, PRM800K or MATH-APS."
+            "help": "jsonl/json file or hub dataset of step labels: TRL's stepwise layout (prompt, "
+            "completions, labels[, soft_labels]), Math-Shepherd, PRM800K or MATH-APS."
         },
     )
     dataset_split: str = field(
         default="train", metadata={"help": "Split to load when `dataset` is a hub name."}
     )
-    use_peft: bool = field(
-        default=False, metadata={"help": "Train a LoRA adapter (PEFT) instead of every weight."}
-    )
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Allow model code from the model's repository."}
-    )
-
-    def __post_init__(self):
-        check_model_name("model_name_or_path", self.model_name_or_path)
 
 
 @dataclass
@@ -107,13 +97,15 @@ class PRMConfig(SmallModelDefaults, TrainingArguments):
     separate_prompt: bool = field(
         default=True,
         metadata={
-            "help": "Put the separator after the prompt too, so the question and the first step do not run together (TRL's PRMTrainer did not; the scorer reads this choice from prm_config.json)."
+            "help": "Put the separator after the prompt too, so the question and the first step do not run "
+            "together (TRL's PRMTrainer did not; the scorer reads this choice from prm_config.json)."
         },
     )
     chat_template: bool = field(
         default=False,
         metadata={
-            "help": "Put the question in the tokenizer's chat template (user turn, assistant turn opened), as the policy reads it."
+            "help": "Put the question in the tokenizer's chat template (user turn, assistant turn opened), "
+            "as the policy reads it."
         },
     )
     max_length: int = field(
@@ -129,7 +121,8 @@ class PRMConfig(SmallModelDefaults, TrainingArguments):
     head: str = field(
         default="token-cls",
         metadata={
-            "help": "'token-cls': a new 2-label head (TRL's PRMTrainer). 'lm': keep the causal LM's head and read P(good) from the logits of `good_token` against `bad_token` (Math-Shepherd's readout)."
+            "help": "'token-cls': a new 2-label head (TRL's PRMTrainer). 'lm': keep the causal LM's head "
+            "and read P(good) from the logits of `good_token` against `bad_token` (Math-Shepherd's readout)."
         },
     )
     good_token: str = field(
@@ -141,19 +134,22 @@ class PRMConfig(SmallModelDefaults, TrainingArguments):
     lm_loss_weight: float = field(
         default=0.0,
         metadata={
-            "help": "head lm: weight of next-token loss on the steps labelled good, added to the verdict loss, so the PRM keeps the policy's knowledge of correct steps."
+            "help": "head lm: weight of next-token loss on the steps labelled good, added to the verdict "
+            "loss, so the PRM keeps the policy's knowledge of correct steps."
         },
     )
     likelihood_score: bool = field(
         default=False,
         metadata={
-            "help": "head lm: score a step by its verdict and the log-likelihood of the steps so far under the PRM's own LM, weighted by logistic regressions fitted on held-out questions after training."
+            "help": "head lm: score a step by its verdict and the log-likelihood of the steps so far under "
+            "the PRM's own LM, weighted by logistic regressions fitted on held-out questions after training."
         },
     )
     score_fit_fraction: float = field(
         default=0.1,
         metadata={
-            "help": "likelihood_score: share of the dataset's questions held out of training to fit the score weights on."
+            "help": "likelihood_score: share of the dataset's questions held out of training to fit the "
+            "score weights on."
         },
     )
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device."})
@@ -168,11 +164,13 @@ class PRMConfig(SmallModelDefaults, TrainingArguments):
             raise ValueError(f"head: unknown '{self.head}' (expected one of: {', '.join(HEADS)})")
         if self.lm_loss_weight < 0 or (self.lm_loss_weight and self.head != "lm"):
             raise ValueError(
-                f"lm_loss_weight: must be >= 0, and needs head 'lm' (got {self.lm_loss_weight} with head '{self.head}')"
+                f"lm_loss_weight: must be >= 0, and needs head 'lm' (got {self.lm_loss_weight} with head "
+                f"'{self.head}')"
             )
         if self.likelihood_score and self.head != "lm":
             raise ValueError(
-                f"likelihood_score: needs head 'lm' (the likelihood is read from the LM head), got head '{self.head}'"
+                "likelihood_score: needs head 'lm' (the likelihood is read from the LM head), got head "
+                f"'{self.head}'"
             )
         if not 0 < self.score_fit_fraction < 1:
             raise ValueError(f"score_fit_fraction: must be in (0, 1), got {self.score_fit_fraction}")
@@ -184,8 +182,9 @@ def tokenize_row(row: dict, tokenizer, config: PRMConfig) -> dict:
     the LM loss, each position's next token where both lie inside one step labelled good."""
     targets_per_step = row["soft_labels"] if config.soft_labels else row["labels"]
     if len(targets_per_step) != len(row["completions"]):
-        raise ValueError(
-            f"row with prompt {row['prompt'][:40]!r}: {len(row['completions'])} completions but {len(targets_per_step)} labels"
+        raise DatasetError(
+            f"row with prompt {row['prompt'][:40]!r}: {len(row['completions'])} completions but "
+            f"{len(targets_per_step)} labels"
         )
     separator = tokenizer.encode(config.step_separator, add_special_tokens=False)
     ids = prompt_ids(tokenizer, row["prompt"], separator, config.separate_prompt, config.chat_template)
@@ -249,7 +248,8 @@ class PRMTrainer(Trainer):
 
 
 def load_rows(args: PRMArguments, soft_labels: bool) -> Dataset:
-    """The training rows, from any layout `ponder.data.stepwise` reads (TRL, Math-Shepherd, PRM800K, MATH-APS)."""
+    """The training rows, from any layout `ponder.data.stepwise` reads (TRL, Math-Shepherd, PRM800K,
+    MATH-APS)."""
     rows = load_stepwise(args.dataset, split=args.dataset_split)
     if not rows:
         raise DatasetError(f"dataset: {args.dataset} has no rows")
@@ -258,50 +258,34 @@ def load_rows(args: PRMArguments, soft_labels: bool) -> Dataset:
         unlabelled = next((i for i, row in enumerate(rows) if "soft_labels" not in row), None)
         if unlabelled is not None:
             raise DatasetError(
-                f"soft_labels: row {unlabelled + 1} of {args.dataset} has no soft labels (only Monte-Carlo layouts have them)"
+                f"soft_labels: row {unlabelled + 1} of {args.dataset} has no soft labels (only Monte-Carlo "
+                "layouts have them)"
             )
         columns.append("soft_labels")
     return Dataset.from_list([{key: row[key] for key in columns} for row in rows])
 
 
 def build_model(args: PRMArguments, config: PRMConfig):
-    tokenizer = AutoTokenizer.from_pretrained(
-        args.model_name_or_path, trust_remote_code=args.trust_remote_code
-    )
+    name = args.require_model()
+    tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=args.trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    loading = {"dtype": args.torch_dtype(), "trust_remote_code": args.trust_remote_code}
     if config.head == "lm":
-        model = AutoModelForCausalLM.from_pretrained(
-            args.model_name_or_path, trust_remote_code=args.trust_remote_code
-        )
+        model = AutoModelForCausalLM.from_pretrained(name, **loading)
     else:
         model = AutoModelForTokenClassification.from_pretrained(
-            args.model_name_or_path,
-            num_labels=2,
-            id2label={0: "bad", 1: "good"},
-            label2id={"bad": 0, "good": 1},
-            trust_remote_code=args.trust_remote_code,
+            name, num_labels=2, id2label={0: "bad", 1: "good"}, label2id={"bad": 0, "good": 1}, **loading
         )
     model.config.pad_token_id = tokenizer.pad_token_id
     if args.use_peft:
-        from peft import LoraConfig, TaskType, get_peft_model
+        from peft import get_peft_model
 
         if config.head == "lm":
-            lora = LoraConfig(
-                task_type=TaskType.CAUSAL_LM,
-                r=args.lora_r,
-                lora_alpha=args.lora_alpha,
-                target_modules="all-linear",
-            )
+            lora = args.peft_config("CAUSAL_LM")
         else:
             # The new 2-label head is trained in full (PEFT's modules_to_save for TOKEN_CLS), not adapted.
-            lora = LoraConfig(
-                task_type=TaskType.TOKEN_CLS,
-                r=args.lora_r,
-                lora_alpha=args.lora_alpha,
-                target_modules="all-linear",
-                exclude_modules=["score", "classifier"],
-            )
+            lora = args.peft_config("TOKEN_CLS", exclude_modules=["score", "classifier"])
         model = get_peft_model(model, lora)
     return model, tokenizer
 
@@ -313,11 +297,11 @@ def verdict_ids(tokenizer, config: PRMConfig) -> list[int] | None:
     ids = [tokenizer.encode(t, add_special_tokens=False) for t in (config.bad_token, config.good_token)]
     for key, text, tokens in zip(("bad_token", "good_token"), (config.bad_token, config.good_token), ids):
         if len(tokens) != 1 or tokens[0] == tokenizer.unk_token_id:
-            raise ValueError(
+            raise ConfigError(
                 f"{key}: {text!r} must be exactly one known token of this tokenizer (got ids {tokens})"
             )
     if ids[0] == ids[1]:
-        raise ValueError("good_token and bad_token must differ")
+        raise ConfigError("good_token and bad_token must differ")
     return [ids[0][0], ids[1][0]]
 
 
@@ -406,7 +390,7 @@ def fit_score_weights(features: dict[str, torch.Tensor]) -> dict:
        labels are exact (a finished solution's rollout is itself, so its label is its grade), and
        weighted best-of-N sums final-step scores, so their scale decides how far the PRM
        outweighs a vote. Fitted on every step instead, the noisier labels of unfinished ones
-       flattened the scores (ArithWorld: weighted best-of-N at N=16 67.6% against 68.8%).
+       flattened the scores (and weighted best-of-N with them).
     """
 
     def lbfgs(params: torch.Tensor, loss_fn) -> list[float]:
@@ -446,7 +430,8 @@ def fit_score_weights(features: dict[str, torch.Tensor]) -> dict:
     }
 
 
-def train_prm(args: PRMArguments, config: PRMConfig) -> Path:
+def run(args: PRMArguments, config: PRMConfig) -> Path:
+    """Train, save a folder that the `token-cls` scorer loads in `config.output_dir`; returns it."""
     configure_wandb()
     model, tokenizer = build_model(args, config)
     rows = load_rows(args, config.soft_labels)
@@ -491,13 +476,11 @@ def train_prm(args: PRMArguments, config: PRMConfig) -> Path:
     return Path(config.output_dir)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, config = parse_config((PRMArguments, PRMConfig), argv, prog="ponder train prm", description=__doc__)
-    try:
-        train_prm(args, config)
-    except DatasetError as err:
-        fail(f"ponder train prm: error: {err}")
+def main(argv: list[str] | None = None) -> Path:
+    return run(*parse_config((PRMArguments, PRMConfig), argv, prog="ponder train prm", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder train prm", main)

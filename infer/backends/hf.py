@@ -1,9 +1,9 @@
 """The transformers backend: `model.generate`, batched across prompts and samples; the CPU default.
 
 Step-wise search sends, every round, prompts that extend the previous round's prompts by the
-step just generated. Re-encoding those prefixes cost about half of beam search's time, so the
-backend keeps the key/value cache of the last call's sequences (like vLLM's prefix caching) and
-feeds generate only the tokens it has not seen. `reset_prefix_cache()` empties it, so a run
+step just generated. Rather than encode those prefixes again, the backend keeps the key/value
+cache of the last call's sequences (like vLLM's prefix caching) and feeds generate only the
+tokens it has not seen. `reset_prefix_cache()` empties it, so a run
 starts the same way whatever ran before it.
 """
 
@@ -31,10 +31,15 @@ class HFBackend:
         dtype: str = "float32",
         progress: bool = False,
         prefix_caching: bool = True,
+        trust_remote_code: bool = False,
     ):
         if isinstance(model, str):
-            tokenizer = tokenizer or AutoTokenizer.from_pretrained(model)
-            model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype))
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+            model = AutoModelForCausalLM.from_pretrained(
+                model,
+                dtype=dtype if dtype == "auto" else getattr(torch, dtype),
+                trust_remote_code=trust_remote_code,
+            )
         if tokenizer is None:
             raise ValueError("HFBackend needs a tokenizer when given a model object")
         self.model = model.eval()

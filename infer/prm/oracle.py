@@ -12,8 +12,9 @@ class OraclePRM:
     num_parameters = 0  # not a model: it costs no FLOPs
     tokens_scored = 0
 
-    def __init__(self, model: str | None = None, trust_remote_code: bool = False):
-        """`model` names the world whose checker this is (`--prm_model`); None: the one world with a checker."""
+    def __init__(self, model: str | None = None, *, trust_remote_code: bool = False):
+        """`model` names the world whose checker this is (`--prm_model`); None: the one world
+        with a checker."""
         self.check = step_checker(model)
 
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:

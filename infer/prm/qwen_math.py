@@ -9,11 +9,16 @@ at its `<extra_0>`. Any model whose output is [batch, length, 2] logits works he
 
 from __future__ import annotations
 
-import torch
-from transformers import AutoModel, PreTrainedModel
+from typing import TYPE_CHECKING
+
+from ponder.errors import ConfigError
 
 from .base import register
 from .model import ModelPRM, output_logits, token_id
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
 
 SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 STEP_TOKEN = "<extra_0>"
@@ -21,11 +26,12 @@ STEP_TOKEN = "<extra_0>"
 
 @register("qwen2.5-math-prm")
 class QwenMathPRM(ModelPRM):
-    auto_class = AutoModel
+    auto_class = "AutoModel"
 
     def __init__(
         self,
         model: str | PreTrainedModel,
+        *,
         trust_remote_code: bool = False,
         tokenizer=None,
         batch_size: int = 4,
@@ -33,10 +39,17 @@ class QwenMathPRM(ModelPRM):
     ):
         if isinstance(model, str) and not trust_remote_code:
             # Loading the published model runs code from its repository: the user must opt in.
-            raise ValueError(
-                "trust_remote_code: Qwen2.5-Math-PRM runs code from its model repository; pass trust_remote_code=True (--trust_remote_code true) to allow it"
+            raise ConfigError(
+                "trust_remote_code: Qwen2.5-Math-PRM runs code from its model repository; "
+                "pass trust_remote_code=True (--trust_remote_code true) to allow it"
             )
-        super().__init__(model, trust_remote_code, tokenizer, batch_size, dtype)
+        super().__init__(
+            model,
+            trust_remote_code=trust_remote_code,
+            tokenizer=tokenizer,
+            batch_size=batch_size,
+            dtype=dtype,
+        )
         self.step_id = token_id(self.tokenizer, STEP_TOKEN, "step separator")
 
     def build_input(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
@@ -49,8 +62,9 @@ class QwenMathPRM(ModelPRM):
         ids = self.tokenizer.encode(text, add_special_tokens=False)  # the template writes any bos itself
         positions = [i for i, token in enumerate(ids) if token == self.step_id]
         if len(positions) != len(steps):
-            raise ValueError(
-                f"qwen2.5-math-prm: {len(positions)} '{STEP_TOKEN}' tokens for {len(steps)} steps; the question or a step contains it"
+            raise ConfigError(
+                f"qwen2.5-math-prm: {len(positions)} '{STEP_TOKEN}' tokens for {len(steps)} steps; "
+                "the question or a step contains it"
             )
         return ids, positions
 

@@ -11,10 +11,15 @@ batched path).
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+from ponder.errors import ConfigError
 
 from .base import register
 from .model import ModelPRM, output_logits, token_id
+
+if TYPE_CHECKING:
+    import torch
 
 
 @register("rlhflow")
@@ -24,12 +29,19 @@ class RLHFlowPRM(ModelPRM):
     def __init__(
         self,
         model,
+        *,
         trust_remote_code: bool = False,
         tokenizer=None,
         batch_size: int = 8,
         dtype: str = "bfloat16",
     ):
-        super().__init__(model, trust_remote_code, tokenizer, batch_size, dtype)
+        super().__init__(
+            model,
+            trust_remote_code=trust_remote_code,
+            tokenizer=tokenizer,
+            batch_size=batch_size,
+            dtype=dtype,
+        )
         # search-and-learn: `tokenizer.encode("+")[-1]`, `tokenizer.encode("-")[-1]`
         self.candidates = [token_id(self.tokenizer, t, "verdict") for t in (self.good, self.bad)]
 
@@ -44,8 +56,9 @@ class RLHFlowPRM(ModelPRM):
             # The prompt that ends where the assistant answers step k; its last token predicts it.
             prompt = self._chat_ids(messages[: 2 * k + 1], add_generation_prompt=True)
             if ids[: len(prompt) + 1] != prompt + self.candidates[:1]:
-                raise ValueError(
-                    "rlhflow: the tokenizer's chat template does not put the assistant's '+' right after its generation prompt"
+                raise ConfigError(
+                    "rlhflow: the tokenizer's chat template does not put the assistant's '+' "
+                    "right after its generation prompt"
                 )
             positions.append(len(prompt) - 1)
         return ids, positions

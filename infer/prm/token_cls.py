@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
-from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, PreTrainedModel
+from ponder.errors import ConfigError
 
 from .base import register
 from .model import ModelPRM, output_logits, token_id
+
+if TYPE_CHECKING:  # torch loads when a PRM scores, not when the registry names it
+    import torch
+    from transformers import PreTrainedModel
 
 TRL_STEP_SEPARATOR = "\n"
 
@@ -61,6 +64,8 @@ VERDICT_ONLY = {"verdict": 1.0, "likelihood": 0.0, "least": 0.0, "tokens": 0.0, 
 
 def separator_positions(input_ids: torch.Tensor, separator_ids: list[int]) -> torch.Tensor:
     """[batch, length] True on every token of each occurrence of `separator_ids`."""
+    import torch
+
     width = len(separator_ids)
     found = torch.zeros_like(input_ids, dtype=torch.bool)
     if input_ids.shape[1] < width:
@@ -78,6 +83,9 @@ def step_token_log_probs(
     step token `start` on; 0 before it and on the separators. The separator after the last step is
     the scorer's markup where the policy wrote its end of text, so the policy's LM finds it
     unlikely whether or not the steps are right: counting it would blur the step tokens' signal."""
+    import torch
+    import torch.nn.functional as F
+
     token_lp = logits[:, :-1].log_softmax(-1).gather(-1, input_ids[:, 1:, None])[..., 0]
     token_lp = F.pad(token_lp, (1, 0))  # token_lp[:, t] = log p(token t)
     positions = torch.arange(input_ids.shape[1], device=input_ids.device)
@@ -101,6 +109,8 @@ def prefix_lm_features(
 
 def prefix_tokens(input_ids: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     """[batch, length]: how many tokens from the row's first step token up to each position."""
+    import torch
+
     positions = torch.arange(input_ids.shape[1], device=input_ids.device)
     return (positions[None, :] - start[:, None] + 1).clamp(min=0).float()
 
@@ -131,11 +141,12 @@ def step_log_odds(
 
 @register("token-cls")
 class TokenClassificationPRM(ModelPRM):
-    auto_class = AutoModelForTokenClassification
+    auto_class = "AutoModelForTokenClassification"
 
     def __init__(
         self,
         model: str | PreTrainedModel,
+        *,
         trust_remote_code: bool = False,
         tokenizer=None,
         step_separator: str | None = None,
@@ -144,10 +155,10 @@ class TokenClassificationPRM(ModelPRM):
         batch_size: int = 16,
         dtype: str = "float32",
     ):
-        """`step_separator`, `separate_prompt` and `chat_template` left None read what a `ponder train prm` folder
-        saved in prm_config.json, else use TRL's convention ("\\n" after each step, nothing after
-        the prompt): scoring with another layout than the PRM was trained on reads its labels at
-        the wrong tokens."""
+        """`step_separator`, `separate_prompt` and `chat_template` left None read what a `ponder
+        train prm` folder saved in prm_config.json, else use TRL's convention ("\\n" after each
+        step, nothing after the prompt): scoring with another layout than the PRM was trained on
+        reads its labels at the wrong tokens."""
         saved_path = Path(model, "prm_config.json") if isinstance(model, str) else None
         saved = json.loads(saved_path.read_text()) if saved_path and saved_path.is_file() else {}
         step_separator = (
@@ -158,8 +169,14 @@ class TokenClassificationPRM(ModelPRM):
         )
         self.chat_template = saved.get("chat_template", False) if chat_template is None else chat_template
         if saved.get("head") == "lm":
-            self.auto_class = AutoModelForCausalLM
-        super().__init__(model, trust_remote_code, tokenizer, batch_size, dtype)
+            self.auto_class = "AutoModelForCausalLM"
+        super().__init__(
+            model,
+            trust_remote_code=trust_remote_code,
+            tokenizer=tokenizer,
+            batch_size=batch_size,
+            dtype=dtype,
+        )
         self.verdict_ids = None  # [bad, good] rows of the LM head; None for a 2-label head
         if saved.get("head") == "lm":
             self.verdict_ids = [
@@ -169,7 +186,7 @@ class TokenClassificationPRM(ModelPRM):
         self.steps_start = 0  # where the steps begin in `score`'s inputs (one question, one prompt)
         self.separator_ids = self.tokenizer.encode(step_separator, add_special_tokens=False)
         if not self.separator_ids:
-            raise ValueError(f"step_separator: {step_separator!r} encodes to no tokens")
+            raise ConfigError(f"step_separator: {step_separator!r} encodes to no tokens")
 
     def build_input(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
         ids = prompt_ids(
@@ -188,6 +205,8 @@ class TokenClassificationPRM(ModelPRM):
         return super().score(question, step_lists)
 
     def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
+        import torch
+
         start = torch.full((input_ids.shape[0],), self.steps_start, device=input_ids.device)
         return step_log_odds(
             output_logits(output).float(),

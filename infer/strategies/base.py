@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ponder.data import Problem, extract_boxed, grade
+from ponder.data.results import Compute, SearchResult, Trajectory
 from ponder.registry import Registry
 
 from ..backends.base import Backend, Generation
 from ..prm.base import PRM
 from ..prompts import build_prompt
-from ponder.data.results import Compute, SearchResult, Trajectory
 
 STEP_STOP = "\n\n"
 

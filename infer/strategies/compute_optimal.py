@@ -21,8 +21,9 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from ponder.data import Problem
-
 from ponder.data.results import SearchResult, search_key
+from ponder.errors import ConfigError
+
 from ..router import RouterTable
 from .base import STRATEGIES, SearchContext, register
 
@@ -38,15 +39,15 @@ class Router:
     def bins(self, problems: list[Problem], oracle: bool) -> list[int]:
         if oracle:
             if self.oracle_bins is None:
-                raise ValueError(
+                raise ConfigError(
                     "difficulty_labels: the oracle compute-optimal strategies need a difficulty file"
                 )
             missing = [p.id for p in problems if p.id not in self.oracle_bins]
             if missing:
-                raise ValueError(f"difficulty_labels: no bin for problem {missing[0]}")
+                raise ConfigError(f"difficulty_labels: no bin for problem {missing[0]}")
             return [self.oracle_bins[p.id] for p in problems]
         if self.predictor is None:
-            raise ValueError(
+            raise ConfigError(
                 "difficulty_model: the predicted compute-optimal strategies need a difficulty predictor"
             )
         return self.predictor.predict([p.question for p in problems])
@@ -56,7 +57,7 @@ def compute_optimal(
     problems: list[Problem], n: int, ctx: SearchContext, oracle: bool, uneven: bool, name: str
 ) -> list[SearchResult]:
     if ctx.router is None:
-        raise ValueError("router: compute-optimal strategies need a router table (`ponder fit-router`)")
+        raise ConfigError("router: compute-optimal strategies need a router table (`ponder fit-router`)")
     bins = ctx.router.bins(problems, oracle)
     choices = [ctx.router.table.choose(b, n, uneven) for b in bins]
     out: list[SearchResult | None] = [None] * len(problems)

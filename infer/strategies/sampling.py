@@ -8,9 +8,9 @@ result for N uses the pool's first N samples, so one generation pass gives the w
 from __future__ import annotations
 
 from ponder.data import Problem
+from ponder.data.results import Compute, SearchResult, Trajectory
 
 from ..backends.base import Sampling
-from ponder.data.results import Compute, SearchResult, Trajectory
 from .base import SearchContext, register, result, to_trajectory
 from .selection import SELECTORS
 

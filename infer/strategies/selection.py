@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ponder.data.results import aggregate
-from ponder.data.results import Trajectory
+from ponder.data.results import Trajectory, aggregate
 
 
 def majority_vote(trajectories: list[Trajectory]) -> str | None:

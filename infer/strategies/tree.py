@@ -2,17 +2,25 @@
 
 Every round, each live beam of every problem proposes its next step (one batched backend call,
 generation stopped at the step separator); the PRM scores the candidates; each *group* keeps its
-best candidates and expands each of them `beam_width` ways in the next round.
+best candidates, and the kept candidates that have not finished become the next round's live
+beams, repeated until the group is full again.
 
-- beam search (N beams, width M): one group per problem that keeps the N/M best candidates.
-- DVTS (Beeching et al. 2024): N/M groups per problem, independent subtrees that each keep their
-  single best candidate, which spreads the budget over diverse solutions.
+- beam search (N beams, width M): one group of N per problem that keeps the N/M best candidates.
+  Each kept beam is expanded M ways; when some kept candidates finish, the unfinished ones are
+  repeated until N beams are live again (the best-ranked get the extra copies), as
+  search-and-learn's beam search duplicates its active beams up to N, so every round spends the
+  whole budget.
+- DVTS (Beeching et al. 2024): N/M groups of M per problem, independent subtrees that each keep
+  their single best candidate, expanded M ways; a subtree whose kept candidate finishes is done
+  (refilling it from another subtree would break their independence).
 - lookahead (k): a candidate is ranked by the PRM score of the step reached after k more greedy
   steps (the rollout is discarded; its tokens are counted).
 
 A candidate that ends (end of sequence, a final answer, or the step limit) is finished: if its
 group keeps it, it becomes a completed trajectory. Search ends when a problem has N completed
-trajectories or no live beams; at most N are returned, best first.
+trajectories or no live beams; at most N are returned, best first. A trajectory's `parent` is
+the first-round beam (0..N-1) it descends from: trajectories with the same parent share their
+first step, and in DVTS `parent // M` is its subtree.
 """
 
 from __future__ import annotations
@@ -21,10 +29,9 @@ import time
 from dataclasses import dataclass
 
 from ponder.data import Problem, extract_boxed
+from ponder.data.results import Compute, SearchResult, Trajectory, aggregate
 
 from ..backends.base import Sampling
-from ponder.data.results import aggregate
-from ponder.data.results import Compute, SearchResult, Trajectory
 from .base import STEP_STOP, SearchContext, register, result
 from .selection import SELECTORS
 
@@ -33,6 +40,7 @@ from .selection import SELECTORS
 class Beam:
     steps: list[str]
     group: int
+    root: int  # the first-round beam it descends from (its trajectory's `parent`)
     tokens: int = 0
     scores: list[float] | None = None
     finished: bool = False
@@ -84,6 +92,7 @@ def _step_result(beam: Beam, generation, max_steps: int) -> Beam:
     return Beam(
         steps,
         beam.group,
+        beam.root,
         beam.tokens + generation.num_tokens,
         finished=ended,
         finish_reason=generation.finish_reason,
@@ -103,7 +112,7 @@ def tree_search(
     start = time.time()
     # Round 0 samples N first steps from the empty solution: N live beams, as in beam search.
     live = {
-        i: [Beam([], group=j // m if params.independent_subtrees else 0) for j in range(n)]
+        i: [Beam([], group=j // m if params.independent_subtrees else 0, root=j) for j in range(n)]
         for i in range(len(problems))
     }
     done: dict[int, list[Beam]] = {i: [] for i in range(len(problems))}
@@ -128,15 +137,14 @@ def tree_search(
                     c.rank_score = s[-1] if s else 0.0
         live = {}
         for i, cands in by_problem.items():
-            kept = []
+            kept, next_beams = [], []
             for g in range(groups):
                 members = sorted((c for c in cands if c.group == g), key=lambda c: c.rank_score, reverse=True)
                 kept += members[:keep]
+                next_beams += _refill([c for c in members[:keep] if not c.finished], n // groups)
             done[i] += [c for c in kept if c.finished]
-            if len(done[i]) < n:
-                live[i] = [
-                    Beam(list(c.steps), c.group, c.tokens) for c in kept if not c.finished for _ in range(m)
-                ]
+            if len(done[i]) < n and next_beams:
+                live[i] = next_beams
     out = []
     wall = (time.time() - start) / max(1, len(problems))
     for i, problem in enumerate(problems):
@@ -163,6 +171,15 @@ def tree_search(
     return out
 
 
+def _refill(active: list[Beam], size: int) -> list[Beam]:
+    """`size` live beams from a group's kept unfinished candidates (best first): each repeated
+    size // len(active) times, the best-ranked once more until the group is full."""
+    if not active:
+        return []
+    copies = [size // len(active) + (j < size % len(active)) for j in range(len(active))]
+    return [Beam(list(c.steps), c.group, c.root, c.tokens) for c, k in zip(active, copies) for _ in range(k)]
+
+
 def _rank_with_lookahead(
     ctx, problems, by_problem: dict[int, list[Beam]], k: int, compute: list[Compute], round_: int
 ) -> None:
@@ -187,6 +204,7 @@ def _to_trajectory(beam: Beam) -> Trajectory:
         answer=extract_boxed(beam.steps[-1]) if beam.steps else None,
         tokens=beam.tokens,
         finish_reason=beam.finish_reason,
+        parent=beam.root,
     )
 
 

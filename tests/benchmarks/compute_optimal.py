@@ -1,7 +1,7 @@
 """Benchmark: compute-optimal, difficulty-routed search against weighted best-of-N (Snell et al. 2024).
 
 With the shipped ArithWorld policy and a PRM (the learned one from `ponder train prm` with
-`--prm_model`, else the oracle checker), `ponder.routing.run_routing` searches a validation
+`--prm_model`, else the oracle checker), `ponder.pipelines.routing.run_routing` searches a validation
 split with every strategy and budget, bins its problems by the policy's pass rate, fits the
 router and a difficulty predictor there, and then on a disjoint test split runs every fixed
 strategy (the best-of-N family to N = 64) and compute-optimal search with oracle and predicted
@@ -10,7 +10,8 @@ accuracy at N=16 (target >= 4); `reached: false` marks a lower bound (weighted b
 got there by N = 64).
 Last line: one JSON object with keys `efficiency_oracle`, `efficiency_predicted` (and details).
 
-    python tests/benchmarks/compute_optimal.py [--prm_model DIR] [--work_dir DIR] [--val_per_level 60] [--test_per_level 100]
+    python tests/benchmarks/compute_optimal.py [--prm_model DIR] [--work_dir DIR] [--val_per_level 60]
+                                               [--test_per_level 100]
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ponder.quickstart import SHIPPED_POLICY
-from ponder.routing import RoutingPlan, run_routing
+from ponder.models import SHIPPED_POLICY
+from ponder.pipelines.routing import RoutingPlan, run_routing
 
 
 def main() -> None:
@@ -47,13 +48,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="compute_optimal_"))
-    prm = ["--prm", "token-cls", "--prm_model", args.prm_model] if args.prm_model else ["--prm", "oracle"]
 
     start = time.perf_counter()
     summary = run_routing(
         RoutingPlan(
             policy=args.policy,
-            prm=prm,
+            prm="token-cls" if args.prm_model else "oracle",
+            prm_model=args.prm_model,
             output_dir=str(work),
             val_per_level=args.val_per_level,
             test_per_level=args.test_per_level,

@@ -9,14 +9,11 @@ fit in about 10 minutes:
     inference alike (middle layers often probe as well as the last; not compared here);
   - `freeze_backbone` with `unfreeze_last_layers 1`: the first 9 layers run forward only, the
     10th layer (3.5M parameters), the final norm and the head learn;
-  - `max_length 128` (88% of MATH questions fit) and batches grouped by length, so a batch is
+  - `max_length 128` (most MATH questions fit) and batches grouped by length, so a batch is
     not padded to its one long question;
   - `max_train_samples 1500`, one epoch: what the budget allows after the 500 evaluation questions.
-Measured on 2 shared CPU cores (2026-11-23): 452 s to train (~3.3 questions/s), 61 s to evaluate,
-accuracy 0.294, within-one 0.718, Spearman 0.383 against the level; the mean training loss
-(1.63) was still near ln 5, so more questions or epochs would help where time allows.
-Last line: one JSON object with keys `accuracy`, `within_one`, `spearman`, `train_s`, `n_train`,
-`n_eval` (chance accuracy is ~0.27: always predicting level 5 on MATH-500).
+Results: docs/results.md. Last line: one JSON object with keys `accuracy`, `within_one`,
+`spearman`, `train_s`, `n_train`, `n_eval` (chance: always predicting MATH-500's most common level).
 
     python tests/benchmarks/difficulty_math.py [--model DIR] [--work_dir DIR] [--max_train_samples 1500]
 """
@@ -28,8 +25,10 @@ import json
 import tempfile
 from pathlib import Path
 
+from ponder.config import from_yaml
 from ponder.gguf import convert_gguf
-from ponder.train.difficulty import main as train_main
+from ponder.train.difficulty import DifficultyArguments, DifficultyConfig
+from ponder.train.difficulty import run as train_difficulty
 
 MATH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "math500"
 
@@ -55,43 +54,28 @@ def main() -> None:
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="difficulty_math_"))
     model = args.model or str(convert_gguf(work / "smollm2"))
 
-    train_main(
-        [
-            "--model_name_or_path",
-            model,
-            "--label",
-            "level",
-            "--dataset",
-            str(MATH / "train_12k_reconstructed.jsonl"),
-            "--eval_dataset",
-            str(MATH / "test.jsonl"),
-            "--max_train_samples",
-            str(args.max_train_samples),
-            "--backbone_layers",
-            str(args.backbone_layers),
-            "--freeze_backbone",
-            "true",
-            "--unfreeze_last_layers",
-            "1",
-            "--max_length",
-            "128",
-            "--train_sampling_strategy",
-            "group_by_length",
-            "--num_train_epochs",
-            str(args.epochs),
-            "--per_device_train_batch_size",
-            "16",
-            "--learning_rate",
-            "0.001",
-            "--logging_steps",
-            "10",
-            "--save_strategy",
-            "no",
-            "--report_to",
-            "none",
-            "--output_dir",
-            str(work / "predictor"),
-        ]
+    train_difficulty(
+        *from_yaml(
+            (DifficultyArguments, DifficultyConfig),
+            None,
+            model_name_or_path=model,
+            label="level",
+            dataset=str(MATH / "train_12k_reconstructed.jsonl"),
+            eval_dataset=str(MATH / "test.jsonl"),
+            max_train_samples=args.max_train_samples,
+            backbone_layers=args.backbone_layers,
+            freeze_backbone=True,
+            unfreeze_last_layers=1,
+            max_length=128,
+            train_sampling_strategy="group_by_length",
+            num_train_epochs=args.epochs,
+            per_device_train_batch_size=16,
+            learning_rate=0.001,
+            logging_steps=10,
+            save_strategy="no",
+            report_to="none",
+            output_dir=str(work / "predictor"),
+        )
     )
     results = json.loads((work / "predictor" / "eval_results.json").read_text())
     print(json.dumps({**results, "backbone_layers": args.backbone_layers, "work_dir": str(work)}))

@@ -4,11 +4,11 @@
 problems, the verified best trajectories become SFT rows (configs/train/distill_sft.yaml), and the
 distilled policy is compared with the starting one on held-out problems (seed 1): greedy accuracy
 (target: +10 points or more) and weighted best-of-N at N=16 with the same PRM (target: no fall).
-The PRM is the learned one with `--prm_model`, else the oracle checker. Measured on 2 cores with
-the defaults: greedy +13.0 points, weighted best-of-N +7.2, about 19 minutes.
+The PRM is the learned one with `--prm_model`, else the oracle checker (results: docs/results.md).
 Last line: one JSON object with keys `greedy_gain_points`, `bon_change_points` (and details).
 
-    python tests/benchmarks/distill_gain.py [--prm_model DIR] [--work_dir DIR] [--train_per_level 800] [--search_strategy beam_search] [--eval_per_level 100]
+    python tests/benchmarks/distill_gain.py [--prm_model DIR] [--work_dir DIR] [--train_per_level 800]
+                                            [--search_strategy beam_search] [--eval_per_level 100]
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ponder.evolve import main as evolve_main
-from ponder.quickstart import SHIPPED_POLICY
+from ponder.models import SHIPPED_POLICY
+from ponder.pipelines.evolve import EvolveArguments
+from ponder.pipelines.evolve import run as evolve
 
 
 def main() -> None:
@@ -46,25 +47,19 @@ def main() -> None:
     parser.add_argument("--eval_per_level", type=int, default=100, help="held-out problems per level")
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="distill_gain_"))
-    prm = ["--prm", "token-cls", "--prm_model", args.prm_model] if args.prm_model else ["--prm", "oracle"]
 
     start = time.perf_counter()
-    before, after = evolve_main(
-        [
-            "--policy",
-            args.policy,
-            *prm,
-            "--rounds",
-            "1",
-            "--train_per_level",
-            str(args.train_per_level),
-            "--search_strategy",
-            args.search_strategy,
-            "--eval_per_level",
-            str(args.eval_per_level),
-            "--output_dir",
-            str(work),
-        ]
+    before, after = evolve(
+        EvolveArguments(
+            policy=args.policy,
+            prm="token-cls" if args.prm_model else "oracle",
+            prm_model=args.prm_model,
+            rounds=1,
+            train_per_level=args.train_per_level,
+            search_strategy=args.search_strategy,
+            eval_per_level=args.eval_per_level,
+            output_dir=str(work),
+        )
     )
     print(
         json.dumps(

@@ -21,17 +21,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from ponder.data.prm_labels import main as label_main
-from ponder.infer.eval_prm import main as eval_prm_main
+from ponder.config import from_yaml, recipe
 from ponder.data.results import read_results
-from ponder.infer.run import main as infer_main
-from ponder.quickstart import SHIPPED_POLICY, SHIPPED_VERIFIER, recipe
-from ponder.train.prm import main as train_main
+from ponder.infer.eval_prm import EvalPRMArguments
+from ponder.infer.eval_prm import run as eval_prm
+from ponder.infer.run import InferArguments
+from ponder.infer.run import run as infer
+from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
+from ponder.train.prm import PRMArguments, PRMConfig
+from ponder.train.prm import run as train_prm
+from ponder.train.prm_labels import LabelArguments
+from ponder.train.prm_labels import run as label
 
 
-def timed(fn, argv: list[str]) -> float:
+def timed(fn, *args) -> float:
     start = time.perf_counter()
-    fn(argv)
+    fn(*args)
     return round(time.perf_counter() - start, 1)
 
 
@@ -73,65 +78,49 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="prm_quality_"))
 
-    label_argv = [
-        "--config",
-        str(recipe("data", "prm_labels.yaml")),
-        "--model",
-        args.policy,
-        "--output_dir",
-        str(work / "labels"),
-    ]
-    if args.label_per_level:
-        label_argv += ["--per_level", str(args.label_per_level)]
-    label_s = timed(label_main, label_argv)
-    train_s = timed(
-        train_main,
-        [
-            "--config",
-            str(recipe("train", "prm.yaml")),
-            "--model_name_or_path",
-            args.prm_base,
-            "--dataset",
-            str(work / "labels" / "labels.jsonl"),
-            "--output_dir",
-            str(work / "prm"),
-            "--report_to",
-            "none",
-        ],
+    per_level = {"per_level": args.label_per_level} if args.label_per_level else {}
+    label_s = timed(
+        label,
+        *from_yaml(
+            (LabelArguments,),
+            recipe("data", "prm_labels.yaml"),
+            model_name_or_path=args.policy,
+            output_dir=str(work / "labels"),
+            **per_level,
+        ),
     )
-    table = eval_prm_main(
-        [
-            "--prm",
-            "token-cls",
-            "--prm_model",
-            str(work / "prm"),
-            "--policy",
-            args.policy,
-            "--per_level",
-            str(args.per_level),
-            "--output",
-            str(work / "eval_prm.json"),
-        ]
+    train_s = timed(
+        train_prm,
+        *from_yaml(
+            (PRMArguments, PRMConfig),
+            recipe("train", "prm.yaml"),
+            model_name_or_path=args.prm_base,
+            dataset=str(work / "labels" / "labels.jsonl"),
+            output_dir=str(work / "prm"),
+            report_to="none",
+        ),
+    )
+    table = eval_prm(
+        EvalPRMArguments(
+            prm="token-cls",
+            prm_model=str(work / "prm"),
+            model_name_or_path=args.policy,
+            per_level=args.per_level,
+            output=str(work / "eval_prm.json"),
+        )
     )
     search = {}
-    for name, prm in {
-        "learned": ["--prm", "token-cls", "--prm_model", str(work / "prm")],
-        "oracle": ["--prm", "oracle"],
-    }.items():
-        infer_main(
-            [
-                "--model",
-                args.policy,
-                *prm,
-                "--strategies",
-                "weighted_best_of_n",
-                "--budgets",
-                str(args.n),
-                "--per_level",
-                str(args.per_level),
-                "--output_dir",
-                str(work / f"search_{name}"),
-            ]
+    for name, prm, prm_model in (("learned", "token-cls", str(work / "prm")), ("oracle", "oracle", None)):
+        infer(
+            InferArguments(
+                model_name_or_path=args.policy,
+                prm=prm,
+                prm_model=prm_model,
+                strategies=["weighted_best_of_n"],
+                budgets=[args.n],
+                per_level=args.per_level,
+                output_dir=str(work / f"search_{name}"),
+            )
         )
         search[name] = accuracy(work / f"search_{name}")
     overall = table[-1]

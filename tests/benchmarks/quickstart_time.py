@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from ponder.quickstart import main as quickstart_main
+from ponder.pipelines.quickstart import main as quickstart_main
 
 
 def main() -> None:
@@ -31,6 +31,7 @@ def main() -> None:
     args = parser.parse_args(ours)
     work = args.work_dir or tempfile.mkdtemp(prefix="quickstart_time_")
     start = time.perf_counter()
+    # the options after `--` are the user's own command line, so they go through the quickstart's parser
     summary = quickstart_main(["--output_dir", work, *extra])
     wall = round(time.perf_counter() - start, 1)
     print(

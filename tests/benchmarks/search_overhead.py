@@ -18,12 +18,12 @@ from ponder.data.arithworld import generate_problems
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.prm import load_prm
 from ponder.infer.strategies import STRATEGIES, SearchContext
-from ponder.quickstart import SHIPPED_POLICY
+from ponder.models import SHIPPED_POLICY
 
 
 def measure(strategy: str, problems, n: int, ctx: SearchContext, **params) -> dict:
     start = time.perf_counter()
-    results = STRATEGIES[strategy](problems, n, ctx, **params)
+    results = STRATEGIES[strategy].run(problems, n, ctx, **params)
     wall = time.perf_counter() - start
     tokens = sum(r.compute.policy_tokens for r in results)
     accuracy = sum(r.correct for r in results) / len(results)
@@ -43,7 +43,7 @@ def main() -> None:
     backend = HFBackend(args.model, batch_size=512)
     ctx = SearchContext(
         backend=backend,
-        prm=load_prm("oracle", checker="arithworld"),
+        prm=load_prm("oracle", model="arithworld"),
         tokenizer=backend.tokenizer,
         temperature=0.8,
         max_tokens=128,
@@ -57,7 +57,8 @@ def main() -> None:
     }
     for name, run in runs.items():
         print(
-            f"{name:<12} {run['tokens']:>8} tokens  {run['wall_s']:>7.1f} s  {run['tokens_per_s']:>8.0f} tok/s  accuracy {run['accuracy']:.2f}"
+            f"{name:<12} {run['tokens']:>8} tokens  {run['wall_s']:>7.1f} s  "
+            f"{run['tokens_per_s']:>8.0f} tok/s  accuracy {run['accuracy']:.2f}"
         )
     base = runs["best_of_n"]["tokens_per_s"]
     print(

@@ -13,28 +13,28 @@ Expert iteration with a process reward model. Round r starts from policy r-1 and
      searched for training).
 
 Round 0 is the starting policy's evaluation, or what `round0_results` already hold of it (the
-quickstart passes its test-split searches, so round 0 is not searched twice). Every step writes into `output_dir/round-r/` and is
-skipped when its output exists, so a killed run goes on where it stopped. The end is a table and
-`rounds.png` of greedy and search accuracy per round.
+quickstart passes its test-split searches, so round 0 is not searched twice). Every step writes
+into `output_dir/round-r/` and is skipped when its output exists, so a killed run goes on where it
+stopped. The end is a table and `rounds.png` of greedy and search accuracy per round.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ponder.config import parse_config
-from ponder.models import check_model_name
+from ponder.config import from_yaml, parse_config, recipe
+from ponder.errors import ConfigError
+from ponder.models import SHIPPED_POLICY, check_model_name
+
+EVAL_SEED = 1  # the held-out problems: never searched for training
 
 
 @dataclass
 class EvolveArguments:
-    policy: str = field(
-        default="ponder/checkpoints/arithworld-policy", metadata={"help": "Policy folder of round 0."}
-    )
+    policy: str = field(default=str(SHIPPED_POLICY), metadata={"help": "Policy folder of round 0."})
     prm: str = field(
         default="token-cls", metadata={"help": "PRM scorer name for search (token-cls, oracle, ...)."}
     )
@@ -56,7 +56,8 @@ class EvolveArguments:
     distill_learning_rate: float | None = field(
         default=None,
         metadata={
-            "help": "Each round's distillation learning rate (default: the recipe's). A round of a few hundred rows wants a low one: at the recipe's 1e-3, 60 steps on ~150 rows cut greedy accuracy from 0.70 to 0.31."
+            "help": "Each round's distillation learning rate (default: the recipe's). A round of a few "
+            "hundred rows wants a lower one than the recipe's, which is set for thousands of rows."
         },
     )
     train_per_level: int = field(
@@ -74,13 +75,16 @@ class EvolveArguments:
     search_strategy: str = field(
         default="weighted_best_of_n",
         metadata={
-            "help": "`ponder infer` strategy that searches the training problems for distillation: beam_search solves more hard problems than weighted best-of-N at the same N, so its rows cover the hard levels better. Evaluation stays weighted best-of-N."
+            "help": "`ponder infer` strategy that searches the training problems for distillation: a "
+            "tree search (beam_search) may solve hard problems that weighted best-of-N misses, so its "
+            "rows would cover the hard levels better. Evaluation stays weighted best-of-N."
         },
     )
     relabel_prm: bool = field(
         default=False,
         metadata={
-            "help": "Relabel steps with the new policy's rollouts and retrain the PRM each round (token-cls only)."
+            "help": "Relabel steps with the new policy's rollouts and retrain the PRM each round "
+            "(token-cls only)."
         },
     )
     label_per_level: int = field(
@@ -89,7 +93,10 @@ class EvolveArguments:
     prm_base: str | None = field(
         default=None,
         metadata={
-            "help": "With relabel_prm: the causal-LM folder each round's PRM is trained from (default: that round's distilled policy). A stronger LM than the policy makes the better PRM (ArithWorld: ponder/checkpoints/arithworld-verifier, the prm.yaml recipe's base)."
+            "help": "With relabel_prm: the causal-LM folder each round's PRM is trained from (default: "
+            "that round's distilled policy). A PRM, like published ones, can start from a stronger LM "
+            "than the policy (ArithWorld: ponder/checkpoints/arithworld-verifier, the prm.yaml "
+            "recipe's base)."
         },
     )
     eval_per_level: int = field(
@@ -104,7 +111,9 @@ class EvolveArguments:
     round0_results: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "`ponder infer` folders that already hold the starting policy's greedy and weighted best-of-N at `budget` on eval_dataset with this PRM: round 0 is read from them, not searched again."
+            "help": "`ponder infer` folders that already hold the starting policy's greedy and weighted "
+            "best-of-N at `budget` on eval_dataset with this PRM: round 0 is read from them, not "
+            "searched again."
         },
     )
     output_dir: str = field(
@@ -114,60 +123,50 @@ class EvolveArguments:
 
     def __post_init__(self):
         if self.method not in ("sft", "dpo"):
-            raise ValueError(f"method: expected 'sft' or 'dpo', got '{self.method}'")
+            raise ConfigError(f"method: expected 'sft' or 'dpo', got '{self.method}'")
         if self.distill_max_steps is not None and self.distill_max_steps < 1:
-            raise ValueError(f"distill_max_steps: must be >= 1, got {self.distill_max_steps}")
+            raise ConfigError(f"distill_max_steps: must be >= 1, got {self.distill_max_steps}")
         if self.distill_learning_rate is not None and self.distill_learning_rate <= 0:
-            raise ValueError(f"distill_learning_rate: must be > 0, got {self.distill_learning_rate}")
+            raise ConfigError(f"distill_learning_rate: must be > 0, got {self.distill_learning_rate}")
         if self.rounds < 1:
-            raise ValueError(f"rounds: must be >= 1, got {self.rounds}")
+            raise ConfigError(f"rounds: must be >= 1, got {self.rounds}")
         if self.prm != "oracle" and not self.prm_model:
-            raise ValueError(f"prm_model: the '{self.prm}' scorer needs a model folder")
+            raise ConfigError(f"prm_model: the '{self.prm}' scorer needs a model folder")
         if self.relabel_prm and self.prm != "token-cls":
-            raise ValueError("relabel_prm: only a token-cls PRM is retrained by ponder")
+            raise ConfigError("relabel_prm: only a token-cls PRM is retrained by ponder")
         if self.prm_base:
             if not self.relabel_prm:
-                raise ValueError(
+                raise ConfigError(
                     "prm_base: only used with relabel_prm true (the PRM is retrained from it each round)"
                 )
             check_model_name("prm_base", self.prm_base)  # here, not after a round of search and distillation
         from ponder.infer.strategies import STRATEGIES
-        from ponder.infer.strategies.compute_optimal import ROUTED
 
-        searchable = sorted(s for s in STRATEGIES if s not in ROUTED)  # routed ones need a router
+        searchable = sorted(STRATEGIES.names(lambda s: s.kind != "routed"))  # routed ones need a router
         if self.search_strategy not in searchable:
-            raise ValueError(
-                f"search_strategy: unknown '{self.search_strategy}' (expected one of: {', '.join(searchable)})"
+            raise ConfigError(
+                f"search_strategy: unknown '{self.search_strategy}' "
+                f"(expected one of: {', '.join(searchable)})"
             )
 
 
-def prm_options(prm: str, prm_model: str | None) -> list[str]:
-    return ["--prm", prm] + (["--prm_model", prm_model] if prm_model else [])
-
-
-def evaluate_round(policy: str, prm: list[str], args: EvolveArguments, folder: Path) -> dict:
+def evaluate_round(policy: str, prm_model: str | None, args: EvolveArguments, folder: Path) -> dict:
     """Greedy and weighted best-of-N accuracy on the held-out problems."""
-    from ponder.infer.run import main as infer_main
+    from ponder.infer.run import InferArguments
+    from ponder.infer.run import run as infer
 
-    infer_main(
-        [
-            "--model",
-            policy,
-            *prm,
-            "--strategies",
-            "greedy",
-            "weighted_best_of_n",
-            "--budgets",
-            str(args.budget),
-            "--dataset",
-            args.eval_dataset,
-            "--per_level",
-            str(args.eval_per_level),
-            "--seed",
-            "1",
-            "--output_dir",
-            str(folder),
-        ]
+    infer(
+        InferArguments(
+            model_name_or_path=policy,
+            prm=args.prm,
+            prm_model=prm_model,
+            strategies=["greedy", "weighted_best_of_n"],
+            budgets=[args.budget],
+            dataset=args.eval_dataset,
+            per_level=args.eval_per_level,
+            seed=EVAL_SEED,
+            output_dir=str(folder),
+        )
     )
     return round_accuracy([folder], args)
 
@@ -180,7 +179,9 @@ def round_accuracy(folders: list[str | Path], args: EvolveArguments) -> dict:
     def accuracy(strategy: str, n: int) -> float:
         hits = [r.correct for r in rows if r.strategy == strategy and r.n == n]
         if not hits:
-            raise ValueError(f"round0_results: no {strategy} rows at N={n} in {', '.join(map(str, folders))}")
+            raise ConfigError(
+                f"round0_results: no {strategy} rows at N={n} in {', '.join(map(str, folders))}"
+            )
         return sum(hits) / len(hits)
 
     return {"greedy": accuracy("greedy", 1), "search": accuracy("weighted_best_of_n", args.budget)}
@@ -190,132 +191,131 @@ def searched_round0(args: EvolveArguments) -> dict:
     """Round 0 from `round0_results`, after checking they searched this policy, PRM and problem set."""
     from ponder.data.results import results_config
 
-    ours = {"model": args.policy, "prm": args.prm, "prm_model": args.prm_model, "dataset": args.eval_dataset}
+    ours = {
+        "model_name_or_path": args.policy,
+        "prm": args.prm,
+        "prm_model": args.prm_model,
+        "dataset": args.eval_dataset,
+    }
     for folder in args.round0_results:
         theirs = results_config(folder)
-        differing = [k for k, v in ours.items() if not _same(v, theirs.get(k))]
+        differing = [k for k, v in ours.items() if not same_path(v, theirs.get(k))]
         if differing:
-            raise ValueError(
-                f"round0_results: {folder} was searched with another {', '.join(differing)} ({', '.join(f'{k}={theirs.get(k)!r}' for k in differing)})"
+            found = ", ".join(f"{k}={theirs.get(k)!r}" for k in differing)
+            raise ConfigError(
+                f"round0_results: {folder} was searched with another {', '.join(differing)} ({found})"
             )
     return round_accuracy(args.round0_results, args)
 
 
-def _same(a: str | None, b: str | None) -> bool:
+def same_path(a: str | None, b: str | None) -> bool:
     """Equal, or the same path written two ways."""
     return a == b or (
         a is not None and b is not None and Path(a).exists() and Path(a).resolve() == Path(b).resolve()
     )
 
 
-def run_round(r: int, policy: str, prm: list[str], args: EvolveArguments) -> tuple[str, list[str], dict]:
-    """One round from `policy`: the new policy, the PRM options to search with next, and timings."""
-    from ponder.data.distill import main as distill_data_main
-    from ponder.data.prm_labels import main as label_main
-    from ponder.infer.run import main as infer_main
-    from ponder.quickstart import recipe
-    from ponder.train.distill import main as train_distill_main
-    from ponder.train.prm import main as train_prm_main
+def run_round(
+    r: int, policy: str, prm_model: str | None, args: EvolveArguments
+) -> tuple[str, str | None, dict]:
+    """One round from `policy`: the new policy, the PRM folder to search with next, and timings."""
+    from ponder.data.distill import DistillDataArguments
+    from ponder.data.distill import run as distill_data
+    from ponder.infer.run import InferArguments
+    from ponder.infer.run import run as infer
+    from ponder.train.distill import DistillArguments, DistillDPOConfig, DistillSFTConfig
+    from ponder.train.distill import run as train_distill
+    from ponder.train.prm import PRMArguments, PRMConfig
+    from ponder.train.prm import run as train_prm
+    from ponder.train.prm_labels import LabelArguments
+    from ponder.train.prm_labels import run as label
 
     folder = Path(args.output_dir) / f"round-{r}"
     times = {}
     start = time.time()
-    infer_main(
-        [
-            "--model",
-            policy,
-            *prm,
-            "--strategies",
-            args.search_strategy,
-            "--budgets",
-            str(args.budget),
-            "--per_level",
-            str(args.train_per_level),
-            "--seed",
-            str(args.train_seed + r - 1),
-            "--output_dir",
-            str(folder / "search"),
-        ]
+    infer(
+        InferArguments(
+            model_name_or_path=policy,
+            prm=args.prm,
+            prm_model=prm_model,
+            strategies=[args.search_strategy],
+            budgets=[args.budget],
+            per_level=args.train_per_level,
+            seed=args.train_seed + r - 1,
+            output_dir=str(folder / "search"),
+        )
     )
     times["search_s"] = time.time() - start
-    distill_data_main(["--results", str(folder / "search"), "--output_dir", str(folder / "data")])
+    distill_data(DistillDataArguments(results=[str(folder / "search")], output_dir=str(folder / "data")))
     start = time.time()
     new_policy = folder / "policy"
     if not (new_policy / "config.json").is_file():
-        config = args.distill_config or str(recipe("train", f"distill_{args.method}.yaml"))
-        train_distill_main(
-            [
-                "--config",
-                config,
-                "--method",
-                args.method,
-                "--model_name_or_path",
-                policy,
-                "--dataset",
-                str(folder / "data"),
-                "--eval_per_level",
-                "0",
-                "--output_dir",
-                str(new_policy),
-                *(["--max_steps", str(args.distill_max_steps)] if args.distill_max_steps else []),
-                *(["--learning_rate", str(args.distill_learning_rate)] if args.distill_learning_rate else []),
-            ]
+        config_type = DistillSFTConfig if args.method == "sft" else DistillDPOConfig
+        overrides = {
+            "max_steps": args.distill_max_steps,
+            "learning_rate": args.distill_learning_rate,
+        }
+        train_distill(
+            *from_yaml(
+                (DistillArguments, config_type),
+                args.distill_config or recipe("train", f"distill_{args.method}.yaml"),
+                method=args.method,
+                model_name_or_path=policy,
+                dataset=str(folder / "data"),
+                eval_per_level=0,
+                output_dir=str(new_policy),
+                **{k: v for k, v in overrides.items() if v is not None},
+            )
         )
     times["train_s"] = time.time() - start
     if args.relabel_prm:
         start = time.time()
-        label_main(
-            [
-                "--config",
-                str(recipe("data", "prm_labels.yaml")),
-                "--model",
-                str(new_policy),
-                "--per_level",
-                str(args.label_per_level),
-                "--seed",
-                str(args.train_seed + 1000 + r),
-                "--output_dir",
-                str(folder / "prm-labels"),
-            ]
-        )
-        if not (folder / "prm" / "prm_config.json").is_file():
-            train_prm_main(
-                [
-                    "--config",
-                    str(recipe("train", "prm.yaml")),
-                    "--model_name_or_path",
-                    args.prm_base or str(new_policy),
-                    "--dataset",
-                    str(folder / "prm-labels" / "labels.jsonl"),
-                    "--output_dir",
-                    str(folder / "prm"),
-                ]
+        label(
+            *from_yaml(
+                (LabelArguments,),
+                recipe("data", "prm_labels.yaml"),
+                model_name_or_path=str(new_policy),
+                per_level=args.label_per_level,
+                seed=args.train_seed + 1000 + r,
+                output_dir=str(folder / "prm-labels"),
             )
-        prm = prm_options("token-cls", str(folder / "prm"))
+        )
+        prm_model = str(folder / "prm")
+        if not (folder / "prm" / "prm_config.json").is_file():
+            train_prm(
+                *from_yaml(
+                    (PRMArguments, PRMConfig),
+                    recipe("train", "prm.yaml"),
+                    model_name_or_path=args.prm_base or str(new_policy),
+                    dataset=str(folder / "prm-labels" / "labels.jsonl"),
+                    output_dir=prm_model,
+                )
+            )
         times["relabel_s"] = time.time() - start
-    return str(new_policy), prm, times
+    return str(new_policy), prm_model, times
 
 
-def evolve(args: EvolveArguments) -> list[dict]:
-    from ponder.report import plot_rounds
+def run(args: EvolveArguments) -> list[dict]:
+    """Every round; one record per round (round 0 first): policy, greedy and search accuracy, timings."""
+    from ponder.pipelines.report import plot_rounds
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    policy, prm = args.policy, prm_options(args.prm, args.prm_model)
+    policy, prm_model = args.policy, args.prm_model
     round0 = (
         searched_round0(args)
         if args.round0_results
-        else evaluate_round(policy, prm, args, out / "round-0" / "eval")
+        else evaluate_round(policy, prm_model, args, out / "round-0" / "eval")
     )
     rounds = [{"round": 0, "policy": policy, **round0}]
     for r in range(1, args.rounds + 1):
         print(f"evolve: round {r}/{args.rounds}", flush=True)
-        policy, prm, times = run_round(r, policy, prm, args)
+        policy, prm_model, times = run_round(r, policy, prm_model, args)
         rounds.append(
             {
                 "round": r,
                 "policy": policy,
-                **evaluate_round(policy, prm, args, out / f"round-{r}" / "eval"),
+                **evaluate_round(policy, prm_model, args, out / f"round-{r}" / "eval"),
                 **times,
             }
         )
@@ -336,9 +336,10 @@ def format_rounds(rounds: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    (args,) = parse_config((EvolveArguments,), argv, prog="ponder evolve", description=__doc__)
-    return evolve(args)
+    return run(*parse_config((EvolveArguments,), argv, prog="ponder evolve", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder evolve", main)

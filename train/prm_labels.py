@@ -7,10 +7,13 @@ the prefix's value under the policy), its hard label whether any does. The rollo
 another model than the one that wrote the solutions (`rollout_model`, Math-Shepherd's "completer"):
 a stronger completer values a prefix by whether the answer can still be reached from it, where
 the policy's own rollouts also carry its habits (a weak policy fails from correct prefixes, and
-sometimes reaches the answer after a wrong step). The last step needs no
-rollouts: its label is whether the solution's own answer is right. Nothing here knows the
-dataset: labels come from the policy and the reference answer alone, so real datasets are
-labelled the same way as ArithWorld.
+sometimes reaches the answer after a wrong step). The last step needs no rollouts: its label is
+whether the solution's own answer is right. Nothing here knows the dataset: labels come from the
+policy and the reference answer alone, so real datasets are labelled the same way as generated
+worlds.
+
+It lives beside the trainers rather than in data/ because it runs a generation backend and the
+search's sampling (`ponder.infer`).
 
 Identical solutions of a problem are kept once, and a prefix that several solutions share is
 rolled out once. Rows are TRL's stepwise-supervision layout (`prompt`, `completions`, `labels`)
@@ -23,51 +26,52 @@ exactly and writes only its missing rows.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ponder.config import ConfigError, fail, parse_config
-from ponder.models import check_model_name
+from ponder.config import ConfigError, parse_config
+from ponder.data.grading import grade_many
+from ponder.data.problem import Problem
+from ponder.data.sources import SourceArguments
+from ponder.models import ModelArguments, check_model_name
 from ponder.resumable import complete_lines, open_output
 
-from .grading import grade_many
-from .problem import Problem
-from .sources import load_source
+# Options that do not change a label (LoRA is for training), left out of a resumed run's check.
+NOT_LABELS = {"limit", "output_dir", "batch_size", "chunk_size", "trust_remote_code"}
+NOT_LABELS |= {"use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"}
 
 
 @dataclass
-class LabelArguments:
-    model: str = field(
-        default="outputs/policy",
+class LabelArguments(SourceArguments, ModelArguments):
+    model_name_or_path: str | None = field(
+        default=None,
         metadata={
-            "help": "Policy folder (or hub name) that samples the solutions to label (and the rollouts, unless rollout_model is set)."
+            "help": "Policy folder (or hub name) that samples the solutions to label (and the rollouts, "
+            "unless rollout_model is set).",
+            "aliases": ["--model"],
+        },
+    )
+    split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
+    per_level: int = field(default=200, metadata={"help": "Generated worlds: problems per level."})
+    seed: int = field(
+        default=2,
+        metadata={
+            "help": "Seed of a generated world's problems (the policy's recipe trains on 0, evaluation "
+            "uses 1) and of sampling."
         },
     )
     rollout_model: str | None = field(
         default=None,
         metadata={
-            "help": "Model folder (or hub name) that completes each step prefix (Math-Shepherd's completer); default: `model`. It continues the prompt in its own chat template."
+            "help": "Model folder (or hub name) that completes each step prefix (Math-Shepherd's "
+            "completer); default: `model_name_or_path`. It continues the prompt in its own chat template."
         },
     )
     backend: str = field(
         default="hf", metadata={"help": "Generation backend: 'hf' (transformers) or 'vllm'."}
-    )
-    dataset: str = field(
-        default="arithworld",
-        metadata={
-            "help": "'arithworld', a jsonl/json file, or a hub dataset name (needs reference answers)."
-        },
-    )
-    split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
-    limit: int | None = field(default=None, metadata={"help": "Only the first this many problems."})
-    per_level: int = field(default=200, metadata={"help": "ArithWorld: problems per level."})
-    seed: int = field(
-        default=2,
-        metadata={"help": "ArithWorld problem seed (the policy trains on 0, tests use 1) and sampling seed."},
     )
     samples_per_problem: int = field(
         default=4, metadata={"help": "Solutions sampled per problem; each distinct one becomes a row."}
@@ -96,20 +100,16 @@ class LabelArguments:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         for name in ("samples_per_problem", "rollouts", "chunk_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
-        check_model_name("model", self.model)
         if self.rollout_model is not None:
             check_model_name("rollout_model", self.rollout_model)
 
     def label_config(self) -> dict:
         """Everything that changes a label; its hash tells a resumed run it is the same run."""
-        return {
-            k: v
-            for k, v in asdict(self).items()
-            if k not in {"limit", "output_dir", "batch_size", "chunk_size"}
-        }
+        return {k: v for k, v in asdict(self).items() if k not in NOT_LABELS}
 
 
 @dataclass
@@ -186,18 +186,24 @@ def label_chunk(
     return rows
 
 
-def label(args: LabelArguments) -> Path:
+def run(args: LabelArguments) -> Path:
+    """Label `args`' problems into `output_dir/labels.jsonl` (resuming a folder of the same
+    configuration); returns the file."""
     from ponder.infer.backends import load_backend
     from ponder.infer.strategies.base import SearchContext
 
-    problems = load_source(args.dataset, args.split, args.limit, args.seed, args.per_level)
+    model = args.require_model()
+    problems = args.load()
     if not problems:
         raise ConfigError(f"dataset: {args.dataset} has no problems")
     path, _ = open_output(args.output_dir, "labels.jsonl", asdict(args), args.label_config())
     done = {(row["problem_id"], row["sample"]) for row in complete_lines(path)}
     progress = path.with_name("chunks_done.txt")  # start index of each chunk whose rows are all written
     finished = set(progress.read_text().split()) if progress.exists() and done else set()
-    backend = load_backend(args.backend, args.model, batch_size=args.batch_size)
+    options = {"batch_size": args.batch_size, "trust_remote_code": args.trust_remote_code}
+    if args.backend == "hf":  # vLLM keeps its own default dtype ("auto", the checkpoint's), as `ponder infer`
+        options["dtype"] = args.dtype
+    backend = load_backend(args.backend, model, **options)
     ctx = SearchContext(
         backend=backend,
         prm=None,
@@ -208,8 +214,8 @@ def label(args: LabelArguments) -> Path:
         max_tokens=args.max_tokens,
     )
     rollout_ctx = ctx
-    if args.rollout_model not in (None, args.model):
-        completer = load_backend(args.backend, args.rollout_model, batch_size=args.batch_size)
+    if args.rollout_model not in (None, model):
+        completer = load_backend(args.backend, args.rollout_model, **options)
         rollout_ctx = replace(ctx, backend=completer, tokenizer=completer.tokenizer)
     stats, start = LabelStats(), time.time()
     with path.open("a") as sink, tqdm(total=len(problems), desc="prm-labels") as bar:
@@ -227,19 +233,18 @@ def label(args: LabelArguments) -> Path:
             bar.update(len(chunk))
     stats.wall_s = round(time.time() - start, 1)
     print(
-        f"labelled {stats.rows} solutions, {stats.steps} steps ({stats.good_steps / max(1, stats.steps):.0%} good) "
+        f"labelled {stats.rows} solutions, {stats.steps} steps "
+        f"({stats.good_steps / max(1, stats.steps):.0%} good) "
         f"with {stats.generated_tokens} generated tokens in {stats.wall_s} s: {path}"
     )
     return path
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((LabelArguments,), argv, prog="ponder data prm-labels", description=__doc__)
-    try:
-        label(args)
-    except ConfigError as err:
-        fail(f"ponder data prm-labels: error: {err}")
+def main(argv: list[str] | None = None) -> Path:
+    return run(*parse_config((LabelArguments,), argv, prog="ponder data prm-labels", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder data prm-labels", main)

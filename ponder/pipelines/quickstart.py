@@ -15,34 +15,18 @@ Each stage writes into `output_dir`; labelling and search resume where a killed 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 
-from ponder.config import load_yaml, parse_config
-
-SHIPPED_POLICY = Path(__file__).parent / "checkpoints" / "arithworld-policy"
-# The LM the PRM recipe starts from: the shipped policy trained on 192,000 more problems (its
-# recipe.yaml). A PRM started from the policy itself judges arithmetic no better than the policy
-# does; published PRMs, too, start from a stronger model than the policy they guide.
-SHIPPED_VERIFIER = Path(__file__).parent / "checkpoints" / "arithworld-verifier"
-
-
-def recipe(*parts: str) -> Path:
-    """A default recipe such as `recipe("train", "prm.yaml")`; configs/ installs as the package ponder.configs."""
-    return Path(str(resources.files("ponder.configs").joinpath(*parts)))
-
-
-def policy_recipe() -> Path:
-    return recipe("train", "policy.yaml")
+from ponder.config import from_yaml, load_yaml, parse_config, recipe
+from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
 
 
 @dataclass
 class QuickstartArguments:
-    """Sizes default to a run of about ten minutes on 2 CPU cores; the benchmarks under
-    tests/benchmarks/ run each stage at sizes that measure it."""
+    """Sizes default to a short run on CPU; the benchmarks under tests/benchmarks/ run each stage at
+    sizes that measure it."""
 
     output_dir: str = field(
         default="outputs/quickstart",
@@ -60,7 +44,8 @@ class QuickstartArguments:
     prm_base: str | None = field(
         default=None,
         metadata={
-            "help": "Causal-LM folder the PRM starts from (default: the shipped ArithWorld verifier LM, else the policy)."
+            "help": "Causal-LM folder the PRM starts from (default: the shipped ArithWorld verifier LM, "
+            "else the policy)."
         },
     )
     per_level: int = field(
@@ -70,7 +55,8 @@ class QuickstartArguments:
     label_per_level: int | None = field(
         default=60,
         metadata={
-            "help": "Training problems per level for PRM labels (empty: the recipe's 300, as in the prm_quality benchmark)."
+            "help": "Training problems per level for PRM labels (empty: the recipe's, as in the "
+            "prm_quality benchmark)."
         },
     )
     prm_eval_per_level: int = field(
@@ -88,7 +74,8 @@ class QuickstartArguments:
     reference_policy: str | None = field(
         default=None,
         metadata={
-            "help": "A larger policy folder whose greedy and weighted best-of-N (same PRM) become reference lines in the report."
+            "help": "A larger policy folder whose greedy and weighted best-of-N (same PRM) become "
+            "reference lines in the report."
         },
     )
     distill_per_level: int = field(
@@ -98,13 +85,15 @@ class QuickstartArguments:
     distill_steps: int = field(
         default=60,
         metadata={
-            "help": "SFT steps of that round: the recipe's 2,000 are for the thousands of rows a full round yields (tests/benchmarks/distill_gain.py); a few hundred rows would be memorised."
+            "help": "SFT steps of that round: the recipe's length is for the thousands of rows a full "
+            "round yields (tests/benchmarks/distill_gain.py); a few hundred rows would be memorised."
         },
     )
     distill_learning_rate: float = field(
         default=5e-5,
         metadata={
-            "help": "SFT learning rate of that round: the recipe's 1e-3 needs thousands of rows and steps (on the quickstart's ~150 rows, 60 steps at 1e-3 cut greedy accuracy from 0.70 to 0.31)."
+            "help": "SFT learning rate of that round: the recipe's is for thousands of rows and steps; "
+            "on the quickstart's few hundred rows it undoes what the policy knew."
         },
     )
     baseline_max_n: int = field(
@@ -117,16 +106,33 @@ def _stage(number: int, text: str) -> None:
     print(f"[{number}/8] {text}", flush=True)
 
 
+def search_points(folder: Path) -> list[dict]:
+    """`ponder eval search` of one results folder, without W&B: its points as dicts."""
+    from ponder.infer.eval_search import EvalSearchArguments
+    from ponder.infer.eval_search import run as eval_search
+
+    return [
+        asdict(p) for p in eval_search(EvalSearchArguments(results=[str(folder)], levels=False, wandb=False))
+    ]
+
+
 def run(args: QuickstartArguments) -> dict:
-    from ponder.data.prm_labels import main as label_main
-    from ponder.evolve import EvolveArguments, evolve
-    from ponder.infer.eval_policy import EvalArguments, evaluate
-    from ponder.infer.eval_prm import main as eval_prm_main
-    from ponder.infer.eval_search import main as eval_search_main
-    from ponder.infer.run import main as infer_main
-    from ponder.report import write_report
-    from ponder.routing import RoutingPlan, run_routing
-    from ponder.train.prm import main as train_prm_main
+    """Every stage; the summary (also written to `output_dir/summary.json`, beside the report)."""
+    from ponder.infer.eval_policy import EvalArguments
+    from ponder.infer.eval_policy import run as eval_policy
+    from ponder.infer.eval_prm import EvalPRMArguments
+    from ponder.infer.eval_prm import run as eval_prm
+    from ponder.infer.run import InferArguments
+    from ponder.infer.run import run as infer
+    from ponder.pipelines.evolve import EvolveArguments
+    from ponder.pipelines.evolve import run as evolve
+    from ponder.pipelines.report import ReportArguments
+    from ponder.pipelines.report import run as report
+    from ponder.pipelines.routing import RoutingPlan, run_routing
+    from ponder.train.prm import PRMArguments, PRMConfig
+    from ponder.train.prm import run as train_prm
+    from ponder.train.prm_labels import LabelArguments
+    from ponder.train.prm_labels import run as label
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,40 +142,43 @@ def run(args: QuickstartArguments) -> dict:
         policy = args.policy
         _stage(1, f"using the policy {policy}")
     elif args.train_policy or not (SHIPPED_POLICY / "config.json").is_file():
-        from ponder.train.policy import main as train_main
+        from ponder.train.policy import PolicyArguments, PolicyConfig
+        from ponder.train.policy import run as train_policy
 
         policy = str(out / "policy")
-        _stage(1, f"training a policy with {policy_recipe()} into {policy}")
-        train_main(["--config", str(policy_recipe()), "--output_dir", policy, "--eval_k", "0"])
+        _stage(1, f"training a policy with {recipe('train', 'policy.yaml')} into {policy}")
+        train_policy(
+            *from_yaml(
+                (PolicyArguments, PolicyConfig), recipe("train", "policy.yaml"), output_dir=policy, eval_k=0
+            )
+        )
     else:
         policy = str(SHIPPED_POLICY)
-        _stage(
-            1,
-            f"using the shipped policy {policy} (recipe: {load_yaml(SHIPPED_POLICY / 'recipe.yaml').get('command')})",
-        )
+        command = load_yaml(SHIPPED_POLICY / "recipe.yaml").get("command")
+        _stage(1, f"using the shipped policy {policy} (recipe: {command})")
     timings["policy_s"] = round(time.time() - start, 1)
 
     _stage(2, f"greedy accuracy and pass@{args.k} per level, {args.per_level} held-out problems per level")
     start = time.time()
-    levels = evaluate(
-        EvalArguments(model=policy, per_level=args.per_level, k=args.k, output=str(out / "levels.json"))
+    levels = eval_policy(
+        EvalArguments(
+            model_name_or_path=policy, per_level=args.per_level, k=args.k, output=str(out / "levels.json")
+        )
     )
     timings["eval_policy_s"] = round(time.time() - start, 1)
 
     _stage(3, f"step labels from Monte-Carlo rollouts ({recipe('data', 'prm_labels.yaml')})")
     start = time.time()
     labels = out / "prm-labels"
-    per_level = ["--per_level", str(args.label_per_level)] if args.label_per_level else []
-    label_main(
-        [
-            "--config",
-            str(recipe("data", "prm_labels.yaml")),
-            "--model",
-            policy,
-            "--output_dir",
-            str(labels),
-            *per_level,
-        ]
+    per_level = {"per_level": args.label_per_level} if args.label_per_level else {}
+    label(
+        *from_yaml(
+            (LabelArguments,),
+            recipe("data", "prm_labels.yaml"),
+            model_name_or_path=policy,
+            output_dir=str(labels),
+            **per_level,
+        )
     )
     timings["labels_s"] = round(time.time() - start, 1)
 
@@ -180,17 +189,14 @@ def run(args: QuickstartArguments) -> dict:
     start = time.time()
     prm = out / "prm"
     if not (prm / "prm_config.json").is_file():
-        train_prm_main(
-            [
-                "--config",
-                str(recipe("train", "prm.yaml")),
-                "--model_name_or_path",
-                prm_base,
-                "--dataset",
-                str(labels / "labels.jsonl"),
-                "--output_dir",
-                str(prm),
-            ]
+        train_prm(
+            *from_yaml(
+                (PRMArguments, PRMConfig),
+                recipe("train", "prm.yaml"),
+                model_name_or_path=prm_base,
+                dataset=str(labels / "labels.jsonl"),
+                output_dir=str(prm),
+            )
         )
     timings["train_prm_s"] = round(time.time() - start, 1)
 
@@ -198,62 +204,48 @@ def run(args: QuickstartArguments) -> dict:
         5, f"the PRM against the exact step checker, {args.prm_eval_per_level} held-out problems per level"
     )
     start = time.time()
-    prm_scores = eval_prm_main(
-        [
-            "--prm",
-            "token-cls",
-            "--prm_model",
-            str(prm),
-            "--policy",
-            policy,
-            "--per_level",
-            str(args.prm_eval_per_level),
-            "--output",
-            str(out / "eval_prm.json"),
-        ]
+    prm_scores = eval_prm(
+        EvalPRMArguments(
+            prm="token-cls",
+            prm_model=str(prm),
+            model_name_or_path=policy,
+            per_level=args.prm_eval_per_level,
+            output=str(out / "eval_prm.json"),
+        )
     )
     timings["eval_prm_s"] = round(time.time() - start, 1)
 
     _stage(
         6,
-        f"weighted best-of-N with the oracle PRM on the test split, {args.search_per_level} problems per level",
+        f"weighted best-of-N with the oracle PRM on the test split, "
+        f"{args.search_per_level} problems per level",
     )
     start = time.time()
-    budgets = [str(n) for n in args.budgets]
     oracle = out / "search-oracle-prm"
-    infer_main(
-        [
-            "--model",
-            policy,
-            "--prm",
-            "oracle",
-            "--strategies",
-            "weighted_best_of_n",
-            "--budgets",
-            *budgets,
-            "--per_level",
-            str(args.search_per_level),
-            "--output_dir",
-            str(oracle),
-        ]
+    infer(
+        InferArguments(
+            model_name_or_path=policy,
+            prm="oracle",
+            strategies=["weighted_best_of_n"],
+            budgets=args.budgets,
+            per_level=args.search_per_level,
+            output_dir=str(oracle),
+        )
     )
-    search = {
-        "oracle": [
-            asdict(p)
-            for p in eval_search_main(["--results", str(oracle), "--levels", "false", "--wandb", "false"])
-        ]
-    }
+    search = {"oracle": search_points(oracle)}
     timings["oracle_search_s"] = round(time.time() - start, 1)
 
     _stage(
         7,
-        "search with the learned PRM; difficulty bins, predictor and router; compute-optimal search on the test split",
+        "search with the learned PRM; difficulty bins, predictor and router; "
+        "compute-optimal search on the test split",
     )
     start = time.time()
     routing = run_routing(
         RoutingPlan(
             policy=policy,
-            prm=["--prm", "token-cls", "--prm_model", str(prm)],
+            prm="token-cls",
+            prm_model=str(prm),
             output_dir=str(out / "routing"),
             val_per_level=args.val_per_level,
             test_per_level=args.search_per_level,
@@ -268,7 +260,8 @@ def run(args: QuickstartArguments) -> dict:
     if args.distill_per_level:
         _stage(
             8,
-            f"one round of distillation: search {args.distill_per_level} training problems per level, SFT on the verified best, evaluate again",
+            f"one round of distillation: search {args.distill_per_level} training problems per level, "
+            "SFT on the verified best, evaluate again",
         )
         start = time.time()
         rounds = evolve(
@@ -292,29 +285,18 @@ def run(args: QuickstartArguments) -> dict:
     if args.reference_policy:
         print(f"reference: greedy and weighted best-of-N of {args.reference_policy}", flush=True)
         folder = out / "search-reference-policy"
-        infer_main(
-            [
-                "--model",
-                args.reference_policy,
-                "--prm",
-                "token-cls",
-                "--prm_model",
-                str(prm),
-                "--strategies",
-                "greedy",
-                "weighted_best_of_n",
-                "--budgets",
-                *budgets,
-                "--per_level",
-                str(args.search_per_level),
-                "--output_dir",
-                str(folder),
-            ]
+        infer(
+            InferArguments(
+                model_name_or_path=args.reference_policy,
+                prm="token-cls",
+                prm_model=str(prm),
+                strategies=["greedy", "weighted_best_of_n"],
+                budgets=args.budgets,
+                per_level=args.search_per_level,
+                output_dir=str(folder),
+            )
         )
-        search["reference"] = [
-            asdict(p)
-            for p in eval_search_main(["--results", str(folder), "--levels", "false", "--wandb", "false"])
-        ]
+        search["reference"] = search_points(folder)
 
     summary = {
         "policy": policy,
@@ -327,14 +309,16 @@ def run(args: QuickstartArguments) -> dict:
         "args": asdict(args),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"wrote {out / 'summary.json'} and {write_report(out)}")
+    print(f"wrote {out / 'summary.json'}")
+    report(ReportArguments(run_dir=str(out)))
     return summary
 
 
 def main(argv: list[str] | None = None) -> dict:
-    (args,) = parse_config((QuickstartArguments,), argv, prog="ponder quickstart", description=__doc__)
-    return run(args)
+    return run(*parse_config((QuickstartArguments,), argv, prog="ponder quickstart", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder quickstart", main)

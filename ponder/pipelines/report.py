@@ -15,12 +15,12 @@ so a report can be rebuilt without running anything again: `ponder report --run_
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ponder.config import fail, parse_config
+from ponder.config import parse_config
+from ponder.errors import ConfigError
 from ponder.plots import pyplot, save_figure
 
 
@@ -88,16 +88,17 @@ def plot_rounds(rounds: list[dict], path: Path) -> Path:
     return save_figure(fig, ax, path, legend_size=None)
 
 
-def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> Path:
+def run(args: ReportArguments) -> Path:
+    """Write report.md and the PNGs of the quickstart run in `args.run_dir`; the path of report.md."""
+    run_dir = Path(args.run_dir)
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise ConfigError(f"run_dir: no summary.json in {run_dir} (run `ponder quickstart` first)")
     from ponder.infer.eval_prm import PRMScores, plot_calibration
     from ponder.infer.eval_search import Point, plot
 
-    run_dir = Path(run_dir)
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise FileNotFoundError(f"run_dir: no summary.json in {run_dir} (run `ponder quickstart` first)")
     summary = json.loads(summary_path.read_text())
-    out = Path(output_dir) if output_dir else run_dir / "report"
+    out = Path(args.output_dir) if args.output_dir else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     routing = summary["routing"]
     budget = max(routing["plan"]["budgets"])
@@ -154,8 +155,9 @@ def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> P
         }
     )
     for p in sorted((p for p in points if (p.strategy, p.n) in shown), key=lambda p: (p.strategy, p.n)):
+        interval = f"[{100 * p.low:.0f}, {100 * p.high:.0f}]"
         lines.append(
-            f"| {p.strategy} | {p.n} | {_pct(p.accuracy)} | [{100 * p.low:.0f}, {100 * p.high:.0f}] | {p.tokens:.0f} | {p.flops:.2e} |"
+            f"| {p.strategy} | {p.n} | {_pct(p.accuracy)} | {interval} | {p.tokens:.0f} | {p.flops:.2e} |"
         )
     lines += [
         "",
@@ -174,7 +176,8 @@ def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> P
     lines += [
         "## Compute-optimal routing",
         "",
-        f"Tokens weighted best-of-N needs to match compute-optimal at N={budget} (a ratio; `≥` when it never did up to N={routing['plan']['baseline_max_n']}):",
+        f"Tokens weighted best-of-N needs to match compute-optimal at N={budget} (a ratio; `≥` when it "
+        f"never did up to N={routing['plan']['baseline_max_n']}):",
         "",
         "| bins | budgets | accuracy | tokens | weighted BoN tokens | efficiency |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -186,8 +189,10 @@ def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> P
         ("efficiency_predicted_uneven", "predicted", "uneven"),
     ):
         e = routing[key]
+        ratio = f"{'' if e['reached'] else '≥ '}{e['ratio']:.2f}×"
         lines.append(
-            f"| {bins} | {spread} | {_pct(e['accuracy'])} | {e['tokens']:.0f} | {e['baseline_tokens']:.0f} | {'' if e['reached'] else '≥ '}{e['ratio']:.2f}× |"
+            f"| {bins} | {spread} | {_pct(e['accuracy'])} | {e['tokens']:.0f} | {e['baseline_tokens']:.0f} "
+            f"| {ratio} |"
         )
     pred = routing["predictor"]
     lines += [
@@ -212,17 +217,15 @@ def write_report(run_dir: str | Path, output_dir: str | Path | None = None) -> P
     lines += ["## Time (seconds)", "", " · ".join(f"{k[:-2]} {v:.0f}" for k, v in timings.items()), ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
+    print(f"wrote {path}")
     return path
 
 
-def main(argv: list[str] | None = None) -> None:
-    (args,) = parse_config((ReportArguments,), argv, prog="ponder report", description=__doc__)
-    try:
-        path = write_report(args.run_dir, args.output_dir)
-    except FileNotFoundError as err:
-        fail(f"ponder report: error: {err}")
-    print(f"wrote {path}")
+def main(argv: list[str] | None = None) -> Path:
+    return run(*parse_config((ReportArguments,), argv, prog="ponder report", description=__doc__))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from ponder.cli import script
+
+    script("ponder report", main)
