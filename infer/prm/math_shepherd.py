@@ -11,40 +11,20 @@ passed as they are.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ponder.errors import ConfigError
 
 from .base import register
-from .model import ModelPRM, output_logits, token_id
-
-if TYPE_CHECKING:
-    import torch
+from .model import ModelPRM, token_id
 
 STEP_TAG = "ки"
 
 
 @register("math-shepherd")
 class MathShepherdPRM(ModelPRM):
-    good, bad = "+", "-"
+    verdict = ("+", "-")
 
-    def __init__(
-        self,
-        model,
-        *,
-        trust_remote_code: bool = False,
-        tokenizer=None,
-        batch_size: int = 8,
-        dtype: str = "bfloat16",
-    ):
-        super().__init__(
-            model,
-            trust_remote_code=trust_remote_code,
-            tokenizer=tokenizer,
-            batch_size=batch_size,
-            dtype=dtype,
-        )
-        self.candidates = [token_id(self.tokenizer, t, "verdict") for t in (self.good, self.bad)]
+    def __init__(self, model, **options):
+        super().__init__(model, **options)
         self.tag_id = token_id(self.tokenizer, STEP_TAG, "step tag")
 
     def build_input(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
@@ -57,6 +37,3 @@ class MathShepherdPRM(ModelPRM):
                 "the question or a step contains the tag"
             )
         return ids, positions
-
-    def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
-        return output_logits(output)[..., self.candidates].float().softmax(-1)[..., 0]

@@ -18,9 +18,13 @@ if TYPE_CHECKING:  # torch and transformers' models load when a PRM is built, no
 
 
 class ModelPRM:
-    """Base of the model PRM adapters; subclasses implement `build_input` and `token_scores`."""
+    """Base of the model PRM adapters; subclasses implement `build_input`, and `token_scores`
+    unless their score is the probability of a `verdict` token."""
 
     auto_class = "AutoModelForCausalLM"  # the transformers class that loads a model folder or hub name
+    # (good, bad): PRMs that answer each step with one of two tokens; a step's score is the good
+    # token's probability in the softmax over the two logits (search-and-learn's reading).
+    verdict: tuple[str, str] | None = None
 
     def __init__(
         self,
@@ -54,14 +58,17 @@ class ModelPRM:
         self.num_parameters = sum(p.numel() for p in model.parameters())  # FLOPs = 2 × this × tokens
         self.max_length = getattr(getattr(model, "config", None), "max_position_embeddings", None)
         self.tokens_scored = 0  # tokens run through the model, for compute accounting
+        if self.verdict:  # looked up as search-and-learn does: `tokenizer.encode("+")[-1]`
+            self.candidates = [token_id(self.tokenizer, t, "verdict") for t in self.verdict]
 
     def build_input(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
         """Token ids of one candidate, and the position of each step's verdict in them."""
         raise NotImplementedError
 
     def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
-        """A [batch, length] tensor of scores in [0, 1] from the model's output (and its input)."""
-        raise NotImplementedError
+        """A [batch, length] tensor of scores in [0, 1] from the model's output (and its input):
+        by default the good `verdict` token's share of the two verdict tokens' probability."""
+        return output_logits(output)[..., self.candidates].float().softmax(-1)[..., 0]
 
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:
         """One score per step for each candidate, batched `batch_size` candidates at a time.

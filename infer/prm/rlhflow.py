@@ -11,45 +11,21 @@ batched path).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ponder.errors import ConfigError
 
 from .base import register
-from .model import ModelPRM, output_logits, token_id
-
-if TYPE_CHECKING:
-    import torch
+from .model import ModelPRM
 
 
 @register("rlhflow")
 class RLHFlowPRM(ModelPRM):
-    good, bad = "+", "-"
-
-    def __init__(
-        self,
-        model,
-        *,
-        trust_remote_code: bool = False,
-        tokenizer=None,
-        batch_size: int = 8,
-        dtype: str = "bfloat16",
-    ):
-        super().__init__(
-            model,
-            trust_remote_code=trust_remote_code,
-            tokenizer=tokenizer,
-            batch_size=batch_size,
-            dtype=dtype,
-        )
-        # search-and-learn: `tokenizer.encode("+")[-1]`, `tokenizer.encode("-")[-1]`
-        self.candidates = [token_id(self.tokenizer, t, "verdict") for t in (self.good, self.bad)]
+    verdict = ("+", "-")
 
     def build_input(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
         messages = []
         for k, step in enumerate(steps):
             messages.append({"role": "user", "content": f"{question} {step}" if k == 0 else step})
-            messages.append({"role": "assistant", "content": self.good})
+            messages.append({"role": "assistant", "content": self.verdict[0]})
         ids = self._chat_ids(messages, add_generation_prompt=False)
         positions = []
         for k in range(len(steps)):
@@ -69,6 +45,3 @@ class RLHFlowPRM(ModelPRM):
                 messages, add_generation_prompt=add_generation_prompt, return_dict=False
             )
         )
-
-    def token_scores(self, output, input_ids: torch.Tensor) -> torch.Tensor:
-        return output_logits(output)[..., self.candidates].float().softmax(-1)[..., 0]
