@@ -11,10 +11,12 @@ training script) and are reused across calls, so a grade costs one pipe round tr
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
 import os
+import re
 import select
 import signal
 import subprocess
@@ -54,6 +56,38 @@ def grade_many(pairs: Iterable[tuple[str, str]], timeout: float = DEFAULT_TIMEOU
     """`grade` of every (completion, reference) pair, in order, keeping every worker busy."""
     with ThreadPoolExecutor(max_workers=_POOL.size) as executor:
         return list(executor.map(lambda pair: grade(*pair, timeout=timeout), pairs))
+
+
+# A plain decimal number: two of them are compared as numbers, without asking math-verify.
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def equivalent(answer: str, other: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Whether two final answers (the contents of their boxes) are the same answer by math-verify:
+    `\\frac{1}{2}`, `\\dfrac{1}{2}` and `0.5` are one. Cached, and bounded in time like `grade`."""
+    if "".join(answer.split()) == "".join(other.split()):
+        return True
+    if _NUMBER.fullmatch(answer.strip()) and _NUMBER.fullmatch(other.strip()):
+        return float(answer) == float(other)
+    return grade(f"\\boxed{{{answer}}}", other, timeout)
+
+
+def group_answers(answers: list[str]) -> list[int]:
+    """A group number per answer: equivalent answers share one, numbered in order of first appearance.
+
+    What votes count by, so that equivalent answers written differently add up instead of splitting
+    the vote (search-and-learn groups by a canonical form for the same reason).
+    """
+    representatives: list[str] = []
+    groups = []
+    for answer in answers:
+        found = next((k for k, rep in enumerate(representatives) if equivalent(rep, answer)), None)
+        if found is None:
+            representatives.append(answer)
+            found = len(representatives) - 1
+        groups.append(found)
+    return groups
 
 
 def _same_text(completion: str, reference: str) -> bool:

