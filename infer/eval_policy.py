@@ -49,7 +49,8 @@ def run(args: EvalArguments) -> list[dict]:
     backend = HFBackend(
         model,
         batch_size=args.batch_size,
-        dtype=args.dtype,
+        dtype=args.resolved_dtype(),
+        device=args.resolved_device(),
         trust_remote_code=args.trust_remote_code,
         progress=True,
     )

@@ -255,7 +255,8 @@ def sampled_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
     backend = HFBackend(
         args.require_model(),
         batch_size=args.batch_size,
-        dtype=args.dtype,
+        dtype=args.resolved_dtype(),
+        device=args.resolved_device(),
         trust_remote_code=args.trust_remote_code,
         progress=True,
     )
@@ -288,7 +289,9 @@ def evaluate(args: EvalPRMArguments) -> list[PRMScores]:
     from .prm import load_prm
 
     solutions = file_solutions(args) if holds_labelled_steps(args.source()) else sampled_solutions(args)
-    prm = load_prm(args.prm, args.prm_model, trust_remote_code=args.trust_remote_code)
+    prm = load_prm(
+        args.prm, args.prm_model, trust_remote_code=args.trust_remote_code, device=args.resolved_device()
+    )
     for question, group in tqdm(by_question(solutions).items(), desc="score steps"):
         for solution, scores in zip(group, prm.score(question, [s.steps for s in group])):
             solution.scores = scores

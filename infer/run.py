@@ -40,6 +40,8 @@ NOT_SEARCH = {
     "output_dir",
     "batch_size",
     "gpu_memory_utilization",
+    "tensor_parallel_size",
+    "data_parallel_size",
     "chunk_size",
     "strategies",
     "budgets",
@@ -129,6 +131,15 @@ class InferArguments(SourceArguments, ModelArguments):
         default=0.5,
         metadata={"help": "vllm backend: share of GPU memory vLLM takes (the rest holds the PRM)."},
     )
+    tensor_parallel_size: int = field(
+        default=1, metadata={"help": "vllm backend: GPUs each copy of the policy is split over."}
+    )
+    data_parallel_size: int = field(
+        default=1,
+        metadata={
+            "help": "vllm backend: copies of the policy that share the requests (one node; past it, --shard)."
+        },
+    )
     chunk_size: int = field(
         default=16, metadata={"help": "Problems searched together before their results are flushed."}
     )
@@ -149,6 +160,9 @@ class InferArguments(SourceArguments, ModelArguments):
             raise ConfigError(f"budgets: every budget must be >= 1, got {self.budgets}")
         if self.chunk_size < 1:
             raise ConfigError(f"chunk_size: must be >= 1, got {self.chunk_size}")
+        for key in ("tensor_parallel_size", "data_parallel_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
         BACKENDS.get(self.backend)
         if self.prm:
             PRMS.get(self.prm)
@@ -189,12 +203,21 @@ def build_context(args: InferArguments) -> SearchContext:
     options = {
         "batch_size": args.batch_size,
         "gpu_memory_utilization": args.gpu_memory_utilization,
+        "tensor_parallel_size": args.tensor_parallel_size,
+        "data_parallel_size": args.data_parallel_size,
         "trust_remote_code": args.trust_remote_code,
+        "device": args.resolved_device(),
     }
     if args.backend == "hf":  # vLLM keeps its own default dtype ("auto", the checkpoint's)
-        options["dtype"] = args.dtype
+        options["dtype"] = args.resolved_dtype()
     backend = load_backend(args.backend, args.require_model(), **options)
-    prm = load_prm(args.prm, args.prm_model, trust_remote_code=args.trust_remote_code) if args.prm else None
+    prm = (
+        load_prm(
+            args.prm, args.prm_model, trust_remote_code=args.trust_remote_code, device=args.resolved_device()
+        )
+        if args.prm
+        else None
+    )
     return SearchContext(
         backend=backend,
         prm=prm,

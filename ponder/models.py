@@ -39,9 +39,19 @@ class ModelArguments:
         default=None,
         metadata={"help": "Model folder or hub name.", "aliases": ["--model"]},
     )
-    dtype: str = field(
-        default="float32",
-        metadata={"help": "Weights' dtype when loading (float32, bfloat16, float16)."},
+    dtype: str | None = field(
+        default=None,
+        metadata={
+            "help": "Weights' dtype when loading (float32, bfloat16, float16, auto: the checkpoint's); "
+            "default: bfloat16 on a GPU, float32 on the CPU."
+        },
+    )
+    device: str = field(
+        default="auto",
+        metadata={
+            "help": "Where search, evaluation and labelling run the model: auto (a GPU when there is one), "
+            "cpu, cuda or cuda:N. Trainers place models the way transformers' Trainer does (--use_cpu)."
+        },
     )
     trust_remote_code: bool = field(
         default=False,
@@ -62,8 +72,15 @@ class ModelArguments:
         getattr(super(), "__post_init__", lambda: None)()
         if self.model_name_or_path is not None:
             check_model_name("model_name_or_path", self.model_name_or_path)
-        if self.dtype not in ("float32", "bfloat16", "float16", "auto"):
+        if self.dtype not in (None, "float32", "bfloat16", "float16", "auto"):
             raise ValueError(f"dtype: expected float32, bfloat16, float16 or auto, got '{self.dtype}'")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device: expected auto, cpu, cuda or cuda:N, got '{self.device}'")
+        if self.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(f"device: {self.device} asked for, but torch sees no GPU here")
         if self.lora_r < 1:
             raise ValueError(f"lora_r: must be >= 1, got {self.lora_r}")
 
@@ -73,10 +90,27 @@ class ModelArguments:
             raise ConfigError("model_name_or_path: this command needs a model folder or hub name")
         return self.model_name_or_path
 
-    def torch_dtype(self):
+    def resolved_device(self) -> str:
+        """`device` with auto resolved: cuda when torch sees a GPU, else cpu."""
+        if self.device != "auto":
+            return self.device
         import torch
 
-        return "auto" if self.dtype == "auto" else getattr(torch, self.dtype)
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def resolved_dtype(self) -> str:
+        """`dtype` with its default resolved: bfloat16 on a GPU, float32 on the CPU."""
+        if self.dtype:
+            return self.dtype
+        return "float32" if self.resolved_device() == "cpu" else "bfloat16"
+
+    def torch_dtype(self, for_training: bool = False):
+        """The torch dtype to load weights in. Trainers load float32 unless told otherwise: bf16
+        autocast keeps float32 master weights, which bf16 weights would lose."""
+        import torch
+
+        dtype = (self.dtype or "float32") if for_training else self.resolved_dtype()
+        return "auto" if dtype == "auto" else getattr(torch, dtype)
 
     def peft_config(self, task_type: str, exclude_modules: list[str] | None = None):
         """PEFT's LoraConfig from these settings (None without use_peft): the one place ponder builds it.

@@ -261,7 +261,10 @@ def build_model(args: DifficultyArguments, num_bins: int):
         if getattr(config, "layer_types", None):
             config.layer_types = config.layer_types[: args.backbone_layers]
     model = AutoModelForSequenceClassification.from_pretrained(
-        name, config=config, dtype=args.torch_dtype(), trust_remote_code=args.trust_remote_code
+        name,
+        config=config,
+        dtype=args.torch_dtype(for_training=True),
+        trust_remote_code=args.trust_remote_code,
     )
     if args.freeze_backbone:
         backbone = model.base_model

@@ -233,7 +233,7 @@ def build_trainer(
 
     def load():
         return AutoModelForCausalLM.from_pretrained(
-            name, dtype=args.torch_dtype(), trust_remote_code=args.trust_remote_code
+            name, dtype=args.torch_dtype(for_training=True), trust_remote_code=args.trust_remote_code
         )
 
     kwargs = dict(

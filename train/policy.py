@@ -197,7 +197,9 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
             args.model_name_or_path, trust_remote_code=args.trust_remote_code
         )
         model = AutoModelForCausalLM.from_pretrained(
-            args.model_name_or_path, dtype=args.torch_dtype(), trust_remote_code=args.trust_remote_code
+            args.model_name_or_path,
+            dtype=args.torch_dtype(for_training=True),
+            trust_remote_code=args.trust_remote_code,
         )
     else:
         tokenizer = build_char_tokenizer()

@@ -270,7 +270,7 @@ def build_model(args: PRMArguments, config: PRMConfig):
     tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=args.trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    loading = {"dtype": args.torch_dtype(), "trust_remote_code": args.trust_remote_code}
+    loading = {"dtype": args.torch_dtype(for_training=True), "trust_remote_code": args.trust_remote_code}
     if config.head == "lm":
         model = AutoModelForCausalLM.from_pretrained(name, **loading)
     else:

@@ -200,9 +200,13 @@ def run(args: LabelArguments) -> Path:
     done = {(row["problem_id"], row["sample"]) for row in complete_lines(path)}
     progress = path.with_name("chunks_done.txt")  # start index of each chunk whose rows are all written
     finished = set(progress.read_text().split()) if progress.exists() and done else set()
-    options = {"batch_size": args.batch_size, "trust_remote_code": args.trust_remote_code}
+    options = {
+        "batch_size": args.batch_size,
+        "trust_remote_code": args.trust_remote_code,
+        "device": args.resolved_device(),
+    }
     if args.backend == "hf":  # vLLM keeps its own default dtype ("auto", the checkpoint's), as `ponder infer`
-        options["dtype"] = args.dtype
+        options["dtype"] = args.resolved_dtype()
     backend = load_backend(args.backend, model, **options)
     ctx = SearchContext(
         backend=backend,

@@ -32,6 +32,7 @@ class HFBackend:
         progress: bool = False,
         prefix_caching: bool = True,
         trust_remote_code: bool = False,
+        device: str | None = None,
     ):
         if isinstance(model, str):
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
@@ -42,7 +43,9 @@ class HFBackend:
             )
         if tokenizer is None:
             raise ValueError("HFBackend needs a tokenizer when given a model object")
-        self.model = model.eval()
+        # `device` None leaves the model where it is (a folder or hub name loads on the CPU).
+        self.model = (model.to(device) if device else model).eval()
+        self.device = self.model.device
         self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -84,8 +87,10 @@ class HFBackend:
         ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         width = max(map(len, ids))
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(row)) + row for row in ids])
-        attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in ids])
+        input_ids = torch.tensor([[pad] * (width - len(row)) + row for row in ids], device=self.device)
+        attention_mask = torch.tensor(
+            [[0] * (width - len(row)) + [1] * len(row) for row in ids], device=self.device
+        )
         greedy = sampling.temperature == 0
         out = self.model.generate(
             input_ids=input_ids,

@@ -34,7 +34,10 @@ class ModelPRM:
         tokenizer=None,
         batch_size: int = 8,
         dtype: str = "bfloat16",
+        device: str | None = None,
     ):
+        """`device` None: a GPU when torch sees one (scoring beside vLLM on the same GPU: give
+        vLLM a share with gpu_memory_utilization), else the CPU."""
         import torch
         import transformers
 
@@ -49,9 +52,7 @@ class ModelPRM:
             model = getattr(transformers, self.auto_class).from_pretrained(
                 model, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
             )
-            # Scoring beside vLLM on the same GPU (give vLLM a share: gpu_memory_utilization).
-            if torch.cuda.is_available():
-                model = model.to("cuda")
+            model = model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if tokenizer is None:
             raise ValueError(f"{type(self).__name__}: pass the tokenizer along with a model object")
         self.model, self.tokenizer, self.batch_size = model.eval(), tokenizer, batch_size

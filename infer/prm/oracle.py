@@ -12,9 +12,11 @@ class OraclePRM:
     num_parameters = 0  # not a model: it costs no FLOPs
     tokens_scored = 0
 
-    def __init__(self, model: str | None = None, *, trust_remote_code: bool = False):
+    def __init__(
+        self, model: str | None = None, *, trust_remote_code: bool = False, device: str | None = None
+    ):
         """`model` names the world whose checker this is (`--prm_model`); None: the one world
-        with a checker."""
+        with a checker. It runs no model, so `device` is not used."""
         self.check = step_checker(model)
 
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:

@@ -36,6 +36,7 @@ class QwenMathPRM(ModelPRM):
         tokenizer=None,
         batch_size: int = 4,
         dtype: str = "bfloat16",
+        device: str | None = None,
     ):
         if isinstance(model, str) and not trust_remote_code:
             # Loading the published model runs code from its repository: the user must opt in.
@@ -49,6 +50,7 @@ class QwenMathPRM(ModelPRM):
             tokenizer=tokenizer,
             batch_size=batch_size,
             dtype=dtype,
+            device=device,
         )
         self.step_id = token_id(self.tokenizer, STEP_TOKEN, "step separator")
 

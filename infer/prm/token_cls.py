@@ -154,6 +154,7 @@ class TokenClassificationPRM(ModelPRM):
         chat_template: bool | None = None,
         batch_size: int = 16,
         dtype: str = "float32",
+        device: str | None = None,
     ):
         """`step_separator`, `separate_prompt` and `chat_template` left None read what a `ponder
         train prm` folder saved in prm_config.json, else use TRL's convention ("\\n" after each
@@ -176,6 +177,7 @@ class TokenClassificationPRM(ModelPRM):
             tokenizer=tokenizer,
             batch_size=batch_size,
             dtype=dtype,
+            device=device,
         )
         self.verdict_ids = None  # [bad, good] rows of the LM head; None for a 2-label head
         if saved.get("head") == "lm":

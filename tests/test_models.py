@@ -1,0 +1,45 @@
+"""ModelArguments: one model option set for every command, and where inference puts the model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ponder.config import ConfigError, parse_config
+from ponder.infer.backends.base import Sampling
+from ponder.infer.backends.hf import HFBackend
+from ponder.models import SHIPPED_POLICY, ModelArguments
+
+
+def test_auto_device_and_dtype_follow_the_machine():
+    args = ModelArguments(model_name_or_path=str(SHIPPED_POLICY))
+    gpu = torch.cuda.is_available()
+    assert args.resolved_device() == ("cuda" if gpu else "cpu")
+    assert args.resolved_dtype() == ("bfloat16" if gpu else "float32")
+    assert args.torch_dtype(for_training=True) == torch.float32  # trainers keep float32 weights
+    assert ModelArguments(device="cpu", dtype="bfloat16").torch_dtype() == torch.bfloat16
+
+
+@pytest.mark.parametrize(
+    "argv, key",
+    [(["--device", "gpu"], "device"), (["--dtype", "fp8"], "dtype"), (["--lora_r", "0"], "lora_r")],
+)
+def test_bad_model_options_name_the_key(argv, key):
+    with pytest.raises(ConfigError, match=key):
+        parse_config((ModelArguments,), argv)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error a CPU-only machine gives")
+def test_asking_for_a_gpu_without_one_is_a_user_error():
+    with pytest.raises(ConfigError, match="no GPU"):
+        ModelArguments(device="cuda")
+
+
+def test_the_transformers_backend_runs_on_the_device_it_is_given():
+    backend = HFBackend(str(SHIPPED_POLICY), device="cpu")
+    assert backend.model.device.type == "cpu"
+    prompt = backend.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "3 +4"}], tokenize=False, add_generation_prompt=True
+    )
+    (greedy,) = backend.generate([prompt], 1, Sampling(temperature=0.0, max_tokens=40))
+    assert greedy[0].text.endswith("\\boxed{7}") and greedy[0].finish_reason == "eos"
