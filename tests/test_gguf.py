@@ -130,3 +130,27 @@ def test_greedy_answer_is_english_about_the_question(saved, gsm8k_question):
     answer_words = {word.strip(string.punctuation).lower() for word in answer.split()}
     content_words = {word for word in question_words & answer_words if len(word) > 3}
     assert content_words or any(char.isdigit() for char in answer), answer
+
+
+def test_a_step_prompt_ends_with_the_separator_the_model_writes(converted, saved, gsm8k_question):
+    """SmolLM2's BPE encodes a text-final blank line as one token but a blank line before a word as
+    two newline tokens; step-wise search continues after a blank line, so its prompts must end the
+    second way, as the model itself wrote it."""
+    from ponder.infer.backends.base import Sampling, encode_prompt
+    from ponder.infer.backends.hf import HFBackend
+    from ponder.infer.prompts import build_prompt
+
+    folder, _ = converted
+    tokenizer, model = saved
+    newline = tokenizer.convert_tokens_to_ids("Ċ")
+    prompt = build_prompt(tokenizer, gsm8k_question, None, "Janet eats 3 and bakes 4 eggs.\n\n")
+    plain = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    ids = encode_prompt(tokenizer, prompt)
+    assert plain[-1] != newline and ids[-2:] == [newline, newline]  # one token, where the model writes two
+    assert tokenizer.decode(ids) == prompt and ids[: len(plain) - 1] == plain[:-1]
+
+    # Generation stops at the first blank line whatever token carries it, and keeps it once.
+    backend = HFBackend(model, tokenizer)
+    steps = backend.generate([prompt], 3, Sampling(temperature=1.0, max_tokens=48, stop=["\n\n"], seed=0))[0]
+    stopped = [g for g in steps if g.finish_reason == "stop"]
+    assert stopped and all(g.text.endswith("\n\n") and g.text.count("\n\n") == 1 for g in stopped)

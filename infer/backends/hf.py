@@ -19,7 +19,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from .base import Generation, Sampling
+from .base import Generation, Sampling, encode_prompt
 
 
 class HFBackend:
@@ -84,7 +84,7 @@ class HFBackend:
         self._prefixes = {}
 
     def _generate_batch(self, prompts: list[str], sampling: Sampling) -> list[Generation]:
-        ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        ids = [encode_prompt(self.tokenizer, p) for p in prompts]
         width = max(map(len, ids))
         pad = self.tokenizer.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(row)) + row for row in ids], device=self.device)

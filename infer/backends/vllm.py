@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from transformers import AutoConfig, AutoTokenizer
 
-from .base import Generation, Sampling
+from .base import Generation, Sampling, encode_prompt
 
 
 class VLLMBackend:
@@ -77,10 +77,7 @@ class VLLMBackend:
             for i in range(len(prompts))
         ]
         # Prompts are already chat-formatted text: pass token ids so vLLM adds no special tokens.
-        inputs = [
-            TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"])
-            for p in prompts
-        ]
+        inputs = [TokensPrompt(prompt_token_ids=encode_prompt(self.tokenizer, p)) for p in prompts]
         outputs = self.llm.generate(inputs, params, use_tqdm=False)
         return [[_generation(o) for o in out.outputs] for out in outputs]
 
