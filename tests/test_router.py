@@ -134,31 +134,18 @@ def test_router_picks_the_best_validation_candidate_per_bin(validation):
         assert sum(table.bin_share[b] * c.n for b, c in row.items() if b) <= budget + 1e-9
 
 
+def routed_argv(validation) -> list[str]:
+    """`ponder infer` options of both oracle-bin compute-optimal strategies at N=4 on the test problems."""
+    return [
+        *["--model", str(SHIPPED_POLICY), "--prm", "oracle", "--per_level", "3", "--seed", "5"],
+        *["--strategies", "compute_optimal_oracle", "compute_optimal_oracle_uneven", "--budgets", "4"],
+        *["--router", str(validation / "router.json"), "--difficulty_labels", str(validation / "bins.jsonl")],
+    ]
+
+
 def test_compute_optimal_runs_what_the_table_says(validation):
     out = validation / "routed"
-    infer_main(
-        [
-            "--model",
-            str(SHIPPED_POLICY),
-            "--prm",
-            "oracle",
-            "--per_level",
-            "3",
-            "--seed",
-            "5",
-            "--strategies",
-            "compute_optimal_oracle",
-            "compute_optimal_oracle_uneven",
-            "--budgets",
-            "4",
-            "--router",
-            str(validation / "router.json"),
-            "--difficulty_labels",
-            str(validation / "bins.jsonl"),
-            "--output_dir",
-            str(out),
-        ]
-    )
+    infer_main([*routed_argv(validation), "--output_dir", str(out)])
     table = RouterTable.load(validation / "router.json")
     bins = {pid: d.bin for pid, d in read(validation / "bins.jsonl").items()}
     rows = read_results(out / "results.jsonl")
@@ -171,25 +158,7 @@ def test_compute_optimal_runs_what_the_table_says(validation):
 
 
 def test_compute_optimal_reads_the_searches_it_chooses_from_earlier_runs(validation, capsys):
-    routed = [
-        "--model",
-        str(SHIPPED_POLICY),
-        "--prm",
-        "oracle",
-        "--per_level",
-        "3",
-        "--seed",
-        "5",
-        "--strategies",
-        "compute_optimal_oracle",
-        "compute_optimal_oracle_uneven",
-        "--budgets",
-        "4",
-        "--router",
-        str(validation / "router.json"),
-        "--difficulty_labels",
-        str(validation / "bins.jsonl"),
-    ]
+    routed = routed_argv(validation)
     infer_main(
         [*routed, "--reuse_results", str(validation / "val"), "--output_dir", str(validation / "reused")]
     )
