@@ -43,3 +43,14 @@ def test_the_transformers_backend_runs_on_the_device_it_is_given():
     )
     (greedy,) = backend.generate([prompt], 1, Sampling(temperature=0.0, max_tokens=40))
     assert greedy[0].text.endswith("\\boxed{7}") and greedy[0].finish_reason == "eos"
+
+
+def test_a_character_tokenizer_encodes_step_prompts_unchanged():
+    """`encode_prompt` re-tokenizes a trailing separator only where a BPE merges it differently."""
+    from ponder.infer.backends.base import encode_prompt
+    from ponder.infer.prompts import build_prompt
+
+    tokenizer = HFBackend(str(SHIPPED_POLICY)).tokenizer
+    for partial in ("", "1+2=3\n\n", "1+2=3\n\n3*4=12\n\n"):
+        prompt = build_prompt(tokenizer, "1 +2 *4", None, partial)
+        assert encode_prompt(tokenizer, prompt) == tokenizer(prompt, add_special_tokens=False)["input_ids"]
