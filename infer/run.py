@@ -197,7 +197,7 @@ def parse_shard(shard: str) -> tuple[int, int]:
 
 
 def build_context(args: InferArguments) -> SearchContext:
-    from .backends import load_backend
+    from .backends import load_backend, model_options
     from .prm import load_prm
 
     options = {
@@ -205,11 +205,8 @@ def build_context(args: InferArguments) -> SearchContext:
         "gpu_memory_utilization": args.gpu_memory_utilization,
         "tensor_parallel_size": args.tensor_parallel_size,
         "data_parallel_size": args.data_parallel_size,
-        "trust_remote_code": args.trust_remote_code,
-        "device": args.resolved_device(),
+        **model_options(args.backend, args),
     }
-    if args.backend == "hf":  # vLLM keeps its own default dtype ("auto", the checkpoint's)
-        options["dtype"] = args.resolved_dtype()
     backend = load_backend(args.backend, args.require_model(), **options)
     prm = (
         load_prm(

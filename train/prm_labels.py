@@ -189,7 +189,7 @@ def label_chunk(
 def run(args: LabelArguments) -> Path:
     """Label `args`' problems into `output_dir/labels.jsonl` (resuming a folder of the same
     configuration); returns the file."""
-    from ponder.infer.backends import load_backend
+    from ponder.infer.backends import load_backend, model_options
     from ponder.infer.strategies.base import SearchContext
 
     model = args.require_model()
@@ -200,13 +200,7 @@ def run(args: LabelArguments) -> Path:
     done = {(row["problem_id"], row["sample"]) for row in complete_lines(path)}
     progress = path.with_name("chunks_done.txt")  # start index of each chunk whose rows are all written
     finished = set(progress.read_text().split()) if progress.exists() and done else set()
-    options = {
-        "batch_size": args.batch_size,
-        "trust_remote_code": args.trust_remote_code,
-        "device": args.resolved_device(),
-    }
-    if args.backend == "hf":  # vLLM keeps its own default dtype ("auto", the checkpoint's), as `ponder infer`
-        options["dtype"] = args.resolved_dtype()
+    options = {"batch_size": args.batch_size, **model_options(args.backend, args)}
     backend = load_backend(args.backend, model, **options)
     ctx = SearchContext(
         backend=backend,

@@ -23,4 +23,13 @@ def load_backend(name: str, model: str, **kwargs) -> Backend:
     return backend_cls(model, **{k: v for k, v in kwargs.items() if k in accepted})
 
 
-__all__ = ["BACKENDS", "Backend", "Generation", "Sampling", "load_backend"]
+def model_options(name: str, model) -> dict:
+    """What backend `name` takes from a command's ModelArguments `model`: where to run, whether
+    remote code may run, and for hf the dtype (vLLM keeps its own default, the checkpoint's)."""
+    options = {"trust_remote_code": model.trust_remote_code, "device": model.resolved_device()}
+    if name == "hf":
+        options["dtype"] = model.resolved_dtype()
+    return options
+
+
+__all__ = ["BACKENDS", "Backend", "Generation", "Sampling", "load_backend", "model_options"]
