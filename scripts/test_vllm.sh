@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The vLLM backend tests, in .venv-vllm (scripts/setup_vllm.sh); about 3 minutes on 2 cores.
+# The vLLM backend tests, in .venv-vllm (scripts/setup_vllm.sh): the engine itself, then every strategy
+# through `ponder infer --backend vllm`; about 7 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WANDB_MODE="${WANDB_MODE:-offline}" TOKENIZERS_PARALLELISM=false

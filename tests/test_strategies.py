@@ -71,6 +71,7 @@ def test_tree_strategies_batch_problems_and_count_real_tokens(ctx, problems, str
     rounds = ctx.max_steps * (2 if strategy == "lookahead" else 1)
     assert ctx.backend.calls <= rounds  # one backend call per round for all problems' beams
     for r in results:
+        assert r.compute.wall_s > 0
         assert len(r.trajectories) <= 8  # never more than N completions
         assert r.compute.policy_tokens >= sum(t.tokens for t in r.trajectories) > 0
         assert r.compute.flops >= 2 * ctx.backend.num_parameters * r.compute.policy_tokens
@@ -89,6 +90,7 @@ def test_pool_strategies_share_answers_and_budget(ctx, problems):
         results = STRATEGIES[name].run(problems, 4, ctx)
         assert all(len(r.trajectories) == 4 and r.n == 4 for r in results)
         assert all(r.compute.policy_tokens == sum(t.tokens for t in r.trajectories) for r in results)
+        assert all(r.compute.wall_s > 0 for r in results)  # the pool's call timed, shared by its problems
     greedy = STRATEGIES["greedy"].run(problems, 16, ctx)
     assert all(len(r.trajectories) == 1 for r in greedy)
 

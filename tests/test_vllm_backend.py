@@ -14,6 +14,7 @@ from ponder.data.arithworld import generate_problems  # noqa: E402
 from ponder.infer.backends.base import Sampling  # noqa: E402
 from ponder.infer.backends.hf import HFBackend  # noqa: E402
 from ponder.infer.prompts import build_prompt  # noqa: E402
+from ponder.infer.strategies import STRATEGIES  # noqa: E402
 from ponder.models import SHIPPED_POLICY  # noqa: E402
 
 ENV = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": "0-1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
@@ -93,3 +94,73 @@ def test_beam_search_accuracy_matches_the_transformers_backend(run):
     low, high = wilson(sum(r.correct for r in rows), len(rows))
     vllm = sum(r["correct"] for r in out["beam"]) / len(out["beam"])
     assert low <= vllm <= high, (vllm, low, high)
+
+
+# Every strategy through the command line on vLLM, the way a user runs it: `ponder infer --backend
+# vllm` for the fixed strategies, then a router fitted on those results and every compute-optimal
+# strategy (oracle bins and a predictor's) searching on the same engine.
+# Read from the registry, so a strategy added later is run here too.
+ROUTED = STRATEGIES.names(lambda s: s.kind == "routed")
+FIXED = [name for name in STRATEGIES if name not in ROUTED]
+SEARCH = ["--model", str(SHIPPED_POLICY), "--prm", "oracle", "--per_level", "2", "--seed", "23"]
+
+
+def ponder(*argv: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ponder", *argv],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **ENV},
+    )
+    assert proc.returncode == 0, (argv[:2], proc.stderr[-3000:])
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vllm_cli")
+    common = [*SEARCH, "--backend", "vllm", "--budgets", "4", "--beam_width", "2", "--max_steps", "8"]
+    ponder("infer", *common, "--strategies", *FIXED, "--output_dir", str(out / "fixed"))
+    ponder("data", "difficulty", "--results", str(out / "fixed"), "--output", str(out / "bins.jsonl"))
+    ponder(
+        "fit-router",
+        *["--results", str(out / "fixed"), "--difficulty", str(out / "bins.jsonl")],
+        *["--output", str(out / "router.json")],
+    )
+    ponder(
+        "train",
+        "difficulty",
+        *["--model_name_or_path", str(SHIPPED_POLICY), "--dataset", str(out / "bins.jsonl")],
+        *["--eval_fraction", "0.2", "--max_steps", "2", "--per_device_train_batch_size", "4"],
+        *["--report_to", "none", "--output_dir", str(out / "predictor")],
+    )
+    ponder(
+        "infer",
+        *common,
+        *["--strategies", *ROUTED, "--router", str(out / "router.json")],
+        *["--difficulty_labels", str(out / "bins.jsonl"), "--difficulty_model", str(out / "predictor")],
+        *["--output_dir", str(out / "routed")],
+    )
+    return out
+
+
+def test_every_strategy_runs_through_the_cli(cli_runs):
+    from ponder.data.results import read_results
+    from ponder.infer.router import RouterTable
+
+    fixed = read_results(cli_runs / "fixed" / "results.jsonl")
+    routed = read_results(cli_runs / "routed" / "results.jsonl")
+    strategies = {r.strategy for r in fixed} | {r.strategy for r in routed}
+    assert strategies == set(FIXED) | set(ROUTED)
+    for name in FIXED + ROUTED:
+        rows = [r for r in fixed + routed if r.strategy == name]
+        assert len(rows) == 10, name  # 2 problems per level, one budget (greedy's is 1)
+        assert all(r.compute.policy_tokens > 0 for r in rows), name
+    # the shipped policy solves most easy problems; searched with the oracle it cannot do worse
+    beam = [r for r in fixed if r.strategy == "beam_search"]
+    assert sum(r.correct for r in beam) >= 5
+    table = RouterTable.load(cli_runs / "router.json")
+    chosen = {c.strategy for row in table.even.values() for c in row.values()}
+    for r in routed:
+        if r.strategy == "compute_optimal_oracle":
+            assert r.params["strategy"] in chosen, r.params

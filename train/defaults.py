@@ -8,6 +8,7 @@ its own (batch size, learning rate, epochs, where to save).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -39,7 +40,19 @@ class SmallModelDefaults:
     )
 
     def __post_init__(self):
-        if self.bf16 and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
-            # transformers allows bf16 autocast without a GPU only when told to use the CPU
+        if not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+            # transformers allows bf16 autocast without a GPU only when told to use the CPU, and the
+            # processes `accelerate launch` (torchrun) starts join one gloo group only when told so:
+            # otherwise each trains alone on all the data and they race to write one folder.
             self.use_cpu = True
         super().__post_init__()
+
+
+def on_device(config, device: str):
+    """`config` training where `--device` says. TrainingArguments places itself on a GPU whenever
+    it sees one (its device is settled in `__post_init__`), so `--device cpu` on a GPU machine
+    rebuilds the config with `use_cpu`; auto and cuda leave that choice to it, and `accelerate
+    launch` assigns each process its own GPU."""
+    if device != "cpu" or config.use_cpu:
+        return config
+    return dataclasses.replace(config, use_cpu=True)

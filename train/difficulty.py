@@ -48,7 +48,7 @@ from ponder.infer.difficulty import (
 )
 from ponder.models import ModelArguments
 from ponder.tracking import configure_wandb, finish_wandb
-from ponder.train.defaults import SmallModelDefaults
+from ponder.train.defaults import SmallModelDefaults, on_device
 
 LABELS = ("bin", "level")
 
@@ -302,6 +302,7 @@ def collate(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
 
 def run(args: DifficultyArguments, config: DifficultyConfig) -> dict:
     """Train, save to `config.output_dir`, evaluate on held-out rows; returns the evaluation record."""
+    config = on_device(config, args.resolved_device())
     configure_wandb()
     train_rows, held_out = split_rows(args, config)
     model, tokenizer = build_model(args, config.num_bins)

@@ -36,7 +36,7 @@ from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import configure_wandb, finish_wandb
-from ponder.train.defaults import SmallModelDefaults
+from ponder.train.defaults import SmallModelDefaults, on_device
 
 # method -> (rows file in a `ponder data distill` folder, the columns its trainer reads)
 METHODS = {
@@ -273,6 +273,7 @@ def evaluate(args: DistillArguments, model, tokenizer, rows: Dataset) -> dict:
 
 def run(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict:
     """Train, save a loadable model folder in `config.output_dir`, evaluate; returns the record."""
+    config = on_device(config, args.resolved_device())
     configure_wandb()
     rows = load_rows(args.dataset, args.method)
     trainer, tokenizer = build_trainer(args, config, rows)

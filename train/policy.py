@@ -32,7 +32,7 @@ from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import configure_wandb, finish_wandb
-from ponder.train.defaults import SmallModelDefaults
+from ponder.train.defaults import SmallModelDefaults, on_device
 
 
 @dataclass
@@ -189,7 +189,9 @@ def to_sft_dataset(problems: list[Problem], system_prompt: str | None) -> Datase
 
 
 def run(args: PolicyArguments, config: PolicyConfig) -> dict:
-    """Train, save to `config.output_dir`, evaluate per level; returns the evaluation record."""
+    """Train, save to `config.output_dir`, evaluate per level; returns the evaluation record (without
+    levels on the processes other than the main one, which neither evaluate nor write)."""
+    config = on_device(config, args.resolved_device())
     configure_wandb()
     problems = load_training_problems(args)
     if args.model_name_or_path:
@@ -219,16 +221,19 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     model = trainer.model
     if args.use_peft:
         model = model.merge_and_unload()  # a plain folder that every command loads
-        if trainer.is_world_process_zero():
-            model.save_pretrained(config.output_dir)
     else:
-        trainer.save_model(config.output_dir)
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(config.output_dir)
+        trainer.save_model(config.output_dir)  # every process calls it (ZeRO-3 gathers); the main one writes
 
     record = {"parameters": model.num_parameters(), "train_s": round(train_s, 1), "args": asdict(args)}
+    # Under `accelerate launch` the other processes stop here: the folder, the evaluation and its
+    # record are written once, by the main process.
+    if not trainer.is_world_process_zero():
+        return record
+    if args.use_peft:
+        model.save_pretrained(config.output_dir)
+    tokenizer.save_pretrained(config.output_dir)
     held_out = args.evaluation_source()
-    if held_out is not None and trainer.accelerator.is_main_process:
+    if held_out is not None:
         backend = HFBackend(model.float(), tokenizer)
         scores = score_by_level(
             backend, tokenizer, held_out.load(), k=args.eval_k, system_prompt=args.system_prompt
@@ -236,10 +241,9 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
         print(format_table(scores))
         record["levels"] = [asdict(s) for s in scores]
     Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
-    if trainer.is_world_process_zero():
-        finish_wandb(
-            config.report_to, {f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", [])}
-        )
+    finish_wandb(
+        config.report_to, {f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", [])}
+    )
     return record
 
 

@@ -48,6 +48,7 @@ from ponder.data import DatasetError
 from ponder.data.stepwise import load_stepwise
 from ponder.infer.prm.token_cls import (
     VERDICT_ONLY,
+    encode_separator,
     prefix_lm_features,
     prefix_tokens,
     prompt_ids,
@@ -55,7 +56,7 @@ from ponder.infer.prm.token_cls import (
 )
 from ponder.models import ModelArguments
 from ponder.tracking import configure_wandb, finish_wandb
-from ponder.train.defaults import SmallModelDefaults
+from ponder.train.defaults import SmallModelDefaults, on_device
 
 IGNORE = -100.0
 HEADS = ("token-cls", "lm")
@@ -186,7 +187,7 @@ def tokenize_row(row: dict, tokenizer, config: PRMConfig) -> dict:
             f"row with prompt {row['prompt'][:40]!r}: {len(row['completions'])} completions but "
             f"{len(targets_per_step)} labels"
         )
-    separator = tokenizer.encode(config.step_separator, add_special_tokens=False)
+    separator = encode_separator(tokenizer, config.step_separator)
     ids = prompt_ids(tokenizer, row["prompt"], separator, config.separate_prompt, config.chat_template)
     targets = [IGNORE] * len(ids)
     next_tokens = [int(IGNORE)] * len(ids)
@@ -329,7 +330,7 @@ def step_features(
     step is the row's last."""
     from tqdm.auto import tqdm
 
-    separator = tokenizer.encode(config.step_separator, add_special_tokens=False)
+    separator = encode_separator(tokenizer, config.step_separator)
     device = next(model.parameters()).device
     questions = {p: i for i, p in enumerate(sorted(set(rows["prompt"])))}
     out: dict[str, list[torch.Tensor]] = {
@@ -432,6 +433,7 @@ def fit_score_weights(features: dict[str, torch.Tensor]) -> dict:
 
 def run(args: PRMArguments, config: PRMConfig) -> Path:
     """Train, save a folder that the `token-cls` scorer loads in `config.output_dir`; returns it."""
+    config = on_device(config, args.resolved_device())
     configure_wandb()
     model, tokenizer = build_model(args, config)
     rows = load_rows(args, config.soft_labels)
@@ -454,12 +456,17 @@ def run(args: PRMArguments, config: PRMConfig) -> Path:
         trainer.model = trainer.model.merge_and_unload()  # the token-cls scorer loads a plain model folder
     weights = None
     if config.likelihood_score:
+        # On every process, though only the main one writes the weights: under ZeRO-3 a forward
+        # pass gathers the sharded weights, which needs all of them.
         weights = fit_score_weights(
             step_features(trainer.model, tokenizer, held_out, config, verdict_ids(tokenizer, config))
         )
-        print(f"score weights, fitted on {len(held_out)} rows of held-out questions: {weights}", flush=True)
     trainer.save_model(config.output_dir)  # gathers ZeRO-3 shards; writes on the main process only
     if trainer.is_world_process_zero():
+        if weights:
+            print(
+                f"score weights, fitted on {len(held_out)} rows of held-out questions: {weights}", flush=True
+            )
         tokenizer.save_pretrained(config.output_dir)
         saved = {
             "step_separator": config.step_separator,

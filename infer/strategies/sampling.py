@@ -7,6 +7,8 @@ result for N uses the pool's first N samples, so one generation pass gives the w
 
 from __future__ import annotations
 
+import time
+
 from ponder.data import Problem
 from ponder.data.results import Compute, SearchResult, Trajectory
 
@@ -18,7 +20,9 @@ from .selection import SELECTORS
 def sample_pool(
     problems: list[Problem], n: int, ctx: SearchContext, temperature: float | None = None
 ) -> list[tuple[list[Trajectory], Compute]]:
-    """`n` scored solutions per problem, all problems in one backend call."""
+    """`n` scored solutions per problem, all problems in one backend call. The call's wall time
+    (generation and scoring) is shared evenly by the problems, as tree search shares its rounds'."""
+    start = time.time()
     temperature = ctx.temperature if temperature is None else temperature
     sampling = Sampling(temperature=temperature, top_p=ctx.top_p, max_tokens=ctx.max_tokens, seed=ctx.seed)
     generations = ctx.backend.generate([ctx.prompt(p.question) for p in problems], n, sampling)
@@ -31,6 +35,9 @@ def sample_pool(
         for t, scores in zip(scored, ctx.score(problem.question, [t.steps for t in scored], compute)):
             t.scores = scores
         pools.append((trajectories, compute))
+    wall = (time.time() - start) / max(1, len(problems))
+    for _, compute in pools:
+        compute.wall_s = wall
     return pools
 
 
