@@ -160,20 +160,25 @@ class HFBackend:
             self._next_prefixes[tuple(seq)] = kv
 
     def _finish(self, tokens: list[int], sampling: Sampling) -> Generation:
-        """Cut one row at its end of sequence or stop string and say why it ended."""
-        pad = self.tokenizer.pad_token_id
-        end = len(tokens)
-        for k, token in enumerate(tokens):
-            if token in self.eos_ids:
-                text = self.tokenizer.decode(tokens[:k], skip_special_tokens=True)
-                return Generation(text, k + 1, "eos")
-            if token == pad:  # generate pads a row after a stop string ends it
-                end = k
-                break
+        """Cut one row at its stop string or end of sequence and say why it ended.
+
+        generate pads a row once a stop string or an end of sequence ends it. Many chat models
+        (SmolLM2, Llama, Qwen) pad with their end-of-sequence token, so a padded row looks as if it
+        ended with one: a stop string in the text before it is what tells the two apart, since
+        generation never runs past a stop string. The stop string may end inside a token
+        (SmolLM2 writes " \\n\\n" and "\\n\\n\\n" as one token): the text is cut right after it,
+        and the token is counted.
+        """
+        end = next(
+            (k for k, t in enumerate(tokens) if t in self.eos_ids or t == self.tokenizer.pad_token_id),
+            len(tokens),
+        )
         text = self.tokenizer.decode(tokens[:end], skip_special_tokens=True)
         found = [(text.find(stop), stop) for stop in sampling.stop if stop in text]
         if found:
             at, stop = min(found)
             cut = at + len(stop) if sampling.include_stop_str_in_output else at
             return Generation(text[:cut], end, "stop")
+        if end < len(tokens) and tokens[end] in self.eos_ids:
+            return Generation(text, end + 1, "eos")
         return Generation(text, end, "length")

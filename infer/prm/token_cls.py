@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ponder.errors import ConfigError
 
+from ..backends.base import encode_prompt
 from .base import register
 from .model import ModelPRM, output_logits, token_id
 
@@ -33,6 +34,19 @@ if TYPE_CHECKING:  # torch loads when a PRM scores, not when the registry names 
     from transformers import PreTrainedModel
 
 TRL_STEP_SEPARATOR = "\n"
+
+
+def encode_separator(tokenizer, separator: str) -> list[int]:
+    """The step separator's token ids as they are between two steps, where a step follows it.
+
+    Each step and separator is encoded apart and the ids joined, so every label sits on a known
+    token. A BPE tokenizer may encode a separator alone differently from the same separator before
+    a word: SmolLM2's gives "\\n\\n" alone as one token, but as two newline tokens before the next
+    step, which is how the policy writes it. Encoded alone, the PRM would read its steps joined by
+    a token the policy never writes between them; a PRM started from the policy then judges text
+    unlike the policy's, and its LM likelihood is taken in a context it never learnt.
+    """
+    return encode_prompt(tokenizer, separator)
 
 
 def prompt_ids(
@@ -186,7 +200,7 @@ class TokenClassificationPRM(ModelPRM):
             ]
         self.weights = saved.get("score_weights", VERDICT_ONLY)
         self.steps_start = 0  # where the steps begin in `score`'s inputs (one question, one prompt)
-        self.separator_ids = self.tokenizer.encode(step_separator, add_special_tokens=False)
+        self.separator_ids = encode_separator(self.tokenizer, step_separator)
         if not self.separator_ids:
             raise ConfigError(f"step_separator: {step_separator!r} encodes to no tokens")
 
