@@ -54,3 +54,13 @@ def test_a_character_tokenizer_encodes_step_prompts_unchanged():
     for partial in ("", "1+2=3\n\n", "1+2=3\n\n3*4=12\n\n"):
         prompt = build_prompt(tokenizer, "1 +2 *4", None, partial)
         assert encode_prompt(tokenizer, prompt) == tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+
+def test_backend_options_carry_the_dtype_each_backend_takes():
+    """hf always gets a resolved dtype; vLLM keeps the checkpoint's unless --dtype names one."""
+    from ponder.infer.backends import model_options
+
+    auto = ModelArguments(model_name_or_path=str(SHIPPED_POLICY), device="cpu")
+    assert model_options("hf", auto)["dtype"] == "float32" and "dtype" not in model_options("vllm", auto)
+    chosen = ModelArguments(model_name_or_path=str(SHIPPED_POLICY), device="cpu", dtype="bfloat16")
+    assert model_options("vllm", chosen)["dtype"] == "bfloat16" == model_options("hf", chosen)["dtype"]

@@ -25,10 +25,13 @@ def load_backend(name: str, model: str, **kwargs) -> Backend:
 
 def model_options(name: str, model) -> dict:
     """What backend `name` takes from a command's ModelArguments `model`: where to run, whether
-    remote code may run, and for hf the dtype (vLLM keeps its own default, the checkpoint's)."""
+    remote code may run, and the dtype: for hf resolved (bf16 on a GPU, float32 on the CPU); vLLM
+    keeps its own default (the checkpoint's) unless `--dtype` names one."""
     options = {"trust_remote_code": model.trust_remote_code, "device": model.resolved_device()}
     if name == "hf":
         options["dtype"] = model.resolved_dtype()
+    elif model.dtype:
+        options["dtype"] = model.dtype
     return options
 
 
