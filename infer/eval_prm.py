@@ -35,6 +35,7 @@ from ponder.data.stepwise import detect_format, load_stepwise
 from ponder.data.worlds import WORLDS, step_checker
 from ponder.models import ModelArguments
 from ponder.plots import pyplot, save_figure
+from ponder.tracking import log_run
 
 from .prm import PRMS  # names only: a scorer imports torch when it is built
 
@@ -78,6 +79,10 @@ class EvalPRMArguments(SourceArguments, ModelArguments):
     output: str | None = field(
         default=None,
         metadata={"help": "JSON file for the scores (default: PRM_MODEL/eval_prm.json, else eval_prm.json)."},
+    )
+    wandb: bool = field(
+        default=True,
+        metadata={"help": "Log the table and the calibration plot to W&B (offline without an API key)."},
     )
 
     def __post_init__(self):
@@ -333,7 +338,16 @@ def run(args: EvalPRMArguments) -> list[PRMScores]:
     output.write_text(json.dumps({"args": asdict(args), "scores": [asdict(s) for s in table]}, indent=2))
     plot = plot_calibration(table, output.with_name(output.stem + "_calibration.png"))
     print(f"wrote {output} and {plot}")
+    if args.wandb:
+        log_to_wandb(table, plot, f"eval-prm {output.parent.name}/{output.stem}", asdict(args))
     return table
+
+
+def log_to_wandb(table: list[PRMScores], plot: Path, run_name: str, config: dict) -> None:
+    """The table (its calibration bins are in the plot), the overall row's metrics and the plot."""
+    rows = [{k: v for k, v in asdict(s).items() if k != "calibration"} for s in table]
+    overall = {k: v for k, v in rows[-1].items() if k != "group"}  # "all" when there are groups
+    log_run("eval-prm", run_name, config, {"prm/table": rows, "prm": overall}, images=[plot])
 
 
 def main(argv: list[str] | None = None) -> list[PRMScores]:

@@ -20,7 +20,7 @@ from ponder.config import ConfigError, parse_config
 from ponder.data import grade
 from ponder.data.results import SearchResult, read_results
 from ponder.plots import pyplot, save_figure
-from ponder.tracking import configure_wandb
+from ponder.tracking import log_run
 
 from .strategies.selection import SELECTORS
 
@@ -250,27 +250,37 @@ def plot(points: list[Point], out_dir: Path) -> list[Path]:
     return paths
 
 
-def log_to_wandb(points: list[Point], plots: list[Path], run_name: str) -> None:
-    import wandb
+def log_to_wandb(points: list[Point], plots: list[Path], run_name: str, config: dict) -> None:
+    """The table of every point, a curve per strategy (all levels) and the PNGs, as one W&B run."""
+    overall = sorted((p for p in points if p.level is None), key=lambda p: (p.strategy, p.n))
+    log_run(
+        "eval-search",
+        run_name,
+        config,
+        {"search/table": [asdict(p) for p in points]},
+        history=[
+            {f"search/{p.strategy}/{key}": getattr(p, key) for key in ("accuracy", "n", "tokens")}
+            for p in overall
+        ],
+        images=plots,
+    )
 
-    configure_wandb()
-    with wandb.init(job_type="eval-search", name=run_name, reinit="finish_previous") as run:
-        columns = list(asdict(points[0]))
-        run.log(
-            {"search/table": wandb.Table(columns=columns, data=[list(asdict(p).values()) for p in points])}
-        )
-        for strategy in sorted({p.strategy for p in points if p.level is None}):
-            for p in sorted(
-                (p for p in points if p.level is None and p.strategy == strategy), key=lambda p: p.n
-            ):
-                run.log(
-                    {
-                        f"search/{strategy}/accuracy": p.accuracy,
-                        f"search/{strategy}/n": p.n,
-                        f"search/{strategy}/tokens": p.tokens,
-                    }
-                )
-        run.log({f"plots/{path.stem}": wandb.Image(str(path)) for path in plots})
+
+def log_search(results_path: Path, config: dict) -> None:
+    """What a `ponder infer` run found, as one W&B run: per strategy and budget as run, accuracy and
+    mean policy tokens and FLOPs per problem, as a table and as a curve per strategy."""
+    points = direct_points(read_results(results_path))
+    folder = results_path.parent
+    log_run(
+        "infer",
+        f"infer {folder.parent.name}/{folder.name}",
+        config,
+        {"infer/table": [asdict(p) for p in points]},
+        history=[
+            {f"infer/{p.strategy}/{key}": getattr(p, key) for key in ("accuracy", "n", "tokens", "flops")}
+            for p in points
+        ],
+    )
 
 
 def run(args: EvalSearchArguments) -> list[Point]:
@@ -289,7 +299,7 @@ def run(args: EvalSearchArguments) -> list[Point]:
     plots = plot(points, out_dir)
     print(f"wrote {out_dir / 'summary.json'} and {', '.join(p.name for p in plots)}")
     if args.wandb:
-        log_to_wandb(points, plots, run_name=f"eval-{path.parent.name}")
+        log_to_wandb(points, plots, f"eval-{path.parent.name}", asdict(args))
     return points
 
 

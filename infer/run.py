@@ -50,6 +50,7 @@ NOT_SEARCH = {
     "lora_alpha",
     "lora_dropout",
     "lora_target_modules",
+    "wandb",
 }
 
 
@@ -149,6 +150,12 @@ class InferArguments(SourceArguments, ModelArguments):
     )
     output_dir: str = field(
         default="outputs/infer", metadata={"help": "Folder for results.jsonl; an existing one is resumed."}
+    )
+    wandb: bool = field(
+        default=True,
+        metadata={
+            "help": "Log accuracy, tokens and FLOPs per strategy and budget to W&B (offline without a key)."
+        },
     )
 
     def __post_init__(self):
@@ -319,6 +326,10 @@ def run(args: InferArguments) -> Path:
             sink.flush()
             bar.update(len(chunk))
     print(f"results: {results_path}")
+    if args.wandb:
+        from .eval_search import log_search
+
+        log_search(results_path, asdict(args))
     return results_path
 
 

@@ -5,6 +5,7 @@ import json
 import random
 
 import pytest
+from helpers.wandb_offline import finished_runs, history_keys, run_record
 
 from ponder.data.stepwise import load_stepwise
 from ponder.infer.eval_prm import auroc, main
@@ -63,6 +64,7 @@ def test_processbench_metric_with_known_predictions(shared_data, known_scorer, t
     raw = json.loads(path.read_text())
     known_scorer.labels = {(r["prompt"], tuple(r["completions"])): r["labels"] for r in load_stepwise(path)}
     known_scorer.rule = rule
+    before = set(finished_runs())
     table = main(
         [
             "--prm",
@@ -96,6 +98,10 @@ def test_processbench_metric_with_known_predictions(shared_data, known_scorer, t
         )
         assert sum(n for *_, n in scores.calibration) == scores.steps
         assert (tmp_path / "out_calibration.png").stat().st_size > 0
+        # logged to W&B: the table, the overall metrics and the calibration plot
+        (run,) = set(finished_runs()) - before
+        assert run_record(run).job_type == "eval-prm"
+        assert {"prm/table/_type", "prm/auroc", "prm/f1", "plots/out_calibration/_type"} <= history_keys(run)
     elif rule == "all-good":
         assert scores.within_auroc in (0.5, None)
     assert json.loads((tmp_path / "out.json").read_text())["scores"][0]["f1"] == pytest.approx(expected[2])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+from helpers.wandb_offline import finished_runs, history_keys, run_record
 
 from ponder.data.results import read_results
 from ponder.pipelines.quickstart import main
@@ -11,6 +14,7 @@ from ponder.pipelines.quickstart import main
 
 def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy):
     out = tmp_path / "qs"
+    before = set(finished_runs())
     # tiny_policy stands in for the larger reference policy (configs/train/policy_large.yaml):
     # the stage is the same
     summary = main(
@@ -104,3 +108,15 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
     assert json.loads((out / "summary.json").read_text())["distill"]["rounds"][1]["policy"].endswith(
         "round-1/policy"
     )
+    # every stage's W&B run, trainers' included, in the run's own group; the environment restored after
+    runs = sorted(set(finished_runs()) - before)
+    assert summary["wandb_group"].startswith("qs-") and f"`{summary['wandb_group']}`" in text
+    assert {run_record(run).run_group for run in runs} == {summary["wandb_group"]}
+    job_types = [run_record(run).job_type for run in runs]
+    assert {"infer", "eval-prm", "evolve", "quickstart"} <= set(job_types)
+    assert job_types.count("") >= 3  # the trainers' (PRM, difficulty predictor, SFT): no job type
+    (quickstart,) = [run for run in runs if run_record(run).job_type == "quickstart"]
+    keys = history_keys(quickstart)
+    assert {"levels/_type", "search/learned/_type", "routing/efficiency_oracle/ratio"} <= keys
+    assert {f"plots/{png.stem}/_type" for png in report.glob("*.png")} <= keys
+    assert "WANDB_RUN_GROUP" not in os.environ

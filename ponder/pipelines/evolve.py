@@ -15,7 +15,8 @@ Expert iteration with a process reward model. Round r starts from policy r-1 and
 Round 0 is the starting policy's evaluation, or what `round0_results` already hold of it (the
 quickstart passes its test-split searches, so round 0 is not searched twice). Every step writes
 into `output_dir/round-r/` and is skipped when its output exists, so a killed run goes on where it
-stopped. The end is a table and `rounds.png` of greedy and search accuracy per round.
+stopped. The end is a table and `rounds.png` of greedy and search accuracy per round, logged to
+W&B beside every stage's own run, all in one group (`wandb_group` in rounds.json).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 from ponder.config import from_yaml, parse_config, recipe
 from ponder.errors import ConfigError
 from ponder.models import SHIPPED_POLICY, check_model_name
+from ponder.tracking import log_run, new_group, wandb_scope
 
 EVAL_SEED = 1  # the held-out problems: never searched for training
 
@@ -119,6 +121,13 @@ class EvolveArguments:
     output_dir: str = field(
         default="outputs/evolve",
         metadata={"help": "Folder for every round's search, data, policy, PRM and evaluation."},
+    )
+    wandb: bool = field(
+        default=True,
+        metadata={
+            "help": "Log every stage and the rounds to W&B, in one group (offline without an API key); "
+            "false logs none."
+        },
     )
 
     def __post_init__(self):
@@ -296,7 +305,14 @@ def run_round(
 
 
 def run(args: EvolveArguments) -> list[dict]:
-    """Every round; one record per round (round 0 first): policy, greedy and search accuracy, timings."""
+    """Every round; one record per round (round 0 first): policy, greedy and search accuracy, timings.
+    Every stage's W&B run and the rounds' own go in one group (the quickstart's when it runs this)."""
+    group = new_group(args.output_dir)
+    with wandb_scope(group, enabled=args.wandb):
+        return evolve_rounds(args, group if args.wandb else None)
+
+
+def evolve_rounds(args: EvolveArguments, group: str | None) -> list[dict]:
     from ponder.pipelines.report import plot_rounds
 
     out = Path(args.output_dir)
@@ -319,10 +335,21 @@ def run(args: EvolveArguments) -> list[dict]:
                 **times,
             }
         )
-    (out / "rounds.json").write_text(json.dumps({"rounds": rounds, "args": asdict(args)}, indent=2))
-    plot_rounds(rounds, out / "rounds.png")
+    (out / "rounds.json").write_text(
+        json.dumps({"rounds": rounds, "wandb_group": group, "args": asdict(args)}, indent=2)
+    )
+    plot = plot_rounds(rounds, out / "rounds.png")
     print(format_rounds(rounds))
-    print(f"wrote {out / 'rounds.json'} and {out / 'rounds.png'}")
+    print(f"wrote {out / 'rounds.json'} and {plot}")
+    if args.wandb:
+        log_run(
+            "evolve",
+            f"evolve {out.name}",
+            asdict(args),
+            {"evolve/rounds": rounds},
+            history=[{f"evolve/{k}": v for k, v in r.items() if isinstance(v, (int, float))} for r in rounds],
+            images=[plot],
+        )
     return rounds
 
 

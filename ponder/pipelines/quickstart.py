@@ -9,7 +9,8 @@ policy's pass rate, train a difficulty predictor on the question alone, fit the 
 router, and run compute-optimal search on the test split (oracle and predicted bins, even and
 uneven budgets) beside weighted best-of-N with the oracle PRM; distil one round of search back into
 the policy and evaluate it again; and write `output_dir/report/` (report.md and PNG plots).
-Each stage writes into `output_dir`; labelling and search resume where a killed run stopped.
+Each stage writes into `output_dir`; labelling and search resume where a killed run stopped. Each
+stage logs to W&B, all in one group per run, with the summary and the report's plots.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from ponder.config import from_yaml, load_yaml, parse_config, recipe
 from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
+from ponder.tracking import log_run, new_group, wandb_scope
 
 
 @dataclass
@@ -100,6 +102,13 @@ class QuickstartArguments:
         default=32,
         metadata={"help": "Largest N of the best-of-N family on the test split (for the efficiency ratio)."},
     )
+    wandb: bool = field(
+        default=True,
+        metadata={
+            "help": "Log every stage, the summary and the report's plots to W&B, in one group per run "
+            "(offline without an API key); false logs none."
+        },
+    )
 
 
 def _stage(number: int, text: str) -> None:
@@ -117,7 +126,15 @@ def search_points(folder: Path) -> list[dict]:
 
 
 def run(args: QuickstartArguments) -> dict:
-    """Every stage; the summary (also written to `output_dir/summary.json`, beside the report)."""
+    """Every stage; the summary (also written to `output_dir/summary.json`, beside the report).
+    Every stage's W&B run, trainers' included, goes in one group unique to this run (`wandb_group`
+    in the summary), so the run's stages sit on one dashboard."""
+    group = new_group(args.output_dir)
+    with wandb_scope(group, enabled=args.wandb):
+        return run_stages(args, group if args.wandb else None)
+
+
+def run_stages(args: QuickstartArguments, group: str | None) -> dict:
     from ponder.infer.eval_policy import EvalArguments
     from ponder.infer.eval_policy import run as eval_policy
     from ponder.infer.eval_prm import EvalPRMArguments
@@ -306,11 +323,21 @@ def run(args: QuickstartArguments) -> dict:
         "routing": routing,
         "distill": distill,
         **timings,
+        "wandb_group": group,
         "args": asdict(args),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {out / 'summary.json'}")
-    report(ReportArguments(run_dir=str(out)))
+    report_dir = report(ReportArguments(run_dir=str(out))).parent
+    if args.wandb:
+        results = {k: v for k, v in summary.items() if k != "args"}
+        log_run(
+            "quickstart",
+            f"quickstart {out.name}",
+            asdict(args),
+            results,
+            images=sorted(report_dir.glob("*.png")),
+        )
     return summary
 
 

@@ -124,6 +124,8 @@ def run(args: ReportArguments) -> Path:
         plot_rounds(rounds, out / "distill_rounds.png")
 
     lines = ["# ponder quickstart report", "", f"Policy: `{summary['policy']}`.", ""]
+    if summary.get("wandb_group"):
+        lines += [f"W&B group of every stage's run: `{summary['wandb_group']}`.", ""]
     lines += ["## Policy alone (held-out problems)", "", "| level | greedy | pass@k |", "| --- | --- | --- |"]
     lines += [
         f"| {r['level']} | {_pct(r['greedy'])} | {_pct(r['pass_at_k'])} (k={r['k']}) |"

@@ -77,7 +77,8 @@ def logged_keys(path: str | Path, record_type: str) -> set[str]:
 
 
 def config_keys(path: str | Path) -> set[str]:
-    return logged_keys(path, "config")
+    """Keys of the config given to `wandb.init` (in the run record) and of every later update."""
+    return logged_keys(path, "config") | {item.key for item in run_record(path).config.update}
 
 
 def history_keys(path: str | Path) -> set[str]:
@@ -85,4 +86,9 @@ def history_keys(path: str | Path) -> set[str]:
 
 
 def run_project(path: str | Path) -> str:
-    return next(r.run.project for r in records(path) if r.WhichOneof("record_type") == "run")
+    return run_record(path).project
+
+
+def run_record(path: str | Path) -> pb.RunRecord:
+    """The run's own record: its project, run_group, job_type and display_name."""
+    return next(r.run for r in records(path) if r.WhichOneof("record_type") == "run")
