@@ -14,7 +14,9 @@ MATH, and the last step ends with `\\boxed{answer}`::
 
 Five levels raise the number of operations, the operand sizes and the operator mix together, so
 that a tiny policy is reliable on level 1 and mostly wrong on level 5, while sampling still finds
-correct chains there: the room that test-time search needs.
+correct chains there: the room that test-time search needs. Levels 1 and 2 hold only 126 and 5,343
+distinct questions (`question_space`), too few to hold questions out: `ponder.data.splits` reports
+them apart and says why they are not widened yet.
 
 `check_steps` verifies each step exactly against the question (operator, operands, chaining,
 arithmetic), which is the oracle PRM that learned PRMs are measured against.
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from .answers import STEP_SEPARATOR, extract_boxed
 from .problem import Problem
@@ -60,6 +64,51 @@ def apply(value: int, op: str, operand: int) -> int:
     if op == "*":
         return value * operand
     raise ValueError(f"unknown operator {op!r}")
+
+
+def _operations(level: Level) -> list[tuple[str, int]]:
+    """Every (operator, operand) a level may draw, before the value range is checked."""
+    additive = [(op, n) for op in "+-" for n in range(1, level.operand_max + 1)]
+    return additive + [("*", n) for n in range(2, level.mul_max + 1)]
+
+
+@cache
+def question_space(level: int) -> int:
+    """How many distinct questions `level` can generate, counted exactly.
+
+    A question is its start value and operations, and distinct sequences are distinct texts, so
+    this counts the sequences whose every intermediate value stays within 0..value_max: a count of
+    ways to reach each value after each operation, not a listing (level 5 has about 3e15).
+    """
+    spec = LEVELS[level]
+    ways = dict.fromkeys(range(1, spec.start_max + 1), 1)
+    for _ in range(spec.n_ops):
+        after: dict[int, int] = {}
+        for value, count in ways.items():
+            for op, operand in _operations(spec):
+                result = apply(value, op, operand)
+                if 0 <= result <= spec.value_max:
+                    after[result] = after.get(result, 0) + count
+        ways = after
+    return sum(ways.values())
+
+
+def questions(level: int) -> Iterator[str]:
+    """Every question of `level` (only sensible where `question_space(level)` is small)."""
+    spec = LEVELS[level]
+
+    def extend(value: int, operations: list[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
+        if len(operations) == spec.n_ops:
+            yield operations
+            return
+        for op, operand in _operations(spec):
+            result = apply(value, op, operand)
+            if 0 <= result <= spec.value_max:
+                yield from extend(result, operations + [(op, operand)])
+
+    for start in range(1, spec.start_max + 1):
+        for operations in extend(start, []):
+            yield format_question(start, operations)
 
 
 def _draw_operation(rng: random.Random, level: Level, value: int) -> tuple[str, int]:

@@ -1,4 +1,8 @@
-"""`ponder data arithworld`: write generated ArithWorld problems to a jsonl file."""
+"""`ponder data arithworld`: write generated ArithWorld problems of one split to a jsonl file.
+
+Levels whose question space is small repeat questions within a split; the command says how many
+distinct questions each such level's problems hold (`ponder.data.splits`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from pathlib import Path
 from ponder.config import parse_config
 from ponder.errors import ConfigError
 
-from .arithworld import LEVELS, generate_problems
+from .arithworld import LEVELS
 from .loaders import load_problems, save_problems
+from .splits import ALL, SPLITS, check_split, distinct_by_level, generate_split, small_levels
 
 
 @dataclass
@@ -22,12 +27,19 @@ class ArithWorldArguments:
     levels: list[int] = field(
         default_factory=lambda: sorted(LEVELS), metadata={"help": "Levels to generate (1-5)."}
     )
+    split: str = field(
+        default="test",
+        metadata={
+            "help": f"Which part of the question space ({', '.join((*SPLITS, ALL))}): test for the "
+            "numbers we report, dev for tuning, train for training."
+        },
+    )
     seed: int = field(default=0, metadata={"help": "Random seed; the same seed gives the same problems."})
     exclude: str | None = field(
         default=None,
         metadata={
-            "help": "jsonl/json problems whose questions are left out, so that this split is disjoint "
-            "from that one (e.g. validation from test)."
+            "help": "jsonl/json problems whose questions are left out (splits are disjoint already; "
+            "this is for files from elsewhere)."
         },
     )
 
@@ -37,11 +49,12 @@ class ArithWorldArguments:
         bad = [level for level in self.levels if level not in LEVELS]
         if bad:
             raise ConfigError(f"levels: unknown level(s) {bad}; expected values in {sorted(LEVELS)}")
+        check_split(self.split)
 
 
 def run(args: ArithWorldArguments) -> Path:
     """Generate the problems, leave out those whose questions `exclude` holds, write them; the file."""
-    problems = generate_problems(args.n_per_level, args.levels, args.seed)
+    problems = generate_split("arithworld", args.split, args.n_per_level, args.seed, args.levels)
     dropped = 0
     if args.exclude:
         taken = {p.question for p in load_problems(args.exclude)}
@@ -53,6 +66,9 @@ def run(args: ArithWorldArguments) -> Path:
         f"wrote {len(problems)} problems to {args.output}"
         + (f" ({dropped} left out: their questions are in {args.exclude})" if args.exclude else "")
     )
+    distinct = distinct_by_level(problems)
+    for level in sorted(set(args.levels) & set(small_levels("arithworld"))):
+        print(f"level {level}: {distinct.get(level, 0)} distinct questions (a small level, reported apart)")
     return output
 
 

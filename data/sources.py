@@ -1,9 +1,11 @@
 """Where a command's problems come from: one arguments type, shared by every command that reads problems.
 
-A source is a generated world (`arithworld`: `per_level` problems per level from `seed`), a
-jsonl/json file, or a hub dataset (`split`). Commands inherit `SourceArguments`, so `--dataset`,
-`--split`, `--limit`, `--seed` and `--per_level` mean the same everywhere, and every command
-loads its problems with the same `load()`.
+A source is a generated world (`arithworld`: `per_level` problems per level of one `split` from
+`seed`), a jsonl/json file, or a hub dataset (`split`). Commands inherit `SourceArguments`, so
+`--dataset`, `--split`, `--limit`, `--seed` and `--per_level` mean the same everywhere, and every
+command loads its problems with the same `load()`. A world's split is a bucket of its question
+space (`ponder.data.splits`): "test" by default, as for a hub dataset, so that what a command
+evaluates is held out of every training set; training commands default to "train".
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ponder.errors import ConfigError
 
 from .loaders import load_problems
 from .problem import Problem
+from .splits import ALL, SPLITS, check_split, generate_split
 from .worlds import WORLDS, World
 
 
@@ -25,7 +28,13 @@ class SourceArguments:
             "help": f"A generated world ({', '.join(WORLDS)}), a jsonl/json file, or a hub dataset name."
         },
     )
-    split: str = field(default="test", metadata={"help": "Split to load when `dataset` is a hub name."})
+    split: str = field(
+        default="test",
+        metadata={
+            "help": f"A hub dataset's split, or a generated world's ({', '.join((*SPLITS, ALL))}): test for "
+            "the numbers we report, dev for tuning, train for training."
+        },
+    )
     limit: int | None = field(default=None, metadata={"help": "Only the first this many problems."})
     seed: int = field(
         default=1,
@@ -41,6 +50,8 @@ class SourceArguments:
             raise ConfigError(f"limit: must be >= 1, got {self.limit}")
         if self.per_level < 1:
             raise ConfigError(f"per_level: must be >= 1, got {self.per_level}")
+        if self.generated_world:
+            check_split(self.split)
 
     @property
     def generated_world(self) -> World | None:
@@ -52,11 +63,10 @@ class SourceArguments:
         return SourceArguments(**{f.name: getattr(self, f.name) for f in fields(SourceArguments)})
 
     def load(self) -> list[Problem]:
-        """The problems: generated for a world, read from the file or hub dataset otherwise."""
-        world = self.generated_world
+        """The problems: generated for a world (of its split), read from the file or hub dataset otherwise."""
         problems = (
-            world.generate(self.per_level, self.seed)
-            if world
+            generate_split(self.dataset, self.split, self.per_level, self.seed)
+            if self.generated_world
             else load_problems(self.dataset, split=self.split)
         )
         return problems[: self.limit] if self.limit else problems

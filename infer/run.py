@@ -300,16 +300,27 @@ def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchConte
     return rows
 
 
+def check_same_problems(earlier: list[SearchResult], problems: list[Problem], output_dir: str) -> None:
+    """A resumed folder must hold results of these very problems: the same id with another
+    reference answer means the source now generates other questions under the old ids (a folder
+    written before generated worlds were split into train/dev/test), which the config hash cannot see."""
+    answers = {p.id: p.answer for p in problems}
+    for row in earlier:
+        if row.problem_id in answers and answers[row.problem_id] != row.reference:
+            raise ConfigError(
+                f"output_dir: {output_dir} holds results for another problem {row.problem_id} (reference "
+                f"{row.reference!r}, now {answers[row.problem_id]!r}); use another folder"
+            )
+
+
 def run(args: InferArguments) -> Path:
     """Search every problem of this shard with every strategy and budget; the results file."""
     args.require_model()
     problems = args.load()[args.shard_index :: args.shard_count]
     results_path, digest = open_output(args.output_dir, "results.jsonl", asdict(args), args.search_config())
-    done = (
-        {(r.problem_id, r.strategy, r.n) for r in read_results(results_path)}
-        if results_path.exists()
-        else set()
-    )
+    earlier = read_results(results_path) if results_path.exists() else []
+    check_same_problems(earlier, problems, args.output_dir)
+    done = {(r.problem_id, r.strategy, r.n) for r in earlier}
     ctx = build_context(args)
     wanted = {(s, n) for s in args.strategies for n in STRATEGIES[s].budgets(args.budgets)}
     with results_path.open("a") as sink, tqdm(total=len(problems), desc="infer") as bar:

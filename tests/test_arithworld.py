@@ -88,21 +88,30 @@ def test_char_tokenizer_round_trips_and_formats_chat(tmp_path):
     assert loaded.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True) == prompt
 
 
-def test_the_arithworld_command_writes_a_split_disjoint_from_another(tmp_path, capsys):
+def test_the_arithworld_command_writes_one_split_and_leaves_out_another_files_questions(tmp_path, capsys):
     from ponder.cli import main as ponder
     from ponder.data.cli import ArithWorldArguments, run
     from ponder.data.loaders import load_problems
+    from ponder.data.splits import split_of
 
     test = run(ArithWorldArguments(output=str(tmp_path / "test.jsonl"), n_per_level=20, seed=1))
-    validation = run(
+    dev = run(ArithWorldArguments(output=str(tmp_path / "dev.jsonl"), n_per_level=20, split="dev", seed=1))
+    test_problems, dev_problems = load_problems(test), load_problems(dev)
+    assert len(test_problems) == len(dev_problems) == 100
+    assert {split_of(p.question) for p in test_problems} == {"test"}
+    assert not {p.question for p in test_problems} & {p.question for p in dev_problems}
+    # level 1 has about a dozen test questions: the command says how few stand behind its 20 problems
+    out = capsys.readouterr().out
+    assert "level 1: " in out and "distinct questions (a small level, reported apart)" in out
+    # --exclude drops another file's questions: another seed's level-1 test problems mostly repeat them
+    again = run(
         ArithWorldArguments(
-            output=str(tmp_path / "val.jsonl"), n_per_level=20, levels=[1], seed=3, exclude=str(test)
+            output=str(tmp_path / "again.jsonl"), n_per_level=20, levels=[1], seed=3, exclude=str(test)
         )
     )
-    taken = {p.question for p in load_problems(test)}
-    kept = load_problems(validation)
-    assert len(load_problems(test)) == 100 and kept and all(p.level == 1 for p in kept)
-    assert not taken & {p.question for p in kept}
+    kept = load_problems(again)
+    assert kept and not {p.question for p in kept} & {p.question for p in test_problems}
+    assert f"({20 - len(kept)} left out" in capsys.readouterr().out
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         ponder(["data", "arithworld", "--levels", "7", "--output", str(tmp_path / "bad.jsonl")])

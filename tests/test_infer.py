@@ -9,6 +9,7 @@ from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.eval_policy import EvalArguments, run
 from ponder.infer.prompts import build_prompt
+from ponder.models import SHIPPED_POLICY
 
 pytestmark = pytest.mark.slow
 
@@ -63,3 +64,29 @@ def test_prefix_cache_continues_steps_exactly_like_a_fresh_encode(tiny_policy):
     assert len(cached._prefixes) == sum(g[0].finish_reason == "stop" for g in a)
     cached.reset_prefix_cache()
     assert not cached._prefixes
+
+
+def test_a_folder_of_other_problems_under_the_same_ids_is_not_resumed(tmp_path):
+    """The config hash cannot see a generator that now draws other questions under the old ids."""
+    from ponder.config import ConfigError
+    from ponder.infer.run import InferArguments
+    from ponder.infer.run import run as infer
+
+    args = InferArguments(
+        model_name_or_path=str(SHIPPED_POLICY),
+        per_level=1,
+        strategies=["greedy"],
+        budgets=[1],
+        wandb=False,
+        output_dir=str(tmp_path),
+    )
+    results = infer(args)
+    rows = results.read_text().splitlines()
+    assert len(rows) == 5
+    infer(args)  # the same problems: resumed, nothing added
+    assert results.read_text().splitlines() == rows
+    stale = json.loads(rows[2])
+    stale["reference"] = "not " + stale["reference"]
+    results.write_text("\n".join([*rows[:2], json.dumps(stale), *rows[3:]]) + "\n")
+    with pytest.raises(ConfigError, match=f"output_dir: .* {stale['problem_id']}"):
+        infer(args)

@@ -156,9 +156,12 @@ def test_a_source_loads_a_file_or_generates_a_world(tmp_path: Path) -> None:
     save_problems(problems, path)
     assert SourceArguments(dataset=str(path), limit=2).load() == problems[:2]
     assert SourceArguments(dataset=str(path)).generated_world is None
-    world = SourceArguments(per_level=3, seed=5)
+    world = SourceArguments(per_level=3, seed=5, split="all")  # "all": the unsplit generator
     assert world.generated_world is not None and world.load() == problems
-    recorded = {"dataset": "arithworld", "per_level": 3, "seed": 5, "model": "ignored"}
+    recorded = {"dataset": "arithworld", "split": "all", "per_level": 3, "seed": 5, "model": "ignored"}
     assert source_from_config(recorded).load() == problems
+    with pytest.raises(ConfigError, match="split: a generated world's split is one of train, dev, test, all"):
+        SourceArguments(split="validation")
+    assert SourceArguments(dataset=str(path), split="validation").split == "validation"  # a hub's own
     with pytest.raises(ConfigError, match="limit: must be >= 1"):
         SourceArguments(limit=0)

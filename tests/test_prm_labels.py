@@ -51,7 +51,7 @@ def test_rows_are_trl_stepwise_with_monte_carlo_labels(labelled):
     assert rows and {r["problem_id"] for r in rows} <= {
         f"arithworld-L{lv}-{i}" for lv in range(1, 6) for i in range(3)
     }
-    answers = {p.id: p.answer for p in SourceArguments(per_level=3, seed=2).load()}
+    answers = {p.id: p.answer for p in SourceArguments(per_level=3, seed=2, split="train").load()}
     values = {}
     for row in rows:
         assert len(row["completions"]) == len(row["labels"]) == len(row["soft_labels"]) >= 1
@@ -78,7 +78,7 @@ def test_an_interrupted_run_resumes_to_the_same_labels(labelled, tmp_path):
     assert len(chunks) == 4  # 15 problems in chunks of 4
     # the state a kill leaves mid-chunk: two chunks recorded, the third's rows half written
     lines = full.splitlines(keepends=True)
-    first_eight = {p.id for p in SourceArguments(per_level=3, seed=2).load()[:8]}
+    first_eight = {p.id for p in SourceArguments(per_level=3, seed=2, split="train").load()[:8]}
     first_two = sum(1 for line in lines if json.loads(line)["problem_id"] in first_eight)
     (tmp_path / "labels.jsonl").write_text("".join(lines[: first_two + 1]) + lines[first_two + 1][:20])
     (tmp_path / "chunks_done.txt").write_text("0\n4\n")

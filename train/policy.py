@@ -7,13 +7,16 @@ With no `model_name_or_path`, a small `LlamaForCausalLM` is built from the size 
 character-level tokenizer, so the checkpoint is a real Llama that transformers, vLLM, TRL and
 PEFT load like any other. With `use_peft`, a LoRA adapter is trained and merged into the saved
 folder. When the problems come from a generated world, it reports greedy accuracy (and pass@k)
-per level on held-out problems of the same world after training (seed `problem_seed + 1`) and
-writes them, with the training time, to `eval_results.json` in the output folder.
+per level on held-out problems of the same world after training (its test split, seed
+`problem_seed + 1`) and writes them, with the training time, to `eval_results.json` in the output
+folder. A world's training problems come from its train split (`ponder.data.splits`), so no test
+question is trained on; `recipe_training_questions` rebuilds what a shipped checkpoint trained on.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,10 +26,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
-from ponder.config import ConfigError, parse_config
+from ponder.config import ConfigError, load_yaml, parse_config
 from ponder.data import Problem
 from ponder.data.chartok import build_char_tokenizer
 from ponder.data.sources import SourceArguments
+from ponder.data.splits import ALL, SPLITS, check_split
 from ponder.data.worlds import WORLDS
 from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
@@ -52,7 +56,8 @@ class PolicyArguments(ModelArguments):
         },
     )
     dataset_split: str = field(
-        default="train", metadata={"help": "Split to load when `dataset` is a hub name."}
+        default="train",
+        metadata={"help": f"A hub dataset's split, or a generated world's ({', '.join((*SPLITS, ALL))})."},
     )
     train_size: int = field(
         default=200_000,
@@ -89,6 +94,8 @@ class PolicyArguments(ModelArguments):
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.dataset in WORLDS:
+            check_split(self.dataset_split, "dataset_split")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
@@ -104,11 +111,12 @@ class PolicyArguments(ModelArguments):
         return source
 
     def evaluation_source(self) -> SourceArguments | None:
-        """Held-out problems of the same world (seed `problem_seed + 1`); None for a file or hub dataset."""
+        """Held-out problems of the same world (its test split, seed `problem_seed + 1`); None for a
+        file or hub dataset."""
         source = self.training_source()
         if not source.generated_world:
             return None
-        source.seed, source.per_level = self.problem_seed + 1, self.eval_per_level
+        source.split, source.seed, source.per_level = "test", self.problem_seed + 1, self.eval_per_level
         return source
 
 
@@ -174,6 +182,64 @@ def load_training_problems(args: PolicyArguments) -> list[Problem]:
             f"{args.dataset}: {len(missing)} rows have no solution to train on (first: {missing[0]})"
         )
     return problems
+
+
+# Recipes name their files (configs, a checkpoint to start from) from the repository root.
+SOURCE_TREE = Path(__file__).resolve().parents[1]
+PATH_OPTIONS = ("--config", "--model_name_or_path", "--model")
+
+
+def recipe_training_questions(checkpoint: str | Path) -> set[str]:
+    """Every question a checkpoint was trained on, rebuilt from its `recipe.yaml`.
+
+    The recipe holds the `ponder train policy` command that made the checkpoint (`command`), or the
+    commands run one after another (`commands`); each is parsed as it was run and its training
+    problems are generated again. A command that starts from a checkpoint with a recipe adds that
+    checkpoint's questions (one that starts from an earlier command's output adds nothing more). A
+    recipe without `splits: true` was run before splits existed, when a world's training problems
+    came from its whole question space, so its commands are rebuilt with `--dataset_split all`
+    unless they name a split. Paths are read from the working directory, else from the repository
+    root.
+    """
+    path = Path(checkpoint) / "recipe.yaml"
+    spec = load_yaml(path)
+    commands = spec.get("commands") or ([spec["command"]] if "command" in spec else [])
+    if not commands:
+        raise ConfigError(f"{path}: no `command` or `commands` to rebuild the training data from")
+    questions: set[str] = set()
+    outputs = set()  # what the earlier commands wrote (gone now; their questions are counted)
+    for command in commands:
+        argv = shlex.split(command)
+        if argv[:3] != ["ponder", "train", "policy"]:
+            raise ConfigError(f"{path}: not a `ponder train policy` command: {command}")
+        argv = [_from_tree(a) if i and argv[i - 1] in PATH_OPTIONS else a for i, a in enumerate(argv)][3:]
+        argv = _without_values(argv, outputs)
+        if not spec.get("splits") and "--dataset_split" not in argv:
+            argv += ["--dataset_split", ALL]
+        args, config = parse_config((PolicyArguments, PolicyConfig), argv, prog=f"{path} command")
+        start = args.model_name_or_path
+        if start and (Path(start) / "recipe.yaml").is_file():
+            questions |= recipe_training_questions(start)
+        questions |= {p.question for p in args.training_source().load()}
+        outputs.add(config.output_dir)
+    return questions
+
+
+def _without_values(argv: list[str], values: set[str]) -> list[str]:
+    """`argv` less every `--option value` pair whose value is in `values`."""
+    kept: list[str] = []
+    for arg in argv:
+        if arg in values and kept and kept[-1].startswith("--"):
+            kept.pop()
+        else:
+            kept.append(arg)
+    return kept
+
+
+def _from_tree(name: str) -> str:
+    """`name`, or the same relative path under the repository root when only that exists."""
+    tree = SOURCE_TREE / name
+    return str(tree) if not Path(name).is_absolute() and not Path(name).exists() and tree.exists() else name
 
 
 def to_sft_dataset(problems: list[Problem], system_prompt: str | None) -> Dataset:

@@ -54,7 +54,10 @@ class LabelArguments(SourceArguments, ModelArguments):
             "aliases": ["--model"],
         },
     )
-    split: str = field(default="train", metadata={"help": "Split to load when `dataset` is a hub name."})
+    split: str = field(
+        default="train",
+        metadata={"help": "A hub dataset's split, or a generated world's (train: never a test question)."},
+    )
     per_level: int = field(default=200, metadata={"help": "Generated worlds: problems per level."})
     seed: int = field(
         default=2,

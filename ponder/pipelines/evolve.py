@@ -250,6 +250,7 @@ def run_round(
             strategies=[args.search_strategy],
             budgets=[args.budget],
             per_level=args.train_per_level,
+            split="train",  # distilled from: never a test or dev question
             seed=args.train_seed + r - 1,
             output_dir=str(folder / "search"),
         )

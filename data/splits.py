@@ -1,0 +1,115 @@
+"""Train, dev and test splits of a generated world, fixed by each question's text.
+
+A world generates problems by seed, so two seeds can draw the same question, and a seed says
+nothing about which questions another command trained on. Splits are therefore a partition of the
+world's question space, by a stable hash of the question text: about 10% of all questions are
+"test", 10% "dev" and the rest "train", whatever the seed, the size or the command. A command
+draws from the world's generator and keeps the questions of its split, so the test questions are
+out of every training set by construction, for every seed and size. Training commands read
+"train", tuning (router validation, recipe choices) reads "dev", the numbers we report read "test".
+"all" is the whole question space, unsplit: what every command drew before splits existed, kept to
+rebuild the training data of checkpoints trained then.
+
+Small levels. A level with fewer than `MIN_QUESTIONS` distinct questions (ArithWorld's levels 1
+and 2: 126 and 5,343) cannot hold questions out in any useful way: its test bucket holds about a
+tenth of them, so a test set of 100 problems per level repeats a dozen questions, and a policy
+trained before splits has seen all of them. These levels are not widened here, because the shipped
+checkpoints were trained on them as they are (the size-ladder issue retrains them on wider
+levels); benchmarks and reports list them apart (`small_levels`) and show how few distinct
+questions stand behind their numbers (`distinct_by_level`, `split_space`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Iterable
+from functools import cache
+
+from ponder.errors import ConfigError
+
+from .problem import Problem
+from .worlds import WORLDS
+
+SPLITS = ("train", "dev", "test")
+ALL = "all"  # the unsplit question space
+# Shares in percent of the question space; train takes the rest.
+TEST_PERCENT, DEV_PERCENT = 10, 10
+# A level with fewer distinct questions than this is reported apart (see the module docstring).
+MIN_QUESTIONS = 10_000
+
+
+def split_of(question: str) -> str:
+    """The split `question` belongs to: a hash of its text, the same on every machine and run."""
+    bucket = int.from_bytes(hashlib.sha256(question.encode("utf-8")).digest()[:8], "big") % 100
+    if bucket < TEST_PERCENT:
+        return "test"
+    return "dev" if bucket < TEST_PERCENT + DEV_PERCENT else "train"
+
+
+def check_split(split: str, key: str = "split") -> None:
+    """ConfigError naming `key` unless `split` is a world's split (or "all")."""
+    if split not in (*SPLITS, ALL):
+        raise ConfigError(
+            f"{key}: a generated world's split is one of {', '.join((*SPLITS, ALL))}, got '{split}'"
+        )
+
+
+def small_levels(world: str) -> list[int]:
+    """The levels of `world` with fewer than MIN_QUESTIONS distinct questions, reported apart."""
+    spec = WORLDS.get(world)
+    return [level for level in spec.levels if spec.question_space(level) < MIN_QUESTIONS]
+
+
+@cache
+def split_space(world: str, level: int, split: str) -> int:
+    """Distinct questions of a small `level` that `split` holds, by listing them all (small levels only)."""
+    if level not in small_levels(world):
+        raise ValueError(f"{world} level {level} has too many questions to list; use question_space")
+    listed = WORLDS.get(world).questions(level)
+    return sum(1 for q in listed if split == ALL or split_of(q) == split)
+
+
+def generate_split(
+    world: str, split: str, per_level: int, seed: int, levels: list[int] | None = None
+) -> list[Problem]:
+    """`per_level` problems of each level, all of `split`, deterministic in `seed` (levels interleaved).
+
+    One random stream draws problem after problem and keeps those of `split`, so a smaller
+    `per_level` gives a prefix of a larger one, and "all" gives the world's unsplit generator.
+    Ids (`<world>-L<level>-<index>`) are unique within one split's problems. A small level's
+    problems repeat questions; a split of it that holds none is an error.
+    """
+    check_split(split)
+    spec = WORLDS.get(world)
+    levels = levels or list(spec.levels)
+    unknown = [level for level in levels if level not in spec.levels]
+    if unknown:
+        raise ConfigError(f"levels: unknown {world} level(s) {unknown}; expected one of {list(spec.levels)}")
+    small = set(levels) & set(small_levels(world))
+    empty = [level for level in small if not split_space(world, level, split)]
+    if empty:
+        raise ConfigError(f"split: {world} level(s) {sorted(empty)} hold no '{split}' question")
+    rng = random.Random(seed)
+    problems = []
+    for index in range(per_level):
+        for level in levels:
+            problem = spec.draw(level, rng, index)
+            while split != ALL and split_of(problem.question) != split:
+                problem = spec.draw(level, rng, index)
+            problems.append(problem)
+    return problems
+
+
+def distinct_by_level(problems: Iterable[Problem]) -> dict[int | None, int]:
+    """How many distinct questions stand behind each level's problems (fewer than the problems
+    where a small level repeats them)."""
+    return dict(Counter(level for level, _ in {(p.level, p.question) for p in problems}))
+
+
+def train_test_overlap(test_questions: Iterable[str], training_questions: Iterable[str]) -> int:
+    """How many test problems (counted with repeats) ask a question that the training data holds;
+    a benchmark reports it, and it must be 0."""
+    seen = set(training_questions)
+    return sum(1 for question in test_questions if question in seen)

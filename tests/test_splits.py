@@ -1,0 +1,138 @@
+"""Splits of a generated world: a partition of its question space that no training set crosses."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from ponder.config import from_yaml, recipe
+from ponder.data.arithworld import LEVELS, apply, generate_problems, question_space
+from ponder.data.sources import SourceArguments
+from ponder.data.splits import (
+    SPLITS,
+    distinct_by_level,
+    generate_split,
+    small_levels,
+    split_of,
+    split_space,
+    train_test_overlap,
+)
+from ponder.data.worlds import WORLDS
+from ponder.errors import ConfigError
+from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
+
+
+def brute_force_questions(level: int) -> set[str]:
+    """Every question of a level by trying every start and operation sequence."""
+    spec = LEVELS[level]
+    ops = [(op, n) for op in "+-" for n in range(1, spec.operand_max + 1)]
+    ops += [("*", n) for n in range(2, spec.mul_max + 1)]
+    found = set()
+    for start in range(1, spec.start_max + 1):
+        for sequence in itertools.product(ops, repeat=spec.n_ops):
+            value, ok = start, True
+            for op, n in sequence:
+                value = apply(value, op, n)
+                ok = ok and 0 <= value <= spec.value_max
+            if ok:
+                found.add(" ".join([str(start)] + [f"{op}{n}" for op, n in sequence]))
+    return found
+
+
+def test_question_space_counts_levels_exactly_and_small_ones_are_listed_apart() -> None:
+    for level in (1, 2):
+        listed = brute_force_questions(level)
+        assert question_space(level) == len(listed)
+        assert set(WORLDS["arithworld"].questions(level)) == listed
+    assert (question_space(1), question_space(2)) == (126, 5343)
+    assert question_space(3) == 3_404_593
+    assert small_levels("arithworld") == [1, 2]
+    with pytest.raises(ValueError, match="too many questions to list"):
+        split_space("arithworld", 3, "test")
+
+
+def test_the_partition_is_disjoint_deterministic_and_about_ten_ten_eighty() -> None:
+    questions = list(WORLDS["arithworld"].questions(2))
+    first = [split_of(q) for q in questions]
+    assert first == [split_of(q) for q in questions] and set(first) == set(SPLITS)
+    shares = {s: first.count(s) / len(first) for s in SPLITS}
+    assert 0.08 < shares["test"] < 0.12 and 0.08 < shares["dev"] < 0.12 and shares["train"] > 0.76
+    for level in (1, 2):
+        sizes = {s: split_space("arithworld", level, s) for s in SPLITS}
+        assert sum(sizes.values()) == split_space("arithworld", level, "all") == question_space(level)
+    assert {s: split_space("arithworld", 1, s) for s in SPLITS} == {"train": 107, "dev": 10, "test": 9}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3, 17])
+def test_generate_split_keeps_only_its_split_deterministically(seed: int) -> None:
+    drawn = {split: generate_split("arithworld", split, 30, seed) for split in SPLITS}
+    for split, problems in drawn.items():
+        assert len(problems) == 30 * len(LEVELS) and {split_of(p.question) for p in problems} == {split}
+        assert problems == generate_split("arithworld", split, 30, seed)
+        assert generate_split("arithworld", split, 10, seed) == problems[: 10 * len(LEVELS)]
+        assert len({p.id for p in problems}) == len(problems)
+    questions = {split: {p.question for p in problems} for split, problems in drawn.items()}
+    assert not questions["train"] & questions["test"] and not questions["dev"] & questions["test"]
+    assert generate_split("arithworld", "all", 30, seed) == generate_problems(30, seed=seed)
+
+
+def test_small_levels_repeat_their_few_test_questions_visibly() -> None:
+    test = generate_split("arithworld", "test", 100, 1)
+    distinct = distinct_by_level(test)
+    assert distinct[1] == split_space("arithworld", 1, "test") == 9
+    assert distinct[2] < 100 and all(distinct[level] == 100 for level in (3, 4, 5))
+
+
+def test_every_training_source_the_commands_build_holds_no_test_question() -> None:
+    from ponder.data.cli import ArithWorldArguments
+    from ponder.train.policy import PolicyArguments, PolicyConfig
+    from ponder.train.prm_labels import LabelArguments
+
+    policy, _ = from_yaml((PolicyArguments, PolicyConfig), recipe("train", "policy.yaml"), train_size=5000)
+    (labels,) = from_yaml((LabelArguments,), recipe("data", "prm_labels.yaml"))
+    test = SourceArguments(per_level=300).load()  # what search and evaluation commands read by default
+    assert {split_of(p.question) for p in test} == {"test"}
+    test_questions = [p.question for p in test]
+    for source in (policy.training_source(), labels):
+        training = source.load()
+        assert source.split == "train" and {split_of(p.question) for p in training} == {"train"}
+        assert train_test_overlap(test_questions, (p.question for p in training)) == 0
+    assert policy.evaluation_source().split == "test"
+    # the routing pipeline's validation problems come from dev (the router and predictor tune on them)
+    assert ArithWorldArguments(split="dev").split == "dev"
+    with pytest.raises(ConfigError, match="dataset_split: a generated world's split is one of"):
+        PolicyArguments(dataset_split="validation")
+    with pytest.raises(ConfigError, match="split: a generated world's split is one of"):
+        ArithWorldArguments(split="validation")
+
+
+def test_train_test_overlap_counts_test_problems_whose_question_was_trained_on() -> None:
+    assert train_test_overlap(["1 +2", "1 +2", "3 -1"], ["1 +2", "9 +9"]) == 2
+    assert train_test_overlap(["3 -1"], []) == 0
+
+
+def test_the_shipped_checkpoints_trained_on_most_small_level_test_questions(tmp_path: Path) -> None:
+    """Rebuilt from their recipes (trained before splits existed): the honest overlap, not zero."""
+    from ponder.train.policy import recipe_training_questions
+
+    test = generate_split("arithworld", "test", 100, 1)
+
+    def overlap(questions: set[str]) -> dict[int, int]:
+        return {
+            level: train_test_overlap([p.question for p in test if p.level == level], questions)
+            for level in sorted(LEVELS)
+        }
+
+    policy = recipe_training_questions(SHIPPED_POLICY)
+    assert len(policy) == 43_186  # distinct questions among its 64,000 training problems
+    assert overlap(policy) == {1: 100, 2: 89, 3: 1, 4: 0, 5: 0}
+    verifier = recipe_training_questions(SHIPPED_VERIFIER)  # its three runs and the policy's own
+    assert policy < verifier and overlap(verifier) == {1: 100, 2: 100, 3: 9, 4: 0, 5: 0}
+    # a recipe run with splits rebuilds from the train split: nothing of the test split
+    (tmp_path / "recipe.yaml").write_text(
+        "splits: true\ncommand: ponder train policy --config configs/train/policy.yaml --train_size 2000\n"
+    )
+    fresh = recipe_training_questions(tmp_path)
+    assert fresh and {split_of(q) for q in fresh} == {"train"} and not any(overlap(fresh).values())
