@@ -14,6 +14,12 @@ Reads `ponder infer` folders and writes, per prompt (system prompt + question):
   prompt — correct against incorrect (`verified`), or above against below `min_score` (`prm_top`).
 
 Only trajectories that finished (not cut at `max_tokens`) and reached a `\\boxed{}` answer count.
+
+`first_n` reads a pool as a smaller budget: only each row's first N trajectories, the samples a
+budget of N draws from the same pool. A rejection-sampling control (`ponder infer --strategies
+majority`, no PRM, then `verified`, which keeps every right unscored answer up to `max_per_problem`)
+is sized this way to the policy tokens a search spent, without sampling again.
+
 Rows are TRL's conversational layout (`prompt` messages, then `completion` or `chosen`/`rejected`
 assistant messages) with `problem_id` and `level`: the trainer applies the policy's chat template
 to them, so the distilled policy is trained on exactly the prompts search sent (the search run's
@@ -72,6 +78,13 @@ class DistillDataArguments:
         },
     )
     max_per_problem: int = field(default=4, metadata={"help": "Most SFT rows per problem."})
+    first_n: int | None = field(
+        default=None,
+        metadata={
+            "help": "Only each result row's first N trajectories: of a pool strategy's N_max samples, "
+            "those a budget of N draws (to match another run's token budget from one pool)."
+        },
+    )
     max_pairs_per_problem: int = field(default=4, metadata={"help": "Most preference pairs per problem."})
 
     def __post_init__(self):
@@ -86,6 +99,8 @@ class DistillDataArguments:
         for name in ("max_per_problem", "max_pairs_per_problem"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        if self.first_n is not None and self.first_n < 1:
+            raise ConfigError(f"first_n: must be >= 1, got {self.first_n}")
 
 
 @dataclass
@@ -99,8 +114,9 @@ class PromptGroup:
     trajectories: list[Trajectory] = field(default_factory=list)
 
 
-def load_groups(folders: list[str]) -> list[PromptGroup]:
-    """Result rows of every folder grouped by prompt, with each problem's question reloaded."""
+def load_groups(folders: list[str], first_n: int | None = None) -> list[PromptGroup]:
+    """Result rows of every folder grouped by prompt, with each problem's question reloaded; with
+    `first_n`, only each row's first `first_n` trajectories."""
     groups: dict[tuple[str | None, str], PromptGroup] = {}
     for folder in folders:
         path = Path(folder) / "results.jsonl"
@@ -121,7 +137,7 @@ def load_groups(folders: list[str]) -> list[PromptGroup]:
                     {"role": "user", "content": question}
                 ]
                 groups[key] = PromptGroup(prompt, row.problem_id, row.level, row.reference)
-            groups[key].trajectories += row.trajectories
+            groups[key].trajectories += row.trajectories[:first_n]
     return list(groups.values())
 
 
@@ -210,7 +226,7 @@ def write_jsonl(rows: list[dict], path: Path) -> None:
 
 def run(args: DistillDataArguments) -> dict:
     """Write sft.jsonl, pairs.jsonl and summary.json; returns the summary's counts."""
-    groups = load_groups(args.results)
+    groups = load_groups(args.results, args.first_n)
     sft, pairs, with_good = distill(groups, args)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)

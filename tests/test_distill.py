@@ -177,6 +177,63 @@ def test_prm_top_selects_by_score_without_references(search, finished, tmp_path)
         )
 
 
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory) -> Path:
+    """A rejection-sampling pool: 8 of the shipped policy's own samples per problem, no PRM."""
+    from ponder.infer.run import main
+
+    out = tmp_path_factory.mktemp("pool")
+    main(
+        ["--model", str(POLICY), "--strategies", "majority", "--budgets", "8", "--per_level", "2"]
+        + ["--seed", "3", "--wandb", "false", "--output_dir", str(out)]
+    )
+    return out
+
+
+def test_first_n_keeps_every_right_answer_among_a_pools_first_samples(pool, tmp_path):
+    """The control arm of distillation: unscored samples graded by their final answer only, every
+    distinct right one kept (shortest first), from the first N samples of a larger pool."""
+    problems = results_problems(pool)
+    rows = read_results(pool / "results.jsonl")
+    assert {len(r.trajectories) for r in rows} == {8} and not any(
+        t.scores for r in rows for t in r.trajectories
+    )
+
+    def expected(n: int) -> dict[str, list[str]]:
+        out = {}
+        for row in rows:
+            right = [
+                t.text
+                for t in row.trajectories[:n]
+                if t.finish_reason != "length"
+                and t.answer is not None
+                and grade(t.text, problems[row.problem_id].answer)
+            ]
+            if right:
+                out[row.problem_id] = sorted(dict.fromkeys(right), key=len)  # first of each text, stable
+        return out
+
+    def kept(*extra: str) -> dict[str, list[str]]:
+        out = {}
+        for row in read_jsonl(
+            distil(pool, tmp_path / "_".join(extra or ("all",)), "--max_per_problem", "8", *extra)
+            / "sft.jsonl"
+        ):
+            out.setdefault(row["problem_id"], []).append(row["completion"][0]["content"])
+        return out
+
+    first4, every = kept("--first_n", "4"), kept()
+    assert first4 == expected(4) and every == expected(8)
+    # the wrong answers too (pairs' rejected side) come from the first 4 samples only, and the
+    # later samples add some: first_n cuts the pool rather than the rows it yields
+    first_texts = {r.problem_id: {t.text for t in r.trajectories[:4]} for r in rows}
+    pairs4 = read_jsonl(tmp_path / "--first_n_4" / "pairs.jsonl")
+    assert all(p["rejected"][0]["content"] in first_texts[p["problem_id"]] for p in pairs4)
+    assert len(pairs4) < len(read_jsonl(tmp_path / "all" / "pairs.jsonl"))
+    with pytest.raises(ValueError, match="first_n: must be >= 1"):
+        distil(pool, tmp_path / "bad", "--first_n", "0")
+
+
 def test_a_folder_without_results_fails_in_one_line_naming_it(tmp_path, capsys):
     from ponder.cli import main
 

@@ -5,12 +5,18 @@ The default ArithWorld recipe, end to end with the shipped policy:
   2. `ponder train prm` with configs/train/prm.yaml, timed (target: at most 10 minutes on 2 cores);
   3. `ponder eval prm`: step AUROC against the oracle checker on held-out problems (seed 1;
      target >= 0.90);
-  4. `ponder infer` with weighted best-of-N at N=16 on held-out problems, once with the learned
-     PRM and once with the oracle PRM, on the same samples (same seed): the gap in accuracy
-     points (target <= 5).
-Last line: one JSON object with keys `auroc`, `gap_points`, `train_s` (and the details).
+  4. `ponder infer` with weighted best-of-N and beam search at N=16 on held-out problems, once
+     with the learned PRM and once with the oracle PRM, on the same samples (same seed): the gap
+     of weighted best-of-N in accuracy points, on all levels and on levels 3-5 only
+     (`gap_points_hard`, target <= 5): levels 1-2 are solved by every method and dilute the gap;
+  5. the PRM's base LM as the policy, without a PRM: greedy and majority vote at N=16 on the same
+     problems, with FLOPs. The PRM starts from a stronger LM than the policy it guides; when that
+     LM alone beats the search it guides, the PRM's value lies in its base, not in its labels.
+Last line: one JSON object with keys `auroc`, `gap_points`, `gap_points_hard`, `base_policy_greedy`,
+`train_s` (and the details: accuracy overall and per level, mean FLOPs per problem of each method).
 
     python tests/benchmarks/prm_quality.py [--work_dir DIR] [--per_level 100] [--label_per_level 300]
+                                           [--n 16]
 """
 
 from __future__ import annotations
@@ -40,14 +46,26 @@ def timed(fn, *args) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def accuracy(results_dir: Path) -> dict:
-    rows = read_results(results_dir / "results.jsonl")
+HARD_LEVELS = (3, 4, 5)  # levels 1-2 are near 100% for every method
+
+
+def percent(hits: list[bool]) -> float:
+    return round(100 * sum(hits) / len(hits), 1)
+
+
+def accuracy(results_dir: Path, strategy: str) -> dict:
+    """Accuracy in percent of one strategy's rows (one budget per run): overall, on levels 3-5
+    ("hard"), per level; with the mean FLOPs per problem (policy and PRM) and the problem count."""
+    rows = [r for r in read_results(results_dir / "results.jsonl") if r.strategy == strategy]
     by_level = {}
     for row in rows:
         by_level.setdefault(row.level, []).append(row.correct)
     return {
-        "all": 100 * sum(r.correct for r in rows) / len(rows),
-        **{f"L{lv}": 100 * sum(v) / len(v) for lv, v in sorted(by_level.items())},
+        "all": percent([r.correct for r in rows]),
+        "hard": percent([r.correct for r in rows if r.level in HARD_LEVELS]),
+        **{f"L{lv}": percent(v) for lv, v in sorted(by_level.items())},
+        "flops": sum(r.compute.flops for r in rows) / len(rows),
+        "problems": len(rows),
     }
 
 
@@ -74,7 +92,12 @@ def main() -> None:
     parser.add_argument(
         "--per_level", type=int, default=100, help="held-out problems per level for AUROC and search"
     )
-    parser.add_argument("--n", type=int, default=16, help="weighted best-of-N budget")
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=16,
+        help="budget N: weighted best-of-N, beam search, the base's majority vote",
+    )
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="prm_quality_"))
 
@@ -109,6 +132,7 @@ def main() -> None:
             output=str(work / "eval_prm.json"),
         )
     )
+    searched = ("weighted_best_of_n", "beam_search")
     search = {}
     for name, prm, prm_model in (("learned", "token-cls", str(work / "prm")), ("oracle", "oracle", None)):
         infer(
@@ -116,27 +140,44 @@ def main() -> None:
                 model_name_or_path=args.policy,
                 prm=prm,
                 prm_model=prm_model,
-                strategies=["weighted_best_of_n"],
+                strategies=list(searched),
                 budgets=[args.n],
                 per_level=args.per_level,
                 output_dir=str(work / f"search_{name}"),
             )
         )
-        search[name] = accuracy(work / f"search_{name}")
+        search[name] = {s: accuracy(work / f"search_{name}", s) for s in searched}
+    infer(  # the PRM's base LM as the policy, on the same problems, with no PRM
+        InferArguments(
+            model_name_or_path=args.prm_base,
+            strategies=["greedy", "majority"],
+            budgets=[args.n],
+            per_level=args.per_level,
+            output_dir=str(work / "base_policy"),
+        )
+    )
+    base = {s: accuracy(work / "base_policy", s) for s in ("greedy", "majority")}
+    wbon = {name: runs["weighted_best_of_n"] for name, runs in search.items()}
     overall = table[-1]
     print(
         json.dumps(
             {
                 "auroc": round(overall.auroc, 4),
-                "gap_points": round(search["oracle"]["all"] - search["learned"]["all"], 1),
+                "gap_points": round(wbon["oracle"]["all"] - wbon["learned"]["all"], 1),
+                "gap_points_hard": round(wbon["oracle"]["hard"] - wbon["learned"]["hard"], 1),
+                "base_policy_greedy": base["greedy"],
+                "base_policy_majority": base["majority"],
                 "train_s": train_s,
                 "label_s": label_s,
-                "wbon_learned": search["learned"],
-                "wbon_oracle": search["oracle"],
+                "wbon_learned": wbon["learned"],
+                "wbon_oracle": wbon["oracle"],
+                "beam_learned": search["learned"]["beam_search"],
+                "beam_oracle": search["oracle"]["beam_search"],
                 "auroc_by_level": {s.group: s.auroc for s in table[:-1]},
                 "processbench_f1": overall.f1,
                 "n": args.n,
                 "per_level": args.per_level,
+                "prm_base": args.prm_base,
                 "work_dir": str(work),
             }
         )
