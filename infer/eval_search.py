@@ -2,9 +2,11 @@
 
 For each strategy and budget N: accuracy with a 95% Wilson interval, and the mean policy
 tokens and FLOPs spent per problem. The best-of-N family (majority, best-of-N, weighted
-best-of-N) gets a point for every N up to the largest pool, by subsampling N of the pool's
-samples many times per problem (search-and-learn's curves). Writes a table to stdout and
-`summary.json`, PNG plots of accuracy against N, tokens and FLOPs, and the same curves to W&B.
+best-of-N) gets a point for every N up to 16 and four per doubling above, up to the largest
+pool, by subsampling N of the pool's samples many times per problem (search-and-learn's curves).
+Writes a table to stdout and `summary.json`, PNG plots of accuracy against N, tokens and FLOPs,
+and the same curves to W&B. `efficiency` and `routing_gain_vs_best_fixed` turn per-problem
+outcomes into token ratios with bootstrap intervals (the compute-optimal benchmark's numbers).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import math
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -92,16 +95,37 @@ def direct_points(rows: list[SearchResult], level: int | None = None) -> list[Po
     return points
 
 
-def subsampled_points(
-    rows: list[SearchResult], subsamples: int, seed: int, level: int | None = None
-) -> list[Point]:
-    """Best-of-N-family accuracy for every N up to the pool size, from the largest pool per problem."""
-    pools: dict[tuple[str, str], SearchResult] = {}
-    for r in rows:
-        key = (r.strategy, r.problem_id)
-        if r.strategy in SELECTORS and (key not in pools or r.n > pools[key].n):
-            pools[key] = r
-    rng = random.Random(seed)
+def curve_budgets(n_max: int) -> list[int]:
+    """The N at which a pool's curve is drawn: every N up to 16, then four per doubling (2^(1/4)
+    apart), and `n_max` itself. Every N up to 256 would cost twenty times the votes for points that
+    differ by a fraction of a sample; interpolation between these is as good."""
+    ns = set(range(1, min(n_max, 16) + 1)) | {n_max}
+    base = 16
+    while base < n_max:
+        ns |= {n for n in (base * 5 // 4, base * 3 // 2, base * 7 // 4, 2 * base) if n <= n_max}
+        base *= 2
+    return sorted(ns)
+
+
+@dataclass
+class Outcomes:
+    """One strategy's result on each problem at each budget: what a curve's points average and what
+    a bootstrap resamples. Row i holds budget `ns[i]`; column j problem `problems[j]`. For a pool,
+    `correct` is the share of subsets of N samples whose chosen answer is right."""
+
+    strategy: str
+    ns: list[int]
+    problems: list[str]
+    correct: list[list[float]]
+    tokens: list[list[float]]  # policy tokens
+    flops: list[list[float]]
+
+    def accuracy(self, n: int) -> float:
+        return sum(self.correct[self.ns.index(n)]) / len(self.problems)
+
+
+def _grader() -> Callable[[str | None, str], bool]:
+    """`grade` of a chosen answer against a reference, remembered: subsets repeat the same answers."""
     verdicts: dict[tuple[str, str], bool] = {}
 
     def is_right(answer: str | None, reference: str) -> bool:
@@ -111,24 +135,99 @@ def subsampled_points(
             verdicts[(answer, reference)] = grade(f"\\boxed{{{answer}}}", reference)
         return verdicts[(answer, reference)]
 
+    return is_right
+
+
+def largest_pools(rows: list[SearchResult], params: dict | None = None) -> dict[str, list[SearchResult]]:
+    """Per best-of-N-family strategy, each problem's largest pool (with `params`, when given)."""
+    pools: dict[tuple[str, str], SearchResult] = {}
+    for r in rows:
+        key = (r.strategy, r.problem_id)
+        if r.strategy not in SELECTORS or (params is not None and r.params != params):
+            continue
+        if key not in pools or r.n > pools[key].n:
+            pools[key] = r
     by_strategy: dict[str, list[SearchResult]] = defaultdict(list)
     for (strategy, _), r in pools.items():
         by_strategy[strategy].append(r)
+    return by_strategy
+
+
+def pool_outcomes(
+    pool_rows: list[SearchResult], subsamples: int, rng: random.Random, is_right=None
+) -> Outcomes:
+    """Every N of `curve_budgets` up to the smallest pool, from `subsamples` random subsets of N of
+    each problem's pool (the whole pool at its own size)."""
+    is_right = is_right or _grader()
+    strategy = pool_rows[0].strategy
+    aggregation = pool_rows[0].params.get("aggregation", "last")
+    ns = curve_budgets(min(len(r.trajectories) for r in pool_rows))
+    out = Outcomes(strategy, ns, [r.problem_id for r in pool_rows], [], [], [])
+    for n in ns:
+        correct, tokens, flops = [], [], []
+        for r in pool_rows:
+            draws = 1 if n == len(r.trajectories) else subsamples
+            acc, tok = 0.0, 0.0
+            for _ in range(draws):
+                subset = r.trajectories if draws == 1 else rng.sample(r.trajectories, n)
+                acc += is_right(SELECTORS[strategy](subset, aggregation), r.reference) / draws
+                tok += sum(t.tokens for t in subset) / draws
+            correct.append(acc)
+            tokens.append(tok)
+            flops.append(r.compute.flops * n / len(r.trajectories))
+        out.correct.append(correct)
+        out.tokens.append(tokens)
+        out.flops.append(flops)
+    return out
+
+
+def direct_outcomes(rows: list[SearchResult]) -> Outcomes:
+    """Rows of one strategy as they were run, on the problems that have a row at every budget."""
+    by_n: dict[int, dict[str, SearchResult]] = defaultdict(dict)
+    for r in rows:
+        by_n[r.n][r.problem_id] = r
+    ns = sorted(by_n)
+    problems = sorted(set.intersection(*(set(by_n[n]) for n in ns)))
+    table = [[by_n[n][p] for p in problems] for n in ns]
+    return Outcomes(
+        rows[0].strategy,
+        ns,
+        problems,
+        [[float(r.correct) for r in line] for line in table],
+        [[float(r.compute.policy_tokens) for r in line] for line in table],
+        [[r.compute.flops for r in line] for line in table],
+    )
+
+
+def outcomes(
+    rows: list[SearchResult], strategy: str, params: dict | None = None, subsamples: int = 32, seed: int = 0
+) -> Outcomes:
+    """`strategy`'s outcomes (only rows with `params`, when given): subsampled from each problem's
+    largest pool for the best-of-N family, as run for every other strategy."""
+    if strategy in SELECTORS:
+        pools = largest_pools([r for r in rows if r.strategy == strategy], params)
+        if pools:
+            return pool_outcomes(pools[strategy], subsamples, random.Random(seed))
+    mine = [r for r in rows if r.strategy == strategy and (params is None or r.params == params)]
+    if not mine:
+        raise ConfigError(f"results: no {strategy} rows{f' with {params}' if params else ''}")
+    return direct_outcomes(mine)
+
+
+def subsampled_points(
+    rows: list[SearchResult], subsamples: int, seed: int, level: int | None = None
+) -> list[Point]:
+    """Best-of-N-family accuracy at the N of `curve_budgets` up to the pool size, from the largest
+    pool per problem."""
+    rng, is_right = random.Random(seed), _grader()
     points = []
-    for strategy, pool_rows in sorted(by_strategy.items()):
-        aggregation = pool_rows[0].params.get("aggregation", "last")
-        n_max = min(len(r.trajectories) for r in pool_rows)
-        for n in range(1, n_max + 1):
-            acc, tokens, flops = 0.0, 0.0, 0.0
-            for r in pool_rows:
-                draws = 1 if n == len(r.trajectories) else subsamples
-                for _ in range(draws):
-                    subset = r.trajectories if draws == 1 else rng.sample(r.trajectories, n)
-                    acc += is_right(SELECTORS[strategy](subset, aggregation), r.reference) / draws
-                    tokens += sum(t.tokens for t in subset) / draws
-                flops += r.compute.flops * n / len(r.trajectories)
-            k = len(pool_rows)
-            points.append(Point(strategy, n, acc / k, *wilson(acc, k), k, tokens / k, flops / k, level))
+    for strategy, pool_rows in sorted(largest_pools(rows).items()):
+        o = pool_outcomes(pool_rows, subsamples, rng, is_right)
+        k = len(o.problems)
+        for i, n in enumerate(o.ns):
+            acc = sum(o.correct[i])
+            tokens, flops = sum(o.tokens[i]) / k, sum(o.flops[i]) / k
+            points.append(Point(strategy, n, acc / k, *wilson(acc, k), k, tokens, flops, level))
     return points
 
 
@@ -148,41 +247,125 @@ def _curves(rows, subsamples, seed, level=None) -> list[Point]:
     return [p for p in direct_points(rows, level) if p.strategy not in covered] + subsampled
 
 
+def interpolate_tokens(tokens: list[float], accuracies: list[float], accuracy: float) -> tuple[float, bool]:
+    """Tokens at which a curve (points in any order) first reaches `accuracy`, and whether it does.
+
+    Linear in log tokens between the two points around the crossing: accuracy grows about linearly
+    in log compute, so the points (at budgets that double) lie near a line there, whereas a chord in
+    plain tokens runs below the concave curve and would credit the baseline with more tokens than
+    it needs (a larger ratio). A curve that starts above `accuracy` gives its first point's tokens;
+    one that never gets there, its last point's tokens and False: the tokens are a lower bound.
+    """
+    curve = sorted(zip(tokens, accuracies))
+    if curve[0][1] >= accuracy:
+        return curve[0][0], True
+    for (t0, a0), (t1, a1) in zip(curve, curve[1:]):
+        if a1 >= accuracy:
+            share = (accuracy - a0) / (a1 - a0)
+            return math.exp(math.log(t0) + share * (math.log(t1) - math.log(t0))), True
+    return curve[-1][0], False
+
+
 def tokens_to_reach(curve: list[Point], accuracy: float) -> tuple[float, bool]:
-    """Policy tokens at which an accuracy curve first reaches `accuracy`.
+    """`interpolate_tokens` on a strategy's points."""
+    return interpolate_tokens([p.tokens for p in curve], [p.accuracy for p in curve], accuracy)
 
-    Interpolated linearly in log tokens between the two measured points around the crossing;
-    when the curve never gets there, its last point's tokens and False (a lower bound).
+
+def efficiency(target: Outcomes, n: int, baseline: Outcomes, resamples: int = 1000, seed: int = 0) -> dict:
+    """How many times more policy tokens `baseline` needs to reach `target`'s accuracy at budget n.
+
+    Snell et al. (2024) report this against weighted best-of-N. The interval is a percentile
+    bootstrap over problems (the same resample for both strategies, on the problems both have):
+    `resamples` draws with `seed`, each recomputing both accuracies, both mean token counts and the
+    interpolated crossing. When the baseline's curve never reaches the accuracy, `reached` is False,
+    the ratio is a lower bound (`ratio_bound`, and `text` reads ">= r"), and no target may count it;
+    `reached_share` is the share of resamples in which it did.
     """
-    curve = sorted(curve, key=lambda p: p.tokens)
-    if curve[0].accuracy >= accuracy:
-        return curve[0].tokens, True
-    for a, b in zip(curve, curve[1:]):
-        if b.accuracy >= accuracy:
-            t = (accuracy - a.accuracy) / (b.accuracy - a.accuracy)
-            return math.exp(math.log(a.tokens) + t * (math.log(b.tokens) - math.log(a.tokens))), True
-    return curve[-1].tokens, False
+    import numpy as np
 
+    if n not in target.ns:
+        raise ConfigError(f"efficiency: no {target.strategy} result at N={n}")
+    problems = sorted(set(target.problems) & set(baseline.problems))
+    if not problems:
+        raise ConfigError(f"efficiency: {target.strategy} and {baseline.strategy} share no problem")
 
-def efficiency(points: list[Point], strategy: str, n: int, baseline: str = "weighted_best_of_n") -> dict:
-    """How many times more policy tokens `baseline` needs to match `strategy`'s accuracy at budget n.
+    def columns(o: Outcomes, table: list[list[float]]) -> np.ndarray:
+        index = {p: j for j, p in enumerate(o.problems)}
+        return np.array(table)[:, [index[p] for p in problems]]
 
-    Snell et al. (2024) report this against best-of-N; `reached` is False when the baseline's
-    curve never reaches that accuracy, and the ratio is then a lower bound.
-    """
-    overall = [p for p in points if p.level is None]
-    target = next((p for p in overall if p.strategy == strategy and p.n == n), None)
-    curve = [p for p in overall if p.strategy == baseline]
-    if target is None or not curve:
-        raise ConfigError(f"efficiency: need {strategy} at N={n} and a {baseline} curve in the results")
-    tokens, reached = tokens_to_reach(curve, target.accuracy)
+    i = target.ns.index(n)
+    t_correct, t_tokens = columns(target, [target.correct[i]])[0], columns(target, [target.tokens[i]])[0]
+    b_correct, b_tokens = columns(baseline, baseline.correct), columns(baseline, baseline.tokens)
+
+    def ratio(weights: np.ndarray) -> tuple[float, bool, float, float, float]:
+        total = weights.sum()
+        accuracy, tokens = weights @ t_correct / total, weights @ t_tokens / total
+        needed, reached = interpolate_tokens(
+            list(b_tokens @ weights / total), list(b_correct @ weights / total), accuracy
+        )
+        return needed / tokens, reached, accuracy, tokens, needed
+
+    value, reached, accuracy, tokens, needed = (float(x) for x in ratio(np.ones(len(problems))))
+    rng = np.random.default_rng(seed)
+    draws = [ratio(w) for w in rng.multinomial(len(problems), [1 / len(problems)] * len(problems), resamples)]
+    low, high = (float(x) for x in np.percentile([d[0] for d in draws], [2.5, 97.5]))
     return {
-        "ratio": tokens / target.tokens,
-        "reached": reached,
-        "accuracy": target.accuracy,
-        "tokens": target.tokens,
-        "baseline_tokens": tokens,
+        "ratio": value,
+        "low": low,
+        "high": high,
+        "reached": bool(reached),
+        "ratio_bound": not reached,
+        "text": f"{value:.2f} [{low:.2f}, {high:.2f}]" if reached else f">= {value:.2f}",
+        "reached_share": sum(d[1] for d in draws) / resamples,
+        "accuracy": accuracy,
+        "tokens": tokens,
+        "baseline": baseline.strategy,
+        "baseline_tokens": needed,
+        "baseline_max_n": max(baseline.ns),
+        "problems": len(problems),
+        "resamples": resamples,
     }
+
+
+def best_fixed(rows: list[SearchResult], n: int, strategies: list[str]) -> dict:
+    """The strategy and hyper-parameters among `strategies` with the highest accuracy at budget n
+    (ties: fewer mean policy tokens), from rows of a split other than the one it is measured on.
+    Only strategies run at n compete (greedy runs at N = 1 only)."""
+    groups: dict[str, list[SearchResult]] = defaultdict(list)
+    for r in rows:
+        if r.strategy in strategies and r.n == n:
+            groups[json.dumps([r.strategy, r.params], sort_keys=True)].append(r)
+    if not groups:
+        raise ConfigError(f"strategies: none of {strategies} was run at N={n}")
+    scores = []
+    for key, rs in groups.items():
+        strategy, params = json.loads(key)
+        accuracy = sum(r.correct for r in rs) / len(rs)
+        tokens = sum(r.compute.policy_tokens for r in rs) / len(rs)
+        scores.append({"strategy": strategy, "params": params, "accuracy": accuracy, "tokens": tokens})
+    return max(scores, key=lambda s: (s["accuracy"], -s["tokens"]))
+
+
+def routing_gain_vs_best_fixed(
+    validation: list[SearchResult],
+    test: list[SearchResult],
+    routed: list[str],
+    n: int,
+    fixed: list[str],
+    subsamples: int = 32,
+    seed: int = 0,
+    resamples: int = 1000,
+) -> dict:
+    """What routing buys over the best single fixed strategy: the fixed strategy and hyper-parameters
+    with the best validation accuracy at budget n (`best_fixed`), and for each routed strategy the
+    `efficiency` of routing at n against that one's curve over budgets on the test rows (its
+    tokens to reach the routed accuracy, over the routed tokens). A strategy that caps a
+    hyper-parameter by N (a beam width above N) has other hyper-parameters at small N: its curve
+    starts at the smallest N run with the chosen ones."""
+    choice = best_fixed(validation, n, fixed)
+    curve = outcomes(test, choice["strategy"], choice["params"], subsamples, seed)
+    gains = {s: efficiency(outcomes(test, s), n, curve, resamples, seed) for s in routed}
+    return {"fixed": {**choice, "split": "validation", "n": n}, **gains}
 
 
 def format_table(points: list[Point]) -> str:

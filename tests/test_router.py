@@ -11,7 +11,7 @@ from ponder.cli import main as ponder_main
 from ponder.data.difficulty import main as difficulty_main
 from ponder.data.difficulty import quantile_bins, read
 from ponder.data.results import read_results
-from ponder.infer.eval_search import Point, efficiency, tokens_to_reach
+from ponder.infer.eval_search import best_fixed, efficiency, outcomes
 from ponder.infer.router import Choice, RouterTable, allocate, fit_router
 from ponder.infer.router import main as fit_router_main
 from ponder.infer.run import main as infer_main
@@ -40,18 +40,6 @@ def test_allocate_spends_the_average_budget_where_it_helps():
     row = allocate(9, share, menus, pooled)
     assert (row[1].n, row[2].n) == (1, 16)  # mean 8.5 <= 9: the easy bin pays for the hard one
     assert row[0] is pooled
-
-
-def test_tokens_to_reach_interpolates_in_log_tokens():
-    curve = [
-        Point("w", n, acc, 0, 1, 10, tokens, 0)
-        for n, acc, tokens in [(1, 0.2, 10), (4, 0.5, 40), (16, 0.6, 160)]
-    ]
-    tokens, reached = tokens_to_reach(curve, 0.55)
-    assert reached and math.isclose(tokens, 80.0)
-    assert tokens_to_reach(curve, 0.9) == (160, False)
-    points = curve + [Point("co", 16, 0.55, 0, 1, 10, 20.0, 0)]
-    assert math.isclose(efficiency(points, "co", 16, baseline="w")["ratio"], 4.0)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +92,25 @@ def test_difficulty_from_levels(tmp_path):
     difficulty_main(["--source", "level", "--per_level", "2", "--output", str(tmp_path / "levels.jsonl")])
     rows = read(tmp_path / "levels.jsonl")
     assert sorted(d.bin for d in rows.values()) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def test_efficiency_on_real_searches(validation):
+    """Beam search at N=4 against weighted best-of-N's pool subsampled at every N to 4, both on the
+    same 15 problems; the best fixed strategy at N=4 is the one with the highest accuracy there."""
+    rows = read_results(validation / "val" / "results.jsonl")
+    pool = outcomes(rows, "weighted_best_of_n")
+    direct = [r for r in rows if r.strategy == "weighted_best_of_n" and r.n == 4]
+    assert pool.ns == [1, 2, 3, 4] and len(pool.problems) == 15
+    assert pool.accuracy(4) == sum(r.correct for r in direct) / 15  # the whole pool: no subsets
+    e = efficiency(outcomes(rows, "beam_search"), 4, pool, resamples=200)
+    assert e["problems"] == 15 and e["low"] <= e["ratio"] <= e["high"] and e["baseline_max_n"] == 4
+    assert e["text"].startswith(">=") != e["reached"]
+    choice = best_fixed(rows, 4, ["majority", "weighted_best_of_n", "beam_search"])
+    accuracy = {
+        s: sum(r.correct for r in rows if r.strategy == s and r.n == 4) / 15
+        for s in ("majority", "weighted_best_of_n", "beam_search")
+    }
+    assert choice["accuracy"] == max(accuracy.values()) == accuracy[choice["strategy"]]
 
 
 def test_router_picks_the_best_validation_candidate_per_bin(validation):

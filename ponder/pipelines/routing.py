@@ -4,24 +4,34 @@ benchmark share.
     validation split ─ infer (every strategy × budget) ───────────────────┬─ fit-router (oracle bins)
                      └ infer (16 samples, own seed) ─ data difficulty ────┼─ train difficulty
                                cross-fitted predicted bins (k predictors) ┴─ fit-router (predicted bins)
-    test split ─────── infer (every fixed strategy; best-of-N family to a larger N)
+    test split ─────── infer (every fixed strategy; best-of-N family to a larger first pool)
                      ├ infer (16 samples, own seed) ─ data difficulty: oracle bins
                      └ infer (compute-optimal with oracle / predicted bins, even / uneven budgets,
                               reading each chosen search from the fixed strategies' folders)
-    eval search over all test folders: one plot, and the token efficiency against weighted best-of-N
+                     └ infer (weighted best-of-N, then the best fixed strategy, at doubling N
+                              until each reaches compute-optimal's accuracy or its largest N)
+    eval search over all test folders: one plot; token efficiency against weighted best-of-N and
+    against the best fixed strategy, each with a bootstrap interval over the test problems
 
-The validation split (seed 3) leaves out every question of the test split (seed 1), so the router
-and the predictor never see a test problem. Difficulty bins come from their own samples (a
-separate sampling seed): bins read off the very samples that the strategies are scored on would
-make the router's estimates circular (a bin of problems whose 16 samples all failed would show
-every sampling strategy at 0% there by construction). The router that predicted bins use is fitted
-on predicted bins too: each validation problem's bin as a predictor trained on the other folds
-predicts it (cross-fitting), so the table knows that a problem predicted easy is sometimes hard
-and picks what is best for the problems a predicted bin really holds. Compute-optimal reads the
-searches it chooses from the fixed strategies' test folders (`reuse_results`) rather than running
-them again: routed and fixed strategies are then compared on the very same searches, and only
-choices outside those folders (e.g. a best-of-N above `baseline_max_n`) are searched anew. Each
-step writes into its own folder and is skipped or resumed when a killed run starts again.
+The validation problems come from the world's dev split (seed 3), the test problems from its test
+split (seed 1): no question is in both, so the router and the predictor never see a test problem.
+Difficulty bins come from their own samples (a separate sampling seed): bins read off the very
+samples that the strategies are scored on would make the router's estimates circular (a bin of
+problems whose 16 samples all failed would show every sampling strategy at 0% there by
+construction). The router that predicted bins use is fitted on predicted bins too: each validation
+problem's bin as a predictor trained on the other folds predicts it (cross-fitting), so the table
+knows that a problem predicted easy is sometimes hard and picks what is best for the problems a
+predicted bin really holds. Compute-optimal reads the searches it chooses from the fixed strategies'
+test folders (`reuse_results`) rather than running them again: routed and fixed strategies are then
+compared on the very same searches, and only choices outside those folders (e.g. a best-of-N above
+`baseline_max_n`) are searched anew. Each step writes into its own folder and is skipped or resumed
+when a killed run starts again.
+
+A ratio of tokens is only a measurement where the other strategy reaches compute-optimal's
+accuracy: a curve that stops short gives a lower bound (a pool of 64 against N = 16 can never show
+more than 4x). So weighted best-of-N, and the fixed strategy with the best validation accuracy at
+the top budget, are searched at doubling N until they get there (`baseline_max_n`, `fixed_max_n`),
+and a ratio that is still a bound says so (`reached: false`).
 
 Which strategies are pooled, searched step-wise or routed, and which routed ones read oracle or
 predicted bins, is read from the strategy registry (`ponder.infer.strategies.STRATEGIES`).
@@ -30,6 +40,7 @@ predicted bins, is read from the strategy registry (`ponder.infer.strategies.STR
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +49,8 @@ from ponder.errors import ConfigError
 
 # The fixed strategies the router chooses among (a choice of this pipeline, not a registry fact).
 FIXED = ("greedy", "majority", "best_of_n", "weighted_best_of_n", "beam_search", "dvts")
+# What compute-optimal's token efficiency is measured against (Snell et al. 2024).
+BASELINE = "weighted_best_of_n"
 
 
 @dataclass
@@ -50,7 +63,11 @@ class RoutingPlan:
     val_per_level: int = 60
     test_per_level: int = 100
     budgets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
-    baseline_max_n: int = 64  # the best-of-N family runs to this N on the test split (efficiency ratio)
+    baseline_pool_n: int = 64  # the best-of-N family's first pool on the test split (capped by the next)
+    # weighted best-of-N's pool doubles until it reaches compute-optimal's accuracy or this N
+    baseline_max_n: int = 256
+    fixed_max_n: int = 64  # the same for the best fixed strategy (routing_gain_vs_best_fixed)
+    resamples: int = 1000  # bootstrap resamples of the problems behind each ratio's 95% interval
     difficulty_samples: int = 16  # samples per problem for the pass rate behind each bin
     difficulty_seed: int = 1001  # sampling seed of those samples, apart from the searches' seed
     predictor_recipe: str | None = None  # YAML for `ponder train difficulty` (default: the shipped recipe)
@@ -66,6 +83,9 @@ class RoutingPlan:
             raise ConfigError(f"strategies: the router chooses among fixed strategies, not {routed}")
         if not self.budgets or any(n < 1 for n in self.budgets):
             raise ConfigError(f"budgets: every budget must be >= 1, got {self.budgets}")
+        for key in ("baseline_pool_n", "baseline_max_n", "fixed_max_n", "resamples"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
 
     def pool(self) -> list[str]:
         """The strategies answered from one pool of samples (each N subsampled from the largest)."""
@@ -132,6 +152,37 @@ def cross_fitted_bins(val_bins: Path, plan: RoutingPlan, folder: Path) -> Path:
     return write(predicted, output)
 
 
+def extend_until_reached(
+    search: Callable[[str, int], str],
+    rows: list,
+    strategy: str,
+    params: dict | None,
+    largest: int,
+    max_n: int,
+    accuracy: float,
+) -> list[str]:
+    """Search `strategy` at doubling budgets above `largest` (`search(strategy, n)` returns the new
+    folder) until its curve in `rows` reaches `accuracy` or N reaches `max_n`; the new folders, their
+    rows added to `rows`. Each budget gets a folder of its own, so a killed run resumes each one and
+    a rerun walks the same doublings. For the best-of-N family the new folder is one larger pool,
+    from which eval subsamples every smaller N; the smaller pools stay where they are."""
+    from ponder.data.results import read_results
+    from ponder.infer.eval_search import outcomes
+
+    folders = []
+    while largest < max_n:
+        curve = outcomes(rows, strategy, params)
+        if max(curve.accuracy(n) for n in curve.ns) >= accuracy:
+            break
+        largest = min(2 * largest, max_n)
+        folders.append(search(strategy, largest))
+        new = read_results(Path(folders[-1]) / "results.jsonl")
+        rows += new
+        if not any(params is None or r.params == params for r in new):
+            break  # a hyper-parameter that N caps (a beam width above N): larger N is another candidate
+    return folders
+
+
 def run_routing(plan: RoutingPlan) -> dict:
     """Every step of the chain above; the efficiency ratios, the predictor's scores, the test
     split's folders and evaluated points (also written to `output_dir/routing.json`)."""
@@ -139,7 +190,14 @@ def run_routing(plan: RoutingPlan) -> dict:
     from ponder.data.cli import run as arithworld
     from ponder.data.difficulty import DifficultyArguments
     from ponder.data.difficulty import run as difficulty
-    from ponder.infer.eval_search import EvalSearchArguments, efficiency
+    from ponder.data.results import read_results
+    from ponder.infer.eval_search import (
+        EvalSearchArguments,
+        best_fixed,
+        efficiency,
+        outcomes,
+        routing_gain_vs_best_fixed,
+    )
     from ponder.infer.eval_search import run as eval_search
     from ponder.infer.router import FitRouterArguments
     from ponder.infer.router import run as fit_router
@@ -150,11 +208,13 @@ def run_routing(plan: RoutingPlan) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     test_file, val_file = out / "test_problems.jsonl", out / "val_problems.jsonl"
     arithworld(
-        ArithWorldArguments(n_per_level=plan.test_per_level, seed=plan.test_seed, output=str(test_file))
+        ArithWorldArguments(
+            n_per_level=plan.test_per_level, split="test", seed=plan.test_seed, output=str(test_file)
+        )
     )
     arithworld(
         ArithWorldArguments(
-            n_per_level=plan.val_per_level, seed=plan.val_seed, exclude=str(test_file), output=str(val_file)
+            n_per_level=plan.val_per_level, split="dev", seed=plan.val_seed, output=str(val_file)
         )
     )
 
@@ -178,7 +238,8 @@ def run_routing(plan: RoutingPlan) -> dict:
     print("routing: every strategy on the validation split", flush=True)
     val = infer("val", val_file, plan.strategies, plan.budgets)
     print("routing: every fixed strategy on the test split", flush=True)
-    test_pool = infer("test-pool", test_file, pool, sorted(set(plan.budgets) | {plan.baseline_max_n}))
+    first_pool = min(plan.baseline_pool_n, plan.baseline_max_n)
+    test_pool = infer("test-pool", test_file, pool, sorted(set(plan.budgets) | {first_pool}))
     test_tree = infer("test-tree", test_file, [s for s in plan.strategies if s not in pool], plan.budgets)
 
     print("routing: pass rates for the difficulty bins, from samples of their own", flush=True)
@@ -222,16 +283,39 @@ def run_routing(plan: RoutingPlan) -> dict:
         reuse_results=reuse,
     )
 
+    top = plan.budgets[-1]
+    routed_names = routed_strategies("predicted") + routed_strategies("oracle")
     test_folders = [test_pool, test_tree, routed_oracle, routed]
+    rows = [r for folder in test_folders for r in read_results(Path(folder) / "results.jsonl")]
+    goal = max(outcomes(rows, s).accuracy(top) for s in routed_names)
+
+    def search(strategy: str, n: int) -> str:
+        print(f"routing: {strategy} at N={n} on the test split, to reach {100 * goal:.1f}%", flush=True)
+        return infer(f"test-{strategy}-{n}", test_file, [strategy], [n])
+
+    test_folders += extend_until_reached(search, rows, BASELINE, None, first_pool, plan.baseline_max_n, goal)
+    val_rows = read_results(Path(val) / "results.jsonl")
+    fixed = best_fixed(val_rows, top, plan.strategies)
+    largest = max(r.n for r in rows if r.strategy == fixed["strategy"])
+    test_folders += extend_until_reached(
+        search, rows, fixed["strategy"], fixed["params"], largest, plan.fixed_max_n, goal
+    )
     points = eval_search(
         EvalSearchArguments(results=test_folders, output_dir=str(out / "eval"), levels=False)
     )
-    top = plan.budgets[-1]
+    baseline = outcomes(rows, BASELINE)
+
+    def ratio(strategy: str) -> dict:
+        return efficiency(outcomes(rows, strategy), top, baseline, plan.resamples)
+
     summary = {
-        "efficiency_oracle": efficiency(points, "compute_optimal_oracle", top),
-        "efficiency_predicted": efficiency(points, "compute_optimal", top),
-        "efficiency_oracle_uneven": efficiency(points, "compute_optimal_oracle_uneven", top),
-        "efficiency_predicted_uneven": efficiency(points, "compute_optimal_uneven", top),
+        "efficiency_oracle": ratio("compute_optimal_oracle"),
+        "efficiency_predicted": ratio("compute_optimal"),
+        "efficiency_oracle_uneven": ratio("compute_optimal_oracle_uneven"),
+        "efficiency_predicted_uneven": ratio("compute_optimal_uneven"),
+        "routing_gain_vs_best_fixed": routing_gain_vs_best_fixed(
+            val_rows, rows, routed_names, top, plan.strategies, resamples=plan.resamples
+        ),
         "predictor": predictor_scores,
         "test_file": str(test_file),
         "test_folders": test_folders,
