@@ -136,3 +136,59 @@ def test_the_shipped_checkpoints_trained_on_most_small_level_test_questions(tmp_
     )
     fresh = recipe_training_questions(tmp_path)
     assert fresh and {split_of(q) for q in fresh} == {"train"} and not any(overlap(fresh).values())
+
+
+def test_benchmark_overlap_counts_each_source_and_sets_small_levels_apart(tmp_path: Path) -> None:
+    """tests/benchmarks/overlap.py on the shipped policy's recipe and hand-made training files of each
+    kind a benchmark writes: the true overlap, per source and per level, small levels apart."""
+    import json
+
+    from benchmarks.overlap import distinct_problems, overlap_report
+
+    from ponder.data.loaders import save_problems
+
+    test = generate_split("arithworld", "test", 100, 1)
+    level4, level5 = [p for p in test if p.level == 4], [p for p in test if p.level == 5]
+    labels = tmp_path / "labels.jsonl"  # PRM step labels: the question is the prompt
+    labels.write_text(
+        json.dumps({"prompt": level4[0].question, "completions": ["x"], "labels": [True]}) + "\n"
+    )
+    (tmp_path / "distill").mkdir()  # `ponder data distill` rows: the question is the user's message
+    chat = [{"role": "system", "content": "Solve it."}, {"role": "user", "content": level5[0].question}]
+    row = {
+        "prompt": chat,
+        "completion": [{"role": "assistant", "content": "x"}],
+        "problem_id": "a",
+        "level": 5,
+    }
+    (tmp_path / "distill" / "sft.jsonl").write_text(json.dumps(row) + "\n")
+    save_problems([level4[1]], tmp_path / "val_problems.jsonl")  # router validation problems
+    sources = {
+        "policy": SHIPPED_POLICY,
+        "prm_labels": labels,
+        "distill_rows": tmp_path / "distill",
+        "router_validation": tmp_path / "val_problems.jsonl",
+        "gone": tmp_path / "no_such_folder",
+    }
+    report = overlap_report(test, sources)
+    assert report["train_test_overlap"] == 100 + 89 + 1 + 3  # the policy's (docs/results.md) and 3 planted
+    assert report["train_test_overlap_held_out_levels"] == 1 + 3
+    detail = report["train_test_overlap_detail"]
+    assert detail["test_problems"] == 500 and detail["small_levels"] == [1, 2]
+    assert {name: s["overlap"] for name, s in detail["by_source"].items()} == {
+        "policy": 190,
+        "prm_labels": 1,
+        "distill_rows": 1,
+        "router_validation": 1,
+    }
+    assert detail["by_source"]["policy"]["questions"] == 43_186
+    assert {level: s["overlap"] for level, s in detail["by_level"].items()} == {
+        "L1": 100, "L2": 89, "L3": 1, "L4": 2, "L5": 1
+    }  # fmt: skip
+    assert detail["by_level"]["L1"] == {"problems": 100, "distinct": 9, "overlap": 100, "small": True}
+    assert "small" not in detail["by_level"]["L3"]
+    assert list(detail["unchecked"]) == ["gone"]  # reported, not guessed at
+    # a fixed dataset has no small levels; nested draws of one split count each problem once
+    fixed = overlap_report(level4[:5], {"prm_labels": labels}, world=None)
+    assert fixed["train_test_overlap"] == fixed["train_test_overlap_held_out_levels"] == 1
+    assert distinct_problems(test[:50], test) == test

@@ -12,11 +12,17 @@ its curve, whose pool doubles from 64 until it gets there or reaches `--baseline
 a bootstrap 95% interval over the test problems. `reached: false` marks a lower bound, printed
 ">= r", which never meets the target (>= 4). `routing_gain_vs_best_fixed` is the same ratio against
 the fixed strategy (and hyper-parameters) with the best validation accuracy at N = 16.
+`train_test_overlap` counts the test problems whose question the policy, the learned PRM (its
+base LM and its step labels, `--prm_base`, `--prm_labels`) or the router's validation problems
+(which the router and the difficulty predictor are fitted on) trained on (tests/benchmarks/overlap.py;
+`train_test_overlap_held_out_levels` without ArithWorld's small levels 1-2).
 Last line: one JSON object with keys `efficiency_learned`, `efficiency_oracle`,
-`routing_gain_vs_best_fixed`, `targets` (and details).
+`routing_gain_vs_best_fixed`, `targets`, `train_test_overlap`, `train_test_overlap_held_out_levels`
+(and details).
 
     python tests/benchmarks/compute_optimal.py [--prm_model DIR] [--work_dir DIR] [--val_per_level 60]
                                                [--test_per_level 100] [--baseline_max_n 256]
+                                               [--prm_base DIR] [--prm_labels FILE]
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ponder.models import SHIPPED_POLICY
+from overlap import beside_prm, distinct_problems, overlap_report
+
+from ponder.data import load_problems
+from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
 from ponder.pipelines.routing import RoutingPlan, run_routing
 
 TARGET = 4.0
@@ -89,6 +98,17 @@ def main() -> None:
         help="largest N weighted best-of-N's pool doubles to while it has not reached compute-optimal",
     )
     parser.add_argument("--fixed_max_n", type=int, default=64, help="the same for the best fixed strategy")
+    parser.add_argument(
+        "--prm_base",
+        default=str(SHIPPED_VERIFIER),
+        help="causal-LM folder the learned PRM started from (for train_test_overlap)",
+    )
+    parser.add_argument(
+        "--prm_labels",
+        default=None,
+        help="step labels the learned PRM was trained on (default: prm_quality.py's layout, "
+        "labels/labels.jsonl beside the PRM folder; for train_test_overlap)",
+    )
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="compute_optimal_"))
 
@@ -110,6 +130,12 @@ def main() -> None:
                 fixed_max_n=args.fixed_max_n,
             )
         )
+    sources = {"policy": args.policy}
+    if args.prm_model:
+        sources["prm_base"] = args.prm_base
+        sources["prm_labels"] = args.prm_labels or beside_prm(args.prm_model)
+    sources |= {f"router_validation_{name}": str(work / name / "val_problems.jsonl") for name in summaries}
+    test = distinct_problems(*(load_problems(s["test_file"]) for s in summaries.values()))
     efficiency = {name: headline(s) for name, s in summaries.items()}
     learned = efficiency.get("learned")
     print(
@@ -119,6 +145,7 @@ def main() -> None:
                 "efficiency_oracle": efficiency["oracle"],
                 "routing_gain_vs_best_fixed": {name: gain(s) for name, s in summaries.items()},
                 "targets": {f"efficiency_learned >= {TARGET:g}": target(learned)},
+                **overlap_report(test, sources),
                 "predictor": {name: s["predictor"] for name, s in summaries.items()},
                 "prm": args.prm_model or "oracle only",
                 "wall_s": round(time.perf_counter() - start, 1),

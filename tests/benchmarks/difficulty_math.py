@@ -12,8 +12,12 @@ fit in about 10 minutes:
   - `max_length 128` (most MATH questions fit) and batches grouped by length, so a batch is
     not padded to its one long question;
   - `max_train_samples 1500`, one epoch: what the budget allows after the 500 evaluation questions.
+`train_test_overlap`: MATH-500 questions whose exact text is a question of the training file (the
+whole file, of which `max_train_samples` are drawn, so a bound on the subset's; SmolLM2's own
+pretraining corpus is not listed and is reported as unchecked; tests/benchmarks/overlap.py).
 Results: docs/results.md. Last line: one JSON object with keys `accuracy`, `within_one`,
-`spearman`, `train_s`, `n_train`, `n_eval` (chance: always predicting MATH-500's most common level).
+`spearman`, `train_s`, `n_train`, `n_eval` (chance: always predicting MATH-500's most common level),
+`train_test_overlap`, `train_test_overlap_held_out_levels` (the same: MATH has no small levels).
 
     python tests/benchmarks/difficulty_math.py [--model DIR] [--work_dir DIR] [--max_train_samples 1500]
 """
@@ -25,7 +29,10 @@ import json
 import tempfile
 from pathlib import Path
 
+from overlap import overlap_report
+
 from ponder.config import from_yaml
+from ponder.data import load_problems
 from ponder.gguf import convert_gguf
 from ponder.train.difficulty import DifficultyArguments, DifficultyConfig
 from ponder.train.difficulty import run as train_difficulty
@@ -78,7 +85,13 @@ def main() -> None:
         )
     )
     results = json.loads((work / "predictor" / "eval_results.json").read_text())
-    print(json.dumps({**results, "backbone_layers": args.backbone_layers, "work_dir": str(work)}))
+    overlap = overlap_report(
+        load_problems(MATH / "test.jsonl"),
+        {"math_train": str(MATH / "train_12k_reconstructed.jsonl")},
+        world=None,
+        unchecked={"base_lm": f"{model}: a pretrained LM, whose corpus is not listed"},
+    )
+    print(json.dumps({**results, **overlap, "backbone_layers": args.backbone_layers, "work_dir": str(work)}))
 
 
 if __name__ == "__main__":

@@ -16,11 +16,16 @@ recipe and steps (configs/train/distill_sft.yaml, `--distill_max_steps` when giv
 Each distilled policy is evaluated on held-out problems (seed 1, never searched for training):
 greedy accuracy and weighted best-of-N at N=16 with that arm's PRM (the control's with the learned
 PRM). `gain_over_control_points` is the searched arm's greedy accuracy minus the control's (target:
-3 points or more); `greedy_gain_points` its gain over the starting policy.
+3 points or more); `greedy_gain_points` its gain over the starting policy. `train_test_overlap`
+counts the held-out problems whose question the starting policy, the learned PRM (its base LM and
+step labels, `--prm_base`, `--prm_labels`) or any arm's distillation rows trained on
+(tests/benchmarks/overlap.py; `train_test_overlap_held_out_levels` without ArithWorld's small
+levels 1-2).
 Last line: one JSON object with those keys, `bon_gain_over_control_points`, and each arm's details.
 
     python tests/benchmarks/distill_gain.py --prm_model DIR [--work_dir DIR] [--train_per_level 800]
         [--search_strategy beam_search] [--budget 16] [--eval_per_level 100] [--distill_max_steps N]
+        [--prm_base DIR] [--prm_labels FILE]
 
 The learned PRM is one that `tests/benchmarks/prm_quality.py` trains (its work_dir's `prm`).
 """
@@ -34,14 +39,16 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from overlap import beside_prm, distinct_problems, overlap_report
+
 from ponder.config import from_yaml, recipe
 from ponder.data.distill import DistillDataArguments
 from ponder.data.distill import run as distill_data
-from ponder.data.results import read_results, results_config
+from ponder.data.results import read_results, results_config, results_problems
 from ponder.data.sources import source_from_config
 from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
-from ponder.models import SHIPPED_POLICY
+from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
 from ponder.pipelines.evolve import EvolveArguments, evaluate_round
 from ponder.pipelines.evolve import run as evolve
 from ponder.train.distill import DistillArguments, DistillSFTConfig
@@ -148,6 +155,17 @@ def main() -> None:
     parser.add_argument(
         "--distill_max_steps", type=int, default=None, help="SFT steps of every arm (default: the recipe's)"
     )
+    parser.add_argument(
+        "--prm_base",
+        default=str(SHIPPED_VERIFIER),
+        help="causal-LM folder the learned PRM started from (for train_test_overlap)",
+    )
+    parser.add_argument(
+        "--prm_labels",
+        default=None,
+        help="step labels the learned PRM was trained on (default: prm_quality.py's layout, "
+        "labels/labels.jsonl beside the PRM folder; for train_test_overlap)",
+    )
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="distill_gain_"))
 
@@ -170,6 +188,21 @@ def main() -> None:
     before, searched = evolve(arms["searched"])
     oracle_before, oracle = evolve(arms["oracle"])
     control = control_arm(arms["searched"], work / "control")
+    evals = [work / arm / f"round-{r}" / "eval" for arm in ("searched", "oracle") for r in (0, 1)]
+    test = distinct_problems(
+        *(list(results_problems(f).values()) for f in [*evals, work / "control" / "eval"])
+    )
+    overlap = overlap_report(
+        test,
+        {
+            "policy": args.policy,
+            "prm_base": args.prm_base,
+            "prm_labels": args.prm_labels or beside_prm(args.prm_model),
+            "distill_searched": str(work / "searched" / "round-1" / "data"),
+            "distill_oracle": str(work / "oracle" / "round-1" / "data"),
+            "distill_control": str(work / "control" / "data"),
+        },
+    )
     print(
         json.dumps(
             {
@@ -199,6 +232,7 @@ def main() -> None:
                     "searched": control["searched_policy_tokens"],
                     "control": control["policy_tokens"],
                 },
+                **overlap,
                 "control_pool_k": control["pool_k"],
                 "train_s": {"searched": round(searched["train_s"], 1), "oracle": round(oracle["train_s"], 1)},
                 "wall_s": round(time.perf_counter() - start, 1),

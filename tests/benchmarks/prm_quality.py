@@ -12,8 +12,12 @@ The default ArithWorld recipe, end to end with the shipped policy:
   5. the PRM's base LM as the policy, without a PRM: greedy and majority vote at N=16 on the same
      problems, with FLOPs. The PRM starts from a stronger LM than the policy it guides; when that
      LM alone beats the search it guides, the PRM's value lies in its base, not in its labels.
+`train_test_overlap`: held-out problems whose question the policy, the PRM's base LM or the step
+labels trained on (tests/benchmarks/overlap.py; `train_test_overlap_held_out_levels` without
+ArithWorld's small levels 1-2).
 Last line: one JSON object with keys `auroc`, `gap_points`, `gap_points_hard`, `base_policy_greedy`,
-`train_s` (and the details: accuracy overall and per level, mean FLOPs per problem of each method).
+`train_s`, `train_test_overlap`, `train_test_overlap_held_out_levels` (and the details: accuracy
+overall and per level, mean FLOPs per problem of each method).
 
     python tests/benchmarks/prm_quality.py [--work_dir DIR] [--per_level 100] [--label_per_level 300]
                                            [--n 16]
@@ -27,8 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from overlap import distinct_problems, overlap_report
+
 from ponder.config import from_yaml, recipe
-from ponder.data.results import read_results
+from ponder.data.results import read_results, results_problems
+from ponder.data.sources import SourceArguments
 from ponder.infer.eval_prm import EvalPRMArguments
 from ponder.infer.eval_prm import run as eval_prm
 from ponder.infer.run import InferArguments
@@ -159,6 +166,19 @@ def main() -> None:
     base = {s: accuracy(work / "base_policy", s) for s in ("greedy", "majority")}
     wbon = {name: runs["weighted_best_of_n"] for name, runs in search.items()}
     overall = table[-1]
+    searches = [work / f"search_{name}" for name in search] + [work / "base_policy"]
+    test = distinct_problems(
+        SourceArguments(per_level=args.per_level).load(),  # what eval prm sampled on
+        *(list(results_problems(folder).values()) for folder in searches),
+    )
+    overlap = overlap_report(
+        test,
+        {
+            "policy": args.policy,
+            "prm_base": args.prm_base,
+            "prm_labels": str(work / "labels" / "labels.jsonl"),
+        },
+    )
     print(
         json.dumps(
             {
@@ -169,6 +189,7 @@ def main() -> None:
                 "base_policy_majority": base["majority"],
                 "train_s": train_s,
                 "label_s": label_s,
+                **overlap,
                 "wbon_learned": wbon["learned"],
                 "wbon_oracle": wbon["oracle"],
                 "beam_learned": search["learned"]["beam_search"],

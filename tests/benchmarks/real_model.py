@@ -15,9 +15,11 @@ best-of-N share one pool of N samples and so one speed) and n_problems; "vllm" i
 "vllm_reason" when vLLM is not installed. `beam_distinct_first_steps`: on vLLM, beam search at N,
 the mean number of distinct first steps among the N candidates of round 0 per problem, before
 any pruning (tests/helpers/beam_round0.py records them); N means every beam sampled its own.
-Also: the PRM's label statistics, `train_test_overlap` (label questions that are test
-questions: 0) and each stage's wall time. Work folders are kept under --work and reused (ponder
-infer and prm-labels resume; a trained PRM folder is not trained again).
+Also: the PRM's label statistics, `train_test_overlap` (searched test problems whose question the
+PRM's labels hold: 0; SmolLM2's pretraining corpus, and the labels of a PRM given with --prm, are
+reported as unchecked; tests/benchmarks/overlap.py) and each stage's wall time. Work folders are
+kept under --work and reused (ponder infer and prm-labels resume; a trained PRM folder is not
+trained again).
 
     python tests/benchmarks/real_model.py [--model DIR] [--prm DIR] [--problems 10] [--n 8]
         [--beam_width 4] [--label_problems 8] [--backends hf vllm] [--work DIR]
@@ -34,6 +36,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from overlap import overlap_report
+
+from ponder.data import load_problems
 from ponder.data.results import read_results
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,15 +98,24 @@ def label_stats(prm: Path, work: Path) -> dict:
         return {"prm": str(prm)}
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     steps = [label for row in rows for label in row["labels"]]
-    with (GSM8K / "test.jsonl").open() as lines:
-        test = {json.loads(line)["question"] for line in lines}
     return {
         "prm": str(prm),
         "label_rows": len(rows),
         "label_steps": len(steps),
         "good_steps": round(sum(steps) / max(1, len(steps)), 3),
-        "train_test_overlap": len({row["prompt"] for row in rows} & test),
     }
+
+
+def gsm8k_overlap(args, model: Path) -> dict:
+    """train_test_overlap of the searched GSM8K test problems against the PRM's step labels."""
+    unchecked = {"model": f"{model}: a pretrained LM, whose corpus is not listed"}
+    sources = {}
+    if args.prm:
+        unchecked["prm"] = f"{args.prm}: given, its training data is not known here"
+    else:
+        sources["prm_labels"] = str(args.work / "prm-labels" / "labels.jsonl")
+    test = load_problems(GSM8K / "test.jsonl", limit=args.problems)
+    return overlap_report(test, sources, world=None, unchecked=unchecked)
 
 
 def search(command: list[str], backend: str, model: Path, prm: Path, args, env: dict | None) -> dict:
@@ -178,6 +192,7 @@ def main() -> None:
     prm = args.prm or train_prm(model, args.work, args.label_problems, walls)
     report = {"model": str(model), "problems": args.problems, "n": args.n, "beam_width": args.beam_width}
     report.update(label_stats(prm, args.work))
+    report.update(gsm8k_overlap(args, model))
     report.update(hf=None, vllm=None, beam_distinct_first_steps=None)
     if "hf" in args.backends:
         start = time.perf_counter()

@@ -3,7 +3,11 @@
 On ArithWorld with the hf backend and the oracle PRM, runs best-of-N, beam search and DVTS at
 N=16 over the same problems in one process and divides each tree strategy's generated tokens
 per second by best-of-N's. Target: both ratios >= 0.67 (search costs at most 1.5x sampling per
-token). Last line: one JSON object with keys `beam_ratio` and `dvts_ratio`.
+token). The problems come from ArithWorld's generator (seed 1); `train_test_overlap` counts those
+the policy trained on (tests/benchmarks/overlap.py; `train_test_overlap_held_out_levels` without
+ArithWorld's small levels 1-2): a speed benchmark, but its accuracies are printed too.
+Last line: one JSON object with keys `beam_ratio`, `dvts_ratio`, `train_test_overlap` and
+`train_test_overlap_held_out_levels`.
 
     python tests/benchmarks/search_overhead.py [--model DIR] [--problems 64] [--n 16]
 """
@@ -14,7 +18,9 @@ import argparse
 import json
 import time
 
-from ponder.data.arithworld import generate_problems
+from overlap import overlap_report
+
+from ponder.data.splits import generate_split
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.prm import load_prm
 from ponder.infer.strategies import STRATEGIES, SearchContext
@@ -39,7 +45,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=16, help="budget N")
     parser.add_argument("--beam_width", type=int, default=4, help="M")
     args = parser.parse_args()
-    problems = generate_problems(-(-args.problems // 5), seed=1)[: args.problems]
+    problems = generate_split("arithworld", "test", -(-args.problems // 5), seed=1)[: args.problems]
     backend = HFBackend(args.model, batch_size=512)
     ctx = SearchContext(
         backend=backend,
@@ -66,6 +72,7 @@ def main() -> None:
             {
                 "beam_ratio": round(runs["beam_search"]["tokens_per_s"] / base, 3),
                 "dvts_ratio": round(runs["dvts"]["tokens_per_s"] / base, 3),
+                **overlap_report(problems, {"policy": args.model}),
                 "problems": len(problems),
                 "n": args.n,
                 "runs": runs,
