@@ -12,16 +12,23 @@ from dataclasses import dataclass
 from ponder.data import Problem, grade_many
 
 from .backends.base import Backend, Sampling
+from .eval_search import wilson
 from .prompts import build_prompt
 
 
 @dataclass
 class LevelScore:
+    """One level's accuracies over its `n` problems, each with its 95% Wilson interval."""
+
     level: int | None
-    n: int
+    n: int  # problems
     greedy: float
     pass_at_k: float | None = None
     k: int | None = None
+    greedy_low: float = 0.0
+    greedy_high: float = 0.0
+    pass_low: float | None = None
+    pass_high: float | None = None
 
 
 def score_by_level(
@@ -51,24 +58,32 @@ def score_by_level(
     scores = []
     for level in sorted(by_level, key=lambda lv: (lv is None, lv)):
         rows = by_level[level]
-        scores.append(
-            LevelScore(
-                level=level,
-                n=len(rows),
-                greedy=sum(g for g, _ in rows) / len(rows),
-                pass_at_k=sum(bool(s) for _, s in rows) / len(rows) if k > 0 else None,
-                k=k or None,
-            )
-        )
+        greedy_hits, pass_hits = sum(g for g, _ in rows), sum(bool(s) for _, s in rows)
+        score = LevelScore(level, len(rows), greedy_hits / len(rows), k=k or None)
+        score.greedy_low, score.greedy_high = wilson(greedy_hits, len(rows))
+        if k > 0:
+            score.pass_at_k = pass_hits / len(rows)
+            score.pass_low, score.pass_high = wilson(pass_hits, len(rows))
+        scores.append(score)
     return scores
 
 
+def interval(low: float | None, high: float | None) -> str:
+    """A 95% interval in percent, as the tables print it."""
+    return "" if low is None or high is None else f"[{100 * low:.0f}, {100 * high:.0f}]"
+
+
 def format_table(scores: list[LevelScore]) -> str:
-    header = "level      n   greedy" + (f"   pass@{scores[0].k}" if scores and scores[0].k else "")
+    """Per level: its problems (n), greedy and pass@k, each with its 95% interval."""
+    k = scores[0].k if scores else None
+    header = f"{'level':>5}{'n':>7}{'greedy':>9}{'95% CI':>11}"
+    if k:
+        header += f"{f'pass@{k}':>9}{'95% CI':>11}"
     lines = [header]
     for s in scores:
-        line = f"{str(s.level if s.level is not None else '-'):>5} {s.n:>6}   {100 * s.greedy:5.1f}%"
+        level = str(s.level if s.level is not None else "-")
+        line = f"{level:>5}{s.n:>7}{100 * s.greedy:>8.1f}%{interval(s.greedy_low, s.greedy_high):>11}"
         if s.pass_at_k is not None:
-            line += f"   {100 * s.pass_at_k:6.1f}%"
+            line += f"{100 * s.pass_at_k:>8.1f}%{interval(s.pass_low, s.pass_high):>11}"
         lines.append(line)
     return "\n".join(lines)

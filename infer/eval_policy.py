@@ -1,7 +1,8 @@
 """`ponder eval policy`: accuracy of a policy per difficulty level — greedy, and pass@k from k samples.
 
-Prints a table and writes it as JSON; pass@k well above greedy on a level is the room that
-test-time search can win back there.
+Prints a table and writes it as JSON: per level its problems (`n`), greedy and pass@k, each with
+its 95% Wilson interval (`greedy_low`, `greedy_high`, `pass_low`, `pass_high`). pass@k well above
+greedy on a level is the room that test-time search can win back there.
 """
 
 from __future__ import annotations

@@ -18,6 +18,11 @@ path after it) or bad. Reported:
 - ProcessBench's metric (Zheng et al. 2024): the PRM's predicted earliest wrong step is the first
   step scoring below `threshold` (-1 if none); accuracy on erroneous solutions (the prediction is
   the labelled step), on correct ones (the prediction is -1), and F1, their harmonic mean.
+
+Each comes with how many questions stand behind it (within-question AUROC: only the questions with
+both a right and a wrong solution count) and, for AUROC, within-question AUROC and F1, a 95%
+percentile bootstrap interval over questions: a question's solutions share its difficulty, so
+questions, not steps, are the independent draws.
 """
 
 from __future__ import annotations
@@ -118,6 +123,15 @@ class PRMScores:
     calibration: list[list[float]] = field(
         default_factory=list
     )  # per score decile: [mean score, share good, steps]
+    # None in files written before they were reported
+    questions: int | None = None  # distinct questions: behind AUROC, F1 and their intervals
+    within_questions: int | None = None  # questions with a right and a wrong solution: behind within_auroc
+    auroc_low: float | None = None  # 95% bootstrap intervals over questions
+    auroc_high: float | None = None
+    within_low: float | None = None
+    within_high: float | None = None
+    f1_low: float | None = None
+    f1_high: float | None = None
 
 
 def calibration(scores: list[float], labels: list[bool], bins: int = 10) -> list[list[float]]:
@@ -180,16 +194,82 @@ def by_question(solutions: list[LabelledSolution]) -> dict[str, list[LabelledSol
     return groups
 
 
-def within_question_auroc(solutions: list[LabelledSolution]) -> float | None:
-    """Mean, over questions with both correct and wrong solutions, of the AUROC of the last step's
-    score for the last step's label. Step AUROC pooled over questions also rewards a PRM that only
-    knows which questions are hard; choosing among one question's solutions needs this one."""
+def question_aurocs(solutions: list[LabelledSolution]) -> list[float]:
+    """The last step's AUROC inside each question that has both correct and wrong solutions."""
     values = [
         auroc([s.scores[-1] for s in group], [s.labels[-1] for s in group])
         for group in by_question(solutions).values()
     ]
-    values = [v for v in values if v is not None]
+    return [v for v in values if v is not None]
+
+
+def within_question_auroc(solutions: list[LabelledSolution]) -> float | None:
+    """Mean, over questions with both correct and wrong solutions, of the AUROC of the last step's
+    score for the last step's label. Step AUROC pooled over questions also rewards a PRM that only
+    knows which questions are hard; choosing among one question's solutions needs this one."""
+    values = question_aurocs(solutions)
     return sum(values) / len(values) if values else None
+
+
+def bootstrap_intervals(
+    solutions: list[LabelledSolution], threshold: float, resamples: int = 1000, seed: int = 0
+) -> dict[str, float | None]:
+    """95% percentile intervals of step AUROC, within-question AUROC and ProcessBench F1, from
+    `resamples` draws of the questions with replacement (each draw weighs every step and solution
+    of a question by how often it was drawn); None where a metric is undefined."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    groups = list(by_question(solutions).values())
+    draws = rng.multinomial(len(groups), [1 / len(groups)] * len(groups), resamples)
+    # step AUROC with weights: P(good step scores above a bad one), ties half, by score bins
+    question = np.array([q for q, group in enumerate(groups) for sol in group for _ in sol.labels], dtype=int)
+    labels = np.array([label for group in groups for sol in group for label in sol.labels], dtype=float)
+    values, bins = np.unique(
+        [x for group in groups for sol in group for x in sol.scores], return_inverse=True
+    )
+    # F1: per question, erroneous solutions, those whose earliest wrong step is found, and the same
+    # for correct ones
+    per_question = np.array(
+        [
+            [
+                sum(not all(s.labels) for s in group),
+                sum(
+                    not all(s.labels)
+                    and first_error([x >= threshold for x in s.scores]) == first_error(s.labels)
+                    for s in group
+                ),
+                sum(all(s.labels) for s in group),
+                sum(all(s.labels) and all(x >= threshold for x in s.scores) for s in group),
+            ]
+            for group in groups
+        ],
+        dtype=float,
+    )
+    within = [auroc([s.scores[-1] for s in group], [s.labels[-1] for s in group]) for group in groups]
+    counted = np.array([v is not None for v in within])
+    within_values = np.array([v if v is not None else 0.0 for v in within])
+    samples: dict[str, list[float]] = {"auroc": [], "within": [], "f1": []}
+    for weights in draws:
+        w = weights[question]
+        good = np.bincount(bins, w * labels, len(values))
+        bad = np.bincount(bins, w * (1 - labels), len(values))
+        if good.sum() and bad.sum():
+            below = np.cumsum(bad) - bad
+            samples["auroc"].append(float(good @ (below + bad / 2) / (good.sum() * bad.sum())))
+        counts = weights @ counted
+        if counts:
+            samples["within"].append(float(weights @ (counted * within_values) / counts))
+        errors, found, correct, kept = weights @ per_question
+        if errors and correct:
+            e, c = found / errors, kept / correct
+            samples["f1"].append(2 * e * c / (e + c) if e + c else 0.0)
+    out: dict[str, float | None] = {}
+    for key, xs in samples.items():
+        low, high = np.percentile(xs, [2.5, 97.5]) if xs else (None, None)
+        out[f"{key}_low"] = None if low is None else float(low)
+        out[f"{key}_high"] = None if high is None else float(high)
+    return out
 
 
 def first_error(flags: list[bool]) -> int:
@@ -228,6 +308,9 @@ def summarise(group: str, solutions: list[LabelledSolution], threshold: float) -
         correct_accuracy=correct_acc,
         f1=f1,
         calibration=calibration(scores, labels),
+        questions=len(by_question(solutions)),
+        within_questions=len(question_aurocs(solutions)),
+        **bootstrap_intervals(solutions, threshold),
     )
 
 
@@ -308,18 +391,31 @@ def evaluate(args: EvalPRMArguments) -> list[PRMScores]:
 
 
 def format_table(table: list[PRMScores]) -> str:
+    """One line per group: its solutions, questions (`q`), steps, and each metric; AUROC,
+    within-question AUROC (over its `wq` questions with a right and a wrong solution) and F1 with
+    their 95% bootstrap intervals over questions."""
+
     def pct(value):
         return "   -" if value is None else f"{100 * value:5.1f}"
 
+    def count(value):
+        return "-" if value is None else str(value)
+
+    def ci(low, high, scale=1.0, digits=2):
+        return "" if low is None or high is None else f"[{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
+
     lines = [
-        f"{'group':<10}{'solutions':>10}{'steps':>7}{'good%':>7}{'AUROC':>7}{'within':>7}{'acc%':>7}{'err%':>7}{'corr%':>7}{'F1':>7}"
+        f"{'group':<10}{'solutions':>10}{'q':>5}{'steps':>7}{'good%':>7}{'AUROC':>7}{'95% CI':>14}"
+        f"{'within':>7}{'wq':>5}{'95% CI':>14}{'acc%':>7}{'err%':>7}{'corr%':>7}{'F1':>7}{'95% CI':>14}"
     ]
     for s in table:
         auc = "   -" if s.auroc is None else f"{s.auroc:.3f}"
         within = "   -" if s.within_auroc is None else f"{s.within_auroc:.3f}"
         lines.append(
-            f"{s.group:<10}{s.solutions:>10}{s.steps:>7}{pct(s.good_steps):>7}{auc:>7}{within:>7}{pct(s.step_accuracy):>7}"
-            f"{pct(s.error_accuracy):>7}{pct(s.correct_accuracy):>7}{pct(s.f1):>7}"
+            f"{s.group:<10}{s.solutions:>10}{count(s.questions):>5}{s.steps:>7}{pct(s.good_steps):>7}"
+            f"{auc:>7}{ci(s.auroc_low, s.auroc_high):>14}{within:>7}{count(s.within_questions):>5}"
+            f"{ci(s.within_low, s.within_high):>14}{pct(s.step_accuracy):>7}{pct(s.error_accuracy):>7}"
+            f"{pct(s.correct_accuracy):>7}{pct(s.f1):>7}{ci(s.f1_low, s.f1_high, 100, 0):>14}"
         )
     return "\n".join(lines)
 

@@ -53,11 +53,11 @@ class EvalSearchArguments:
 @dataclass
 class Point:
     strategy: str
-    n: int
+    n: int  # the budget N
     accuracy: float
-    low: float
+    low: float  # 95% Wilson interval of the accuracy
     high: float
-    problems: int
+    problems: int  # distinct problems behind the accuracy
     tokens: float  # mean policy tokens per problem
     flops: float  # mean FLOPs per problem
     level: int | None = None
@@ -73,20 +73,22 @@ def wilson(successes: float, total: int, z: float = 1.96) -> tuple[float, float]
 
 
 def direct_points(rows: list[SearchResult], level: int | None = None) -> list[Point]:
-    """One point per (strategy, n) as it was run."""
+    """One point per (strategy, n) as it was run. Rows of one problem under several hyper-parameters
+    (two beam widths at one N) are averaged, but the interval is as wide as its distinct problems make
+    it: they, not the rows, are the independent draws."""
     groups: dict[tuple[str, int], list[SearchResult]] = defaultdict(list)
     for r in rows:
         groups[(r.strategy, r.n)].append(r)
     points = []
     for (strategy, n), rs in sorted(groups.items()):
-        correct = sum(r.correct for r in rs)
+        accuracy, problems = sum(r.correct for r in rs) / len(rs), len({r.problem_id for r in rs})
         points.append(
             Point(
                 strategy,
                 n,
-                correct / len(rs),
-                *wilson(correct, len(rs)),
-                len(rs),
+                accuracy,
+                *wilson(accuracy * problems, problems),
+                problems,
                 sum(r.compute.policy_tokens for r in rs) / len(rs),
                 sum(r.compute.flops for r in rs) / len(rs),
                 level,
@@ -369,19 +371,31 @@ def routing_gain_vs_best_fixed(
 
 
 def format_table(points: list[Point]) -> str:
-    lines = [f"{'strategy':<20}{'level':>6}{'N':>5}{'accuracy':>10}{'95% CI':>16}{'tokens':>10}{'FLOPs':>11}"]
+    """One line per point: N is the budget, `problems` the distinct problems behind the accuracy."""
+    lines = [
+        f"{'strategy':<20}{'level':>6}{'N':>5}{'problems':>9}{'accuracy':>10}{'95% CI':>16}"
+        f"{'tokens':>10}{'FLOPs':>11}"
+    ]
     for p in points:
         level = "all" if p.level is None else str(p.level)
         interval = f"[{100 * p.low:.0f}, {100 * p.high:.0f}]"
         lines.append(
-            f"{p.strategy:<20}{level:>6}{p.n:>5}{100 * p.accuracy:>9.1f}%{interval:>16}"
+            f"{p.strategy:<20}{level:>6}{p.n:>5}{p.problems:>9}{100 * p.accuracy:>9.1f}%{interval:>16}"
             f"{p.tokens:>10.0f}{p.flops:>11.2e}"
         )
     return "\n".join(lines)
 
 
+def problems_label(points: list[Point]) -> str:
+    """How many problems stand behind `points`, for a legend or a title: "n=100", or "n=98-100"
+    when some points had fewer (a strategy run on part of the problems)."""
+    counts = sorted({p.problems for p in points})
+    return f"n={counts[0]}" if len(counts) == 1 else f"n={counts[0]}-{counts[-1]}"
+
+
 def plot(points: list[Point], out_dir: Path) -> list[Path]:
-    """Accuracy against N, tokens and FLOPs (all levels), and against N per level."""
+    """Accuracy against N, tokens and FLOPs (all levels), and against N per level; every strategy's
+    legend (every level's title) says how many problems stand behind its curve."""
     plt = pyplot()
 
     paths = []
@@ -394,11 +408,12 @@ def plot(points: list[Point], out_dir: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         for strategy in sorted({p.strategy for p in overall}):
             pts = sorted((p for p in overall if p.strategy == strategy), key=lambda p: getattr(p, x))
+            name = f"{strategy} ({problems_label(pts)})"
             if len(pts) == 1:  # greedy: one point, drawn as a reference line
-                ax.axhline(100 * pts[0].accuracy, linestyle="--", color="black", linewidth=1, label=strategy)
+                ax.axhline(100 * pts[0].accuracy, linestyle="--", color="black", linewidth=1, label=name)
                 continue
             xs = [getattr(p, x) for p in pts]
-            ax.plot(xs, [100 * p.accuracy for p in pts], marker="o" if len(pts) < 8 else None, label=strategy)
+            ax.plot(xs, [100 * p.accuracy for p in pts], marker="o" if len(pts) < 8 else None, label=name)
             ax.fill_between(xs, [100 * p.low for p in pts], [100 * p.high for p in pts], alpha=0.12)
         if all(getattr(p, x) > 0 for p in overall):
             ax.set_xscale("log", base=log)
@@ -420,7 +435,7 @@ def plot(points: list[Point], out_dir: Path) -> list[Path]:
                 else:
                     ax.plot([p.n for p in s], [100 * p.accuracy for p in s], label=strategy)
             ax.set_xscale("log", base=2)
-            ax.set_title(f"level {level}")
+            ax.set_title(f"level {level} ({problems_label(pts)})")
             ax.set_xlabel("N")
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("accuracy (%)")

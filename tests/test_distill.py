@@ -473,3 +473,4 @@ def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, t
     assert hidden["prm"] == hidden["base"] != hidden["policy"]
     assert json.loads((round1 / "eval" / "config.json").read_text())["prm_model"] == str(round1 / "prm")
     assert [r["round"] for r in rounds] == [0, 1] and rounds[1]["relabel_s"] > 0
+    assert all(r["greedy_problems"] == r["search_problems"] == 5 for r in rounds)  # 1 per level

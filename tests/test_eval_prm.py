@@ -90,6 +90,17 @@ def test_processbench_metric_with_known_predictions(shared_data, known_scorer, t
     assert (scores.error_accuracy, scores.correct_accuracy, scores.f1, scores.auroc) == pytest.approx(
         expected
     )
+    # the questions behind each figure: within-question AUROC only counts those with a right and a
+    # wrong solution; these scores do not vary with the questions drawn, so neither do their intervals
+    finals: dict[str, set[bool]] = {}
+    for r in load_stepwise(path):
+        finals.setdefault(r["prompt"], set()).add(r["labels"][-1])
+    assert scores.questions == len(finals) and 300 < len(finals) <= 400
+    assert scores.within_questions == sum(len(f) == 2 for f in finals.values())
+    assert (scores.within_auroc is None) == (scores.within_questions == 0)
+    assert (scores.auroc_low, scores.auroc_high, scores.f1_low, scores.f1_high) == pytest.approx(
+        (expected[3], expected[3], expected[2], expected[2])
+    )
     if rule == "perfect":
         assert scores.within_auroc in (1.0, None)
         # reliability: the 0.1 bin holds exactly the bad steps, the 0.9 bin the good ones
@@ -134,10 +145,14 @@ def test_oracle_prm_is_perfect_on_checked_arithworld_steps(tmp_path):
         and overall.f1 == 1.0
     )
     assert overall.within_auroc in (1.0, None)
+    assert overall.questions == sum(s.questions for s in table[:-1]) <= 20  # 4 problems x 5 levels
+    assert all(0 <= s.within_questions <= s.questions for s in table)
+    assert (overall.within_auroc is None) == (overall.within_questions == 0)
+    assert overall.auroc_low == overall.auroc_high == 1.0
 
 
 def test_within_question_auroc_ignores_how_hard_each_question_is():
-    from ponder.infer.eval_prm import LabelledSolution, within_question_auroc
+    from ponder.infer.eval_prm import LabelledSolution, summarise, within_question_auroc
 
     def sol(question, ok, score):
         return LabelledSolution(question, ["step"], [ok], scores=[score])
@@ -153,3 +168,30 @@ def test_within_question_auroc_ignores_how_hard_each_question_is():
     ]
     assert within_question_auroc(solutions) == 0.5
     assert within_question_auroc([sol("q", True, 0.9)]) is None
+    # two questions count; resampling them gives anything from "hard" alone (0) to "easy" alone (1)
+    scores = summarise("all", solutions, 0.5)
+    assert (scores.questions, scores.within_questions) == (3, 2)
+    assert (scores.within_low, scores.within_high) == (0.0, 1.0)
+
+
+def test_bootstrap_auroc_weighs_steps_like_the_rank_sum():
+    from ponder.infer.eval_prm import LabelledSolution, bootstrap_intervals
+
+    rng = random.Random(1)
+    solutions = [
+        LabelledSolution("q", ["a", "b"], [rng.random() < 0.6, rng.random() < 0.4], scores=[0.1, 0.3])
+        for _ in range(30)
+    ]
+    for s in solutions:
+        s.scores = [rng.choice([0.1, 0.2, 0.3, 0.4]) for _ in s.steps]  # ties on purpose
+    pooled = auroc([x for s in solutions for x in s.scores], [y for s in solutions for y in s.labels])
+    # one question: every draw is the whole set, so the interval is the AUROC itself
+    intervals = bootstrap_intervals(solutions, 0.5)
+    assert intervals["auroc_low"] == pytest.approx(pooled) and intervals["auroc_high"] == pytest.approx(
+        pooled
+    )
+    # one draw per question: the interval holds the estimate and is not a point
+    for i, s in enumerate(solutions):
+        s.question = f"q{i}"
+    intervals = bootstrap_intervals(solutions, 0.5)
+    assert intervals["auroc_low"] < pooled < intervals["auroc_high"]

@@ -8,6 +8,7 @@ from ponder.data.arithworld import generate_problems
 from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.eval_policy import EvalArguments, run
+from ponder.infer.eval_search import wilson
 from ponder.infer.prompts import build_prompt
 from ponder.models import SHIPPED_POLICY
 
@@ -31,7 +32,7 @@ def test_same_seed_same_samples_and_stop_strings(tiny_policy):
     assert greedy.num_tokens <= 5
 
 
-def test_eval_reports_every_level(tiny_policy, tmp_path):
+def test_eval_reports_every_level(tiny_policy, tmp_path, capsys):
     rows = run(
         EvalArguments(
             model_name_or_path=str(tiny_policy),
@@ -46,6 +47,12 @@ def test_eval_reports_every_level(tiny_policy, tmp_path):
         r["n"] == 3 and r["k"] == 2 and 0 <= r["greedy"] <= 1 and 0 <= r["pass_at_k"] <= 1 for r in rows
     )
     assert json.loads((tmp_path / "e.json").read_text()) == rows
+    # each share with the Wilson interval of its 3 problems
+    for r in rows:
+        assert (r["greedy_low"], r["greedy_high"]) == pytest.approx(wilson(3 * r["greedy"], 3))
+        assert (r["pass_low"], r["pass_high"]) == pytest.approx(wilson(3 * r["pass_at_k"], 3))
+    (header,) = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("level")]
+    assert header == ["level", "n", "greedy", "95%", "CI", "pass@2", "95%", "CI"]
 
 
 def test_prefix_cache_continues_steps_exactly_like_a_fresh_encode(tiny_policy):

@@ -105,6 +105,23 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
     ):
         assert section in text
     assert "larger policy: weighted_best_of_n" in text and "No larger policy was evaluated" not in text
+    # every figure with its n: 4 problems per level alone, 2 per level for the PRM, 15 test problems
+    assert all(
+        row["n"] == 4 and row["greedy_low"] <= row["greedy"] <= row["greedy_high"]
+        for row in summary["levels"]
+    )
+    assert all(0 < s["questions"] <= 2 for s in summary["prm"] if s["group"] != "all")
+    assert all(p["problems"] == 15 for p in summary["search"]["learned"] if p["level"] is None)
+    assert [(r["greedy_problems"], r["search_problems"]) for r in summary["distill"]["rounds"]] == [
+        (15, 15)
+    ] * 2
+    for header in (
+        "| level | n | greedy |",
+        "| group | n | solutions |",
+        "| strategy | N | n |",
+        "| round | n |",
+    ):
+        assert header in text, header
     assert json.loads((out / "summary.json").read_text())["distill"]["rounds"][1]["policy"].endswith(
         "round-1/policy"
     )

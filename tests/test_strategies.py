@@ -206,6 +206,11 @@ def test_shards_merge_and_eval_writes_table_and_plots(tiny_policy, tmp_path):
     assert sorted(wbon) == [1, 2, 3, 4]  # every N up to the pool, by subsampling
     direct = [r for r in rows if r.strategy == "weighted_best_of_n" and r.n == 4]
     assert wbon[4]["accuracy"] == pytest.approx(sum(r.correct for r in direct) / len(direct))
+    # the problems behind every point: all 10, or the 2 of a level; printed beside N
+    assert {p["problems"] for p in summary if p["level"] is None} == {10}
+    assert {p["problems"] for p in summary if p["level"] is not None} == {2}
+    (header,) = [line.split() for line in out.stdout.splitlines() if line.startswith("strategy")]
+    assert header[:4] == ["strategy", "level", "N", "problems"]
     for name in (
         "accuracy_vs_n.png",
         "accuracy_vs_tokens.png",

@@ -181,19 +181,24 @@ def evaluate_round(policy: str, prm_model: str | None, args: EvolveArguments, fo
 
 
 def round_accuracy(folders: list[str | Path], args: EvolveArguments) -> dict:
+    """Greedy and weighted best-of-N accuracy, each with its 95% Wilson interval (`greedy_low`,
+    `greedy_high`, ...) and the problems behind it (`greedy_problems`, `search_problems`)."""
     from ponder.data.results import read_results
+    from ponder.infer.eval_search import wilson
 
     rows = [r for folder in folders for r in read_results(Path(folder) / "results.jsonl")]
-
-    def accuracy(strategy: str, n: int) -> float:
-        hits = [r.correct for r in rows if r.strategy == strategy and r.n == n]
-        if not hits:
+    record = {}
+    for key, strategy, n in (("greedy", "greedy", 1), ("search", "weighted_best_of_n", args.budget)):
+        mine = [r for r in rows if r.strategy == strategy and r.n == n]
+        if not mine:
             raise ConfigError(
                 f"round0_results: no {strategy} rows at N={n} in {', '.join(map(str, folders))}"
             )
-        return sum(hits) / len(hits)
-
-    return {"greedy": accuracy("greedy", 1), "search": accuracy("weighted_best_of_n", args.budget)}
+        hits = sum(r.correct for r in mine)
+        record[key] = hits / len(mine)
+        record[f"{key}_low"], record[f"{key}_high"] = wilson(hits, len(mine))
+        record[f"{key}_problems"] = len({r.problem_id for r in mine})
+    return record
 
 
 def searched_round0(args: EvolveArguments) -> dict:
@@ -355,11 +360,16 @@ def evolve_rounds(args: EvolveArguments, group: str | None) -> list[dict]:
 
 
 def format_rounds(rounds: list[dict]) -> str:
-    lines = [f"{'round':>5}{'greedy':>9}{'search':>9}{'train s':>9}"]
-    lines += [
-        f"{r['round']:>5}{100 * r['greedy']:>8.1f}%{100 * r['search']:>8.1f}%{r.get('train_s', 0):>9.0f}"
-        for r in rounds
+    """Per round: greedy and search accuracy, each with the problems behind it (n) and its 95% interval."""
+    lines = [
+        f"{'round':>5}{'n':>6}{'greedy':>9}{'95% CI':>11}{'n':>6}{'search':>9}{'95% CI':>11}{'train s':>9}"
     ]
+    for r in rounds:
+        line = f"{r['round']:>5}"
+        for key in ("greedy", "search"):
+            interval = f"[{100 * r[f'{key}_low']:.0f}, {100 * r[f'{key}_high']:.0f}]"
+            line += f"{r[f'{key}_problems']:>6}{100 * r[key]:>8.1f}%{interval:>11}"
+        lines.append(line + f"{r.get('train_s', 0):>9.0f}")
     return "\n".join(lines)
 
 

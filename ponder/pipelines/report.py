@@ -8,6 +8,9 @@
     prm_calibration.png     the learned PRM's reliability diagram against the exact checker
     distill_rounds.png      greedy and search accuracy per distillation round (when distillation ran)
 
+Every table gives the questions behind each figure (n) and, where the figure is an estimate, its
+95% interval; a summary written before they were recorded still reads, with "-" in their place.
+
 Everything is read from what the stages already wrote (`summary.json` and the results folders),
 so a report can be rebuilt without running anything again: `ponder report --run_dir DIR`.
 """
@@ -38,49 +41,102 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def level_accuracy(results_dirs: list[Path], budget: int) -> dict[str, dict[int, float]]:
-    """Accuracy per level of every strategy at `budget` (greedy at 1), from results folders."""
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _interval(low: float | None, high: float | None, scale: float = 100, digits: int = 0) -> str:
+    """A 95% interval as the tables print it ("-" where a file written before intervals has none)."""
+    if low is None or high is None:
+        return "-"
+    return f"[{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
+
+
+def _share_interval(share: float | None, n: int | None) -> str:
+    """The 95% Wilson interval of a share of `n` problems."""
+    from ponder.infer.eval_search import wilson
+
+    if share is None or not n:
+        return "-"
+    return _interval(*wilson(share * n, n))
+
+
+def _score(value: float | None, low: float | None, high: float | None) -> str:
+    """An AUROC with its interval: "0.912 [0.88, 0.94]"."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" + ("" if low is None else f" {_interval(low, high, 1, 2)}")
+
+
+def level_accuracy(results_dirs: list[Path], budget: int) -> dict[str, dict[int, tuple[float, int]]]:
+    """Accuracy per level of every strategy at `budget` (greedy at 1), and the distinct problems
+    behind it, from results folders."""
     from ponder.data.results import read_results
 
     hits: dict[str, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    problems: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     for folder in results_dirs:
         for row in read_results(folder / "results.jsonl"):
             if row.n == budget or row.strategy == "greedy":
                 hits[row.strategy][row.level].append(row.correct)
-    return {s: {lv: sum(v) / len(v) for lv, v in sorted(by.items())} for s, by in sorted(hits.items())}
+                problems[row.strategy][row.level].add(row.problem_id)
+    return {
+        s: {lv: (sum(v) / len(v), len(problems[s][lv])) for lv, v in sorted(by.items())}
+        for s, by in sorted(hits.items())
+    }
 
 
-def plot_levels(levels: list[dict], search: dict[str, dict[int, float]], budget: int, path: Path) -> Path:
+def _n_label(counts: list[int]) -> str:
+    """How many problems per level stand behind a curve: "n=10", or "n=9-10" when levels differ."""
+    low, high = min(counts), max(counts)
+    return f"n={low}" if low == high else f"n={low}-{high}"
+
+
+def plot_levels(
+    levels: list[dict], search: dict[str, dict[int, tuple[float, int]]], budget: int, path: Path
+) -> Path:
+    """Greedy and pass@k (the policy-alone problems) and every strategy at `budget` (the test
+    problems) per level; each legend says how many problems per level stand behind the curve."""
     fig, ax = pyplot().subplots(figsize=(7, 4.4))
     xs = [row["level"] for row in levels]
-    ax.plot(xs, [100 * row["greedy"] for row in levels], "k--", marker="o", label="greedy (policy alone)")
+    alone = f", {_n_label([row['n'] for row in levels])}" if all("n" in row for row in levels) else ""
+    ax.plot(
+        xs, [100 * row["greedy"] for row in levels], "k--", marker="o", label=f"greedy (policy alone{alone})"
+    )
     ax.plot(
         xs,
         [100 * row["pass_at_k"] for row in levels],
         "k:",
         marker="^",
-        label=f"pass@{levels[0]['k']} (upper bound)",
+        label=f"pass@{levels[0]['k']} (upper bound{alone})",
     )
     for strategy, by_level in search.items():
         if strategy != "greedy":
             ax.plot(
                 list(by_level),
-                [100 * v for v in by_level.values()],
+                [100 * acc for acc, _ in by_level.values()],
                 marker=".",
-                label=f"{strategy} @ N={budget}",
+                label=f"{strategy} @ N={budget} ({_n_label([n for _, n in by_level.values()])})",
             )
     ax.set_xlabel("level")
     ax.set_xticks(xs)
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("accuracy per level")
+    ax.set_title("accuracy per level (n: problems per level)")
     return save_figure(fig, ax, path, legend_size=7)
 
 
 def plot_rounds(rounds: list[dict], path: Path) -> Path:
+    """Greedy and search accuracy per round, with their 95% bands and the problems behind them."""
     fig, ax = pyplot().subplots(figsize=(6, 4.2))
     xs = [r["round"] for r in rounds]
     for key, label in (("greedy", "greedy"), ("search", "weighted best-of-N")):
+        counts = [r[f"{key}_problems"] for r in rounds if f"{key}_problems" in r]
+        if counts:
+            label += f" ({_n_label(counts)})"
         ax.plot(xs, [100 * r[key] for r in rounds], marker="o", label=label)
+        if all(f"{key}_low" in r for r in rounds):
+            low, high = ([100 * r[f"{key}_{end}"] for r in rounds] for end in ("low", "high"))
+            ax.fill_between(xs, low, high, alpha=0.12)
     ax.set_xlabel("distillation round (0 = starting policy)")
     ax.set_xticks(xs)
     ax.set_ylabel("held-out accuracy (%)")
@@ -126,28 +182,48 @@ def run(args: ReportArguments) -> Path:
     lines = ["# ponder quickstart report", "", f"Policy: `{summary['policy']}`.", ""]
     if summary.get("wandb_group"):
         lines += [f"W&B group of every stage's run: `{summary['wandb_group']}`.", ""]
-    lines += ["## Policy alone (held-out problems)", "", "| level | greedy | pass@k |", "| --- | --- | --- |"]
     lines += [
-        f"| {r['level']} | {_pct(r['greedy'])} | {_pct(r['pass_at_k'])} (k={r['k']}) |"
-        for r in summary["levels"]
+        "n: the questions behind each figure; brackets: its 95% interval (Wilson for an accuracy, "
+        "a bootstrap over questions for AUROC, F1 and efficiency).",
+        "",
     ]
+    lines += [
+        "## Policy alone (held-out problems)",
+        "",
+        "| level | n | greedy | 95% CI | pass@k | 95% CI |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in summary["levels"]:
+        n = r.get("n")
+        lines.append(
+            f"| {r['level']} | {_count(n)} | {_pct(r['greedy'])} | {_share_interval(r['greedy'], n)} "
+            f"| {_pct(r['pass_at_k'])} (k={r['k']}) | {_share_interval(r['pass_at_k'], n)} |"
+        )
     lines += [
         "",
         "## Learned PRM against the exact checker",
         "",
-        "| group | steps | AUROC | within-question AUROC | ProcessBench F1 |",
-        "| --- | --- | --- | --- | --- |",
+        "Within-question AUROC counts only the questions with both a right and a wrong solution "
+        "(n within); AUROC and F1 all of them (n).",
+        "",
+        "| group | n | solutions | steps | AUROC | n within | within-question AUROC | ProcessBench F1 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in prm_scores:
-        auc = "-" if s.auroc is None else f"{s.auroc:.3f}"
-        within = "-" if s.within_auroc is None else f"{s.within_auroc:.3f}"
-        lines.append(f"| {s.group} | {s.steps} | {auc} | {within} | {_pct(s.f1)} |")
+        f1 = _pct(s.f1) + ("" if s.f1_low is None else f" {_interval(s.f1_low, s.f1_high)}")
+        lines.append(
+            f"| {s.group} | {_count(s.questions)} | {s.solutions} | {s.steps} "
+            f"| {_score(s.auroc, s.auroc_low, s.auroc_high)} | {_count(s.within_questions)} "
+            f"| {_score(s.within_auroc, s.within_low, s.within_high)} | {f1} |"
+        )
     lines += ["", "![PRM calibration](prm_calibration.png)", ""]
     lines += [
         "## Search on the test split",
         "",
-        "| strategy | N | accuracy | 95% CI | policy tokens | FLOPs |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "N: the budget (generations per problem); n: the problems searched.",
+        "",
+        "| strategy | N | n | accuracy | 95% CI | policy tokens | FLOPs |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     shown = sorted(
         {
@@ -157,9 +233,9 @@ def run(args: ReportArguments) -> Path:
         }
     )
     for p in sorted((p for p in points if (p.strategy, p.n) in shown), key=lambda p: (p.strategy, p.n)):
-        interval = f"[{100 * p.low:.0f}, {100 * p.high:.0f}]"
         lines.append(
-            f"| {p.strategy} | {p.n} | {_pct(p.accuracy)} | {interval} | {p.tokens:.0f} | {p.flops:.2e} |"
+            f"| {p.strategy} | {p.n} | {p.problems} | {_pct(p.accuracy)} | {_interval(p.low, p.high)} "
+            f"| {p.tokens:.0f} | {p.flops:.2e} |"
         )
     lines += [
         "",
@@ -181,8 +257,8 @@ def run(args: ReportArguments) -> Path:
         f"Tokens weighted best-of-N needs to match compute-optimal at N={budget} (a ratio; `≥` when it "
         f"never did up to N={routing['plan']['baseline_max_n']}):",
         "",
-        "| bins | budgets | accuracy | tokens | weighted BoN tokens | efficiency |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| bins | budgets | n | accuracy | 95% CI | tokens | weighted BoN tokens | efficiency | 95% CI |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for key, bins, spread in (
         ("efficiency_oracle", "oracle", "even"),
@@ -192,28 +268,37 @@ def run(args: ReportArguments) -> Path:
     ):
         e = routing[key]
         ratio = f"{'' if e['reached'] else '≥ '}{e['ratio']:.2f}×"
+        bootstrap = _interval(e.get("low"), e.get("high"), 1, 2) if e["reached"] else "-"
+        n = e.get("problems")
         lines.append(
-            f"| {bins} | {spread} | {_pct(e['accuracy'])} | {e['tokens']:.0f} | {e['baseline_tokens']:.0f} "
-            f"| {ratio} |"
+            f"| {bins} | {spread} | {_count(n)} | {_pct(e['accuracy'])} "
+            f"| {_share_interval(e['accuracy'], n)} | {e['tokens']:.0f} | {e['baseline_tokens']:.0f} "
+            f"| {ratio} | {bootstrap} |"
         )
     pred = routing["predictor"]
+    metrics = ("accuracy", "within_one", "spearman")
     lines += [
         "",
-        "Difficulty predictor on the test split's oracle bins: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in pred.items() if isinstance(v, (int, float))),
+        f"Difficulty predictor on the test split's oracle bins (n = {_count(pred.get('n_eval'))} questions): "
+        + ", ".join(f"{k} {pred[k]:.3f}" for k in metrics if isinstance(pred.get(k), (int, float))),
         "",
     ]
     if rounds:
         lines += [
             "## Distillation",
             "",
-            "| round | greedy | weighted BoN | train s |",
-            "| --- | --- | --- | --- |",
+            "| round | n | greedy | 95% CI | n | weighted BoN | 95% CI | train s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        lines += [
-            f"| {r['round']} | {_pct(r['greedy'])} | {_pct(r['search'])} | {r.get('train_s', 0):.0f} |"
-            for r in rounds
-        ]
+        for r in rounds:
+            cells = [str(r["round"])]
+            for key in ("greedy", "search"):
+                cells += [
+                    _count(r.get(f"{key}_problems")),
+                    _pct(r[key]),
+                    _interval(r.get(f"{key}_low"), r.get(f"{key}_high")),
+                ]
+            lines.append(f"| {' | '.join(cells)} | {r.get('train_s', 0):.0f} |")
         lines += ["", "![gains per distillation round](distill_rounds.png)", ""]
     timings = {k: v for k, v in summary.items() if k.endswith("_s")}
     lines += ["## Time (seconds)", "", " · ".join(f"{k[:-2]} {v:.0f}" for k, v in timings.items()), ""]
