@@ -12,6 +12,7 @@
     ponder train difficulty ...   sequence-classification difficulty predictor of the question alone
     ponder train distill ...      SFT or DPO of the policy on distilled search results
     ponder evolve ...             rounds of search -> distil -> relabel the PRM, evaluated per round
+    ponder ladder ...             policy sizes, each trained on doubling samples to its plateau
     ponder fit-router ...         best strategy per difficulty bin and budget, as a JSON table
     ponder infer ...              search a dataset: strategies x budgets, results as JSON lines
     ponder merge ...              join sharded results folders
@@ -85,6 +86,10 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "evolve": (
         "ponder.pipelines.evolve",
         "Rounds of search, distillation and PRM relabelling, each evaluated: a table and a plot per round.",
+    ),
+    "ladder": (
+        "ponder.pipelines.ladder",
+        "Policies of several sizes, each trained on doubling samples until its dev accuracy plateaus.",
     ),
     "fit-router": (
         "ponder.infer.router",

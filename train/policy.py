@@ -74,6 +74,16 @@ class PolicyArguments(ModelArguments):
         default=0,
         metadata={"help": "Seed of the generated training problems (evaluation uses problem_seed + 1)."},
     )
+    eval_split: str = field(
+        default="test",
+        metadata={"help": "Generated worlds: the split of the final evaluation ('dev' while tuning)."},
+    )
+    eval_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seed of the evaluation problems (default problem_seed + 1; fix it to compare runs)."
+        },
+    )
     system_prompt: str | None = field(
         default=None, metadata={"help": "System message put before every question."}
     )
@@ -96,6 +106,7 @@ class PolicyArguments(ModelArguments):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.dataset in WORLDS:
             check_split(self.dataset_split, "dataset_split")
+            check_split(self.eval_split, "eval_split")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
@@ -111,12 +122,13 @@ class PolicyArguments(ModelArguments):
         return source
 
     def evaluation_source(self) -> SourceArguments | None:
-        """Held-out problems of the same world (its test split, seed `problem_seed + 1`); None for a
-        file or hub dataset."""
+        """Held-out problems of the same world (`eval_split`, seed `eval_seed` or `problem_seed + 1`);
+        None for a file or hub dataset."""
         source = self.training_source()
         if not source.generated_world:
             return None
-        source.split, source.seed, source.per_level = "test", self.problem_seed + 1, self.eval_per_level
+        source.split, source.per_level = self.eval_split, self.eval_per_level
+        source.seed = self.problem_seed + 1 if self.eval_seed is None else self.eval_seed
         return source
 
 
@@ -290,7 +302,13 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     else:
         trainer.save_model(config.output_dir)  # every process calls it (ZeRO-3 gathers); the main one writes
 
-    record = {"parameters": model.num_parameters(), "train_s": round(train_s, 1), "args": asdict(args)}
+    record = {
+        "parameters": model.num_parameters(),
+        "train_s": round(train_s, 1),
+        # what pre-training FLOPs (6 x parameters x tokens) are counted from
+        "train_tokens": round(sum(map(len, trainer.train_dataset["input_ids"])) * config.num_train_epochs),
+        "args": asdict(args),
+    }
     # Under `accelerate launch` the other processes stop here: the folder, the evaluation and its
     # record are written once, by the main process.
     if not trainer.is_world_process_zero():

@@ -1,0 +1,252 @@
+"""`ponder ladder`: a ladder of policy sizes, each trained on ever more samples until it plateaus.
+
+"Small model + search beats a larger model" means nothing against an under-trained larger model:
+a user would ask why it was not simply trained longer. So every rung (a `ponder train policy`
+recipe; the rungs differ only in their size options) is trained in stages that double its
+samples: stage 0 from scratch on `start_samples` problems of the train split; stage k continues
+from stage k-1 on as many fresh problems as it has seen so far (a new problem seed each stage), at
+`continue_lr_ratio` times the recipe's peak learning rate, so stage k has seen
+`start_samples * 2**k`. After each stage its greedy accuracy is measured on the dev split (the
+same problems every stage); a rung stops when doubling its samples gained less than
+`min_gain_points` (the mean over levels; not before `min_samples`), or at `max_samples`.
+Continuing rather than retraining from scratch at each size costs half as much; it is the way the
+verifier was made.
+
+Each stage writes `output_dir/<rung>/samples-<n>/`, a checkpoint whose `recipe.yaml` holds the
+`ponder train policy` commands that made it (so `recipe_training_questions` rebuilds its training
+questions); a finished stage is never trained again, and a killed one resumes from its last
+checkpoint. `ladder.json` holds each rung's curve (samples, tokens, train time, dev accuracy per
+level) and its plateau checkpoint; `ladder.png` draws the curves.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ponder.config import from_yaml, parse_config, recipe
+from ponder.errors import ConfigError
+from ponder.tracking import log_run, new_group, wandb_scope
+
+RUNGS = ("policy_tiny.yaml", "policy_small.yaml", "policy.yaml")  # about 68k, 265k and 1.06M parameters
+
+
+@dataclass
+class LadderArguments:
+    rungs: list[str] = field(
+        default_factory=lambda: [str(recipe("train", name)) for name in RUNGS],
+        metadata={"help": "`ponder train policy` recipes, one per size; a rung is named after its file."},
+    )
+    output_dir: str = field(default="outputs/ladder", metadata={"help": "Where every stage is written."})
+    start_samples: int = field(default=32_000, metadata={"help": "Training problems of stage 0."})
+    max_samples: int = field(
+        default=512_000, metadata={"help": "No rung is trained on more problems than this."}
+    )
+    min_samples: int = field(
+        default=64_000,
+        metadata={
+            "help": "No plateau is declared before this many samples (a barely trained model gains "
+            "little from one doubling too)."
+        },
+    )
+    min_gain_points: float = field(
+        default=1.0,
+        metadata={"help": "A rung has plateaued when doubling its samples gains less (dev greedy, points)."},
+    )
+    continue_lr_ratio: float = field(
+        default=1 / 3, metadata={"help": "Peak learning rate of stages after the first, over the recipe's."}
+    )
+    dev_per_level: int = field(default=200, metadata={"help": "Dev problems per level for each measure."})
+    dev_seed: int = field(default=1, metadata={"help": "Seed of the dev problems (the same every stage)."})
+    problem_seed: int = field(
+        default=100, metadata={"help": "Seed of stage 0's training problems; stage k uses problem_seed + k."}
+    )
+    device: str = field(default="auto", metadata={"help": "Where to train: auto, cpu or cuda."})
+    wandb: bool = field(default=True, metadata={"help": "Log every stage to W&B, in one group."})
+
+    def __post_init__(self):
+        if not self.rungs:
+            raise ConfigError("rungs: give at least one policy recipe")
+        for path in self.rungs:
+            if not Path(path).is_file():
+                raise ConfigError(f"rungs: recipe {path} does not exist")
+        names = [rung_name(path) for path in self.rungs]
+        if len(set(names)) < len(names):
+            raise ConfigError(f"rungs: two recipes share a file name ({names}); rungs are named after them")
+        if not 0 < self.start_samples <= self.max_samples:
+            raise ConfigError(
+                f"start_samples: must be in 1..max_samples ({self.max_samples}), got {self.start_samples}"
+            )
+        if self.continue_lr_ratio <= 0:
+            raise ConfigError(f"continue_lr_ratio: must be > 0, got {self.continue_lr_ratio}")
+
+
+def rung_name(path: str | Path) -> str:
+    return Path(path).stem
+
+
+def stage_samples(args: LadderArguments) -> list[int]:
+    """The samples seen after each stage: start_samples doubled up to max_samples."""
+    sizes = [args.start_samples]
+    while sizes[-1] * 2 <= args.max_samples:
+        sizes.append(sizes[-1] * 2)
+    return sizes
+
+
+def stage_overrides(args: LadderArguments, rung: str, k: int, learning_rate: float) -> dict:
+    """`ponder train policy` options of stage k of a rung (beyond its recipe)."""
+    seen = stage_samples(args)
+    folder = Path(args.output_dir) / rung_name(rung)
+    overrides = {
+        "dataset_split": "train",
+        "train_size": seen[0] if k == 0 else seen[k] - seen[k - 1],
+        "problem_seed": args.problem_seed + k,
+        "eval_split": "dev",
+        "eval_seed": args.dev_seed,
+        "eval_per_level": args.dev_per_level,
+        "eval_k": 0,
+        "device": args.device,
+        "output_dir": str(folder / f"samples-{seen[k]}"),
+    }
+    if k > 0:
+        overrides["model_name_or_path"] = str(folder / f"samples-{seen[k - 1]}")
+        overrides["learning_rate"] = learning_rate * args.continue_lr_ratio
+    return overrides
+
+
+def command_line(rung: str, overrides: dict) -> str:
+    """The `ponder train policy` command a stage runs, as its recipe.yaml records it (a recipe of
+    this checkout by its path from the repository root, as `recipe_training_questions` reads it)."""
+    from ponder.train.policy import SOURCE_TREE
+
+    path = Path(rung).resolve()
+    if path.is_relative_to(SOURCE_TREE):
+        path = path.relative_to(SOURCE_TREE)
+    options = [f"--{key} {shlex.quote(str(value))}" for key, value in overrides.items() if key != "device"]
+    return " ".join(["ponder train policy --config", shlex.quote(str(path)), *options])
+
+
+def overall(levels: list[dict]) -> float:
+    """Greedy accuracy averaged over levels (each level weighs the same), in percent."""
+    return 100 * sum(level["greedy"] for level in levels) / len(levels)
+
+
+def train_rung(args: LadderArguments, rung: str) -> dict:
+    """Stages of one rung until it plateaus; its curve and plateau checkpoint."""
+    from ponder.train.policy import PolicyArguments, PolicyConfig
+    from ponder.train.policy import run as train_policy
+
+    base_args, base_config = from_yaml((PolicyArguments, PolicyConfig), rung)
+    if base_args.model_name_or_path:
+        raise ConfigError(f"rungs: {rung} starts from a model; a ladder rung is trained from scratch")
+    curve: list[dict] = []
+    commands: list[str] = []
+    for k, seen in enumerate(stage_samples(args)):
+        overrides = stage_overrides(args, rung, k, base_config.learning_rate)
+        commands.append(command_line(rung, overrides))
+        folder = Path(overrides["output_dir"])
+        done = folder / "eval_results.json"
+        if not done.is_file():
+            train_policy(*from_yaml((PolicyArguments, PolicyConfig), rung, **overrides))
+            (folder / "recipe.yaml").write_text(
+                "# Made by `ponder ladder`: each command continues from the one before.\n"
+                + json.dumps({"splits": True, "commands": commands}, indent=2)
+                + "\n"
+            )
+        record = json.loads(done.read_text())
+        previous_tokens = curve[-1]["train_tokens"] if curve else 0
+        curve.append(
+            {
+                "samples": seen,
+                "train_tokens": previous_tokens + record["train_tokens"],
+                "train_s": (curve[-1]["train_s"] if curve else 0) + record["train_s"],
+                "parameters": record["parameters"],
+                "dev_greedy": round(overall(record["levels"]), 2),
+                "levels": {str(level["level"]): level["greedy"] for level in record["levels"]},
+                "checkpoint": str(folder),
+            }
+        )
+        gain = curve[-1]["dev_greedy"] - curve[-2]["dev_greedy"] if k else None
+        print(
+            f"ladder: {rung_name(rung)} at {seen:,} samples: dev greedy {curve[-1]['dev_greedy']:.1f}%"
+            + (f" ({gain:+.1f} points from doubling)" if gain is not None else "")
+        )
+        if gain is not None and gain < args.min_gain_points and seen >= args.min_samples:
+            return rung_record(rung, curve, plateaued=True)
+    return rung_record(rung, curve, plateaued=False)
+
+
+def rung_record(rung: str, curve: list[dict], plateaued: bool) -> dict:
+    """A rung's summary. Its checkpoint is the last stage trained: on a plateau the last doubling
+    gained less than the threshold, so more samples would change little."""
+    return {
+        "rung": rung_name(rung),
+        "recipe": str(rung),
+        "parameters": curve[-1]["parameters"],
+        "plateaued": plateaued,
+        "plateau_samples": curve[-1]["samples"] if plateaued else None,
+        "checkpoint": curve[-1]["checkpoint"],
+        "curve": curve,
+    }
+
+
+def plot(rungs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for rung in rungs:
+        xs = [point["samples"] for point in rung["curve"]]
+        ys = [point["dev_greedy"] for point in rung["curve"]]
+        ax.plot(xs, ys, marker="o", label=f"{rung['rung']} ({rung['parameters']:,} params)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("training problems seen")
+    ax.set_ylabel("dev greedy accuracy, mean over levels (%)")
+    ax.set_title(f"Policy sizes trained to their plateau (n = {rungs[0]['dev_n']} dev problems)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(args: LadderArguments) -> list[dict]:
+    """Every rung to its plateau; one record per rung, also written to `output_dir/ladder.json`."""
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    group = new_group(args.output_dir)
+    with wandb_scope(group, enabled=args.wandb):
+        rungs = [train_rung(args, rung) for rung in args.rungs]
+        for rung in rungs:
+            rung["dev_n"] = args.dev_per_level * len(rung["curve"][-1]["levels"])
+        (output / "ladder.json").write_text(json.dumps(rungs, indent=2))
+        plot(rungs, output / "ladder.png")
+        if args.wandb:
+            log_run("ladder", output.name, vars(args), {"rungs": rungs}, images=[output / "ladder.png"])
+    print(format_ladder(rungs))
+    return rungs
+
+
+def format_ladder(rungs: list[dict]) -> str:
+    lines = [f"{'rung':<14}{'params':>11}{'samples':>10}{'dev greedy':>12}  plateau"]
+    for rung in rungs:
+        for point in rung["curve"]:
+            lines.append(
+                f"{rung['rung']:<14}{rung['parameters']:>11,}{point['samples']:>10,}"
+                f"{point['dev_greedy']:>11.1f}%"
+            )
+        lines.append(f"{'':<35}  {'reached' if rung['plateaued'] else 'not reached'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return run(*parse_config((LadderArguments,), argv, prog="ponder ladder", description=__doc__))
+
+
+if __name__ == "__main__":
+    from ponder.cli import script
+
+    script("ponder ladder", main)
