@@ -123,3 +123,34 @@ def test_paired_difference_has_a_bootstrap_interval(size_ladder) -> None:
     assert d["points"] == 25.0 and 0 < d["low"] < 25 < d["high"]
     same = size_ladder.paired_difference(small, small)
     assert same == {"points": 0.0, "low": 0.0, "high": 0.0}
+
+
+def test_the_exchange_rate_spends_the_larger_policys_total_flops(size_ladder) -> None:
+    """Large: 10 parameters, 1,000 training tokens, 10 tokens per greedy answer; small: 1 parameter,
+    1,000 tokens. At R = 1 there are 100 queries; the large policy costs 6*10*1000 + 2*10*10*100 =
+    80,000 FLOPs, the small one's pre-training 6,000, which leaves 740 per query: 3.7x the large
+    policy's greedy, between the small policy's budgets 4 (200 FLOPs) and 16 (2,000)."""
+    from ponder.data.results import Compute, SearchResult
+
+    small_curve = curve([[0, 0], [0, 1], [1, 1]], [10, 100, 1000])
+    large_rows = [
+        SearchResult(p, "greedy", 1, {}, "1", ok, "1", level=1, compute=Compute(policy_tokens=10, flops=200))
+        for p, ok in (("p0", True), ("p1", False))
+    ]
+    table = size_ladder.exchange_rate(
+        small_curve,
+        {"parameters": 1, "train_tokens": 1000},
+        {"parameters": 10, "train_tokens": 1000},
+        large_rows,
+        {"p0": 1, "p1": 1},
+        [1.0, 1000.0],
+    )
+    cell = table["R=1"]["1"]
+    assert cell["flops_per_query"] == pytest.approx(740)
+    assert cell["multiple_of_large_greedy"] == pytest.approx(3.7)
+    assert 4 < cell["small_n"] < 16 and not cell["bound"]
+    # many queries: pre-training hardly counts, the small policy gets the large one's greedy FLOPs,
+    # 10x its own greedy tokens
+    many = table["R=1000"]["1"]
+    assert many["multiple_of_large_greedy"] == pytest.approx(1.0, rel=0.01)
+    assert many["small_n"] == pytest.approx(4.0, rel=0.01)

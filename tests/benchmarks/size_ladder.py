@@ -36,7 +36,8 @@ Last line: one JSON object with keys `size_ratio`, `small_search_minus_large_gre
 `small_search_minus_large_greedy_points_oracle`, `levels_won`, `exchange_rate`,
 `train_test_overlap` (and details).
 
-    python tests/benchmarks/size_ladder.py [--ladder outputs/ladder/ladder.json] [--work_dir DIR]
+    python tests/benchmarks/size_ladder.py [--ladder outputs/ladder/ladder.json] [--extra_rungs DIR ...]
+        [--work_dir DIR]
         [--test_per_level 100] [--val_per_level 40] [--budgets 1 2 4 8 16 32 64] [--large_n 4]
         [--prm_base DIR] [--prm_model DIR] [--label_per_level 300]
 """
@@ -67,9 +68,11 @@ HEADLINE = "compute_optimal"  # predicted bins: what a user without difficulty l
 SHIPPED_LADDER = CHECKPOINTS / "ladder" / "ladder.json"
 
 
-def load_ladder(path: Path) -> list[dict]:
+def load_ladder(path: Path, extra: list[str] = ()) -> list[dict]:
     """Rungs (name, checkpoint, parameters, training tokens), smallest first; checkpoints are read
-    beside the ladder file when the recorded path is gone (a shipped ladder)."""
+    beside the ladder file when the recorded path is gone (a shipped ladder). `extra`: checkpoints
+    of `ponder train policy` (their eval_results.json holds parameters and training tokens), such as
+    configs/train/policy_large.yaml trained by scripts/device_check.sh on a GPU."""
     rungs = json.loads(path.read_text())
     for rung in rungs:
         checkpoint = Path(rung["checkpoint"])
@@ -77,6 +80,20 @@ def load_ladder(path: Path) -> list[dict]:
             checkpoint = path.parent / rung["rung"]
         rung["checkpoint"] = str(checkpoint)
         rung["train_tokens"] = rung["curve"][-1]["train_tokens"]
+    for folder in map(Path, extra):
+        record = json.loads((folder / "eval_results.json").read_text())
+        if "train_tokens" not in record:
+            raise SystemExit(f"size_ladder: {folder}/eval_results.json has no train_tokens (retrain it)")
+        rungs.append(
+            {
+                "rung": folder.name,
+                "checkpoint": str(folder),
+                "parameters": record["parameters"],
+                "train_tokens": record["train_tokens"],
+                "plateaued": None,  # one run: nobody checked
+                "curve": [{"samples": record["args"]["train_size"], "train_tokens": record["train_tokens"]}],
+            }
+        )
     return sorted(rungs, key=lambda r: r["parameters"])
 
 
@@ -302,11 +319,76 @@ def plot_exchange(table: dict, work: Path) -> Path:
     return path
 
 
+def write_report(result: dict, work: Path) -> Path:
+    """report.md beside the plots: the FLOPs-matched comparison per strategy and level (each with
+    its 95% interval and problem count), then the exchange rate."""
+
+    def cell(c: dict) -> str:
+        if c.get("points") is None:
+            return "-"
+        return f"{c['points']:+.1f} [{c['low']:+.1f}, {c['high']:+.1f}]{' (bound)' if c.get('bound') else ''}"
+
+    lines = ["# Small policy + search against larger policies at equal FLOPs", ""]
+    for large, pair in result["pairs"].items():
+        lines += [
+            f"## {pair['small']} against {large} ({pair['size_ratio']}x the parameters)",
+            "",
+            "Points of test accuracy: the small policy at the larger one's mean policy FLOPs per problem, "
+            "minus the larger one; 95% bootstrap interval over problems; (bound): the larger one's FLOPs "
+            "lie outside the small policy's budgets (above the largest: the small policy's number is a "
+            "lower bound).",
+            "",
+        ]
+        for prm in ("learned", "oracle"):
+            for reference in ("greedy", "majority"):
+                some = next(iter(pair[prm].values()))[f"vs_large_{reference}"]
+                levels = list(some)
+                lines += [
+                    f"### {prm} PRM, against {large} {reference}",
+                    "",
+                    "| strategy | "
+                    + " | ".join(f"level {lv} (n={some[lv]['problems']})" for lv in levels)
+                    + " |",
+                    "| --- " * (len(levels) + 1) + "|",
+                ]
+                for strategy, cells in pair[prm].items():
+                    row = cells[f"vs_large_{reference}"]
+                    lines.append(f"| {strategy} | " + " | ".join(cell(row[lv]) for lv in levels) + " |")
+                lines.append("")
+        lines += [
+            "### Exchange rate (learned PRM, compute-optimal)",
+            "",
+            "R: the larger policy's inference tokens over its pre-training tokens. Each cell: the small "
+            "policy searching with the FLOPs the larger one costs beyond the small one's pre-training, "
+            "minus the larger one's greedy (points); the multiple is of the larger policy's greedy FLOPs.",
+            "",
+        ]
+        for r, cells in pair["exchange_rate"].items():
+            levels = list(cells)
+            lines.append(
+                f"- {r}: "
+                + "; ".join(
+                    f"level {lv} {cell(c)} at {c['multiple_of_large_greedy']:.1f}x" for lv, c in cells.items()
+                )
+            )
+        lines.append("")
+    lines += ["![accuracy against FLOPs](flops_matched.png)", "", "![exchange rate](exchange_rate.png)", ""]
+    path = work / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--ladder", default=str(SHIPPED_LADDER), help="ladder.json of `ponder ladder`")
+    parser.add_argument(
+        "--extra_rungs",
+        nargs="*",
+        default=[],
+        help="more policy checkpoints as rungs (e.g. policy_large trained by scripts/device_check.sh)",
+    )
     parser.add_argument("--work_dir", default=None, help="folder for every stage (default: a temporary one)")
     parser.add_argument("--test_per_level", type=int, default=100, help="test problems per level")
     parser.add_argument("--val_per_level", type=int, default=40, help="dev problems per level for the router")
@@ -331,7 +413,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
-    rungs = load_ladder(Path(args.ladder))
+    rungs = load_ladder(Path(args.ladder), args.extra_rungs)
     small = rungs[0]
     larger = [r for r in rungs if r["parameters"] >= MIN_RATIO * small["parameters"]]
     if not larger:
@@ -362,7 +444,12 @@ def main() -> None:
     rung_rows = {
         r["rung"]: (
             r["parameters"],
-            run_policy(r["checkpoint"], test_file, args.large_n, work / f"rung-{r['rung']}"),
+            run_policy(
+                r["checkpoint"],
+                test_file,
+                args.large_n,
+                work / f"rung-{r['rung']}-{r['curve'][-1]['samples']}",
+            ),
         )
         for r in rungs
     }
@@ -408,47 +495,46 @@ def main() -> None:
     sources |= {f"router_validation_{n}": str(work / f"small-{n}" / "val_problems.jsonl") for n in summaries}
     if Path(prm_base).is_dir():
         sources["prm_base"] = prm_base
-    print(
-        json.dumps(
-            {
-                "size_ratio": headline_pair["size_ratio"],
-                "small_search_minus_large_greedy_points": {k: v["points"] for k, v in learned.items()},
-                "small_search_minus_large_greedy_points_oracle": {k: v["points"] for k, v in oracle.items()},
-                "levels_won": [int(k) for k in level_keys if learned[k]["points"] >= 0],
-                "levels_won_significant": [int(k) for k in level_keys if learned[k]["low"] > 0],
-                "headline": f"{small['rung']} + {HEADLINE} (learned PRM) vs {headline_pair['large']} greedy, "
-                "equal policy FLOPs",
-                "intervals": {k: [v["low"], v["high"]] for k, v in learned.items()},
-                "exchange_rate": {
-                    r: {lv: c["points"] for lv, c in cells.items()}
-                    for r, cells in headline_pair["exchange_rate"].items()
-                },
-                "prm_base": prm_base,
-                "prm_base_as_policy": (
-                    "the small policy itself (its greedy and majority are its curves' N = 1 and majority)"
-                    if base_rows is None
-                    else {
-                        s: round(100 * outcomes(base_rows, s).accuracy(n), 1)
-                        for s, n in (("greedy", 1), ("majority", args.large_n))
-                    }
-                ),
-                "rungs": {
-                    r["rung"]: {
-                        "parameters": r["parameters"],
-                        "train_tokens": r["train_tokens"],
-                        "plateaued": r["plateaued"],
-                    }
-                    for r in rungs
-                },
-                **overlap_report(distinct_problems(test), sources),
-                "pairs": pairs,
-                "plots": [str(p) for p in plots],
-                "wall_s": round(time.perf_counter() - start, 1),
-                "work_dir": str(work),
-            },
-            default=float,
-        )
-    )
+    result = {
+        "size_ratio": headline_pair["size_ratio"],
+        "small_search_minus_large_greedy_points": {k: v["points"] for k, v in learned.items()},
+        "small_search_minus_large_greedy_points_oracle": {k: v["points"] for k, v in oracle.items()},
+        "levels_won": [int(k) for k in level_keys if learned[k]["points"] >= 0],
+        "levels_won_significant": [int(k) for k in level_keys if learned[k]["low"] > 0],
+        "headline": f"{small['rung']} + {HEADLINE} (learned PRM) vs {headline_pair['large']} greedy, "
+        "equal policy FLOPs",
+        "intervals": {k: [v["low"], v["high"]] for k, v in learned.items()},
+        "exchange_rate": {
+            r: {lv: c["points"] for lv, c in cells.items()}
+            for r, cells in headline_pair["exchange_rate"].items()
+        },
+        "prm_base": prm_base,
+        "prm_base_as_policy": (
+            "the small policy itself (its greedy and majority are its curves' N = 1 and majority)"
+            if base_rows is None
+            else {
+                s: round(100 * outcomes(base_rows, s).accuracy(n), 1)
+                for s, n in (("greedy", 1), ("majority", args.large_n))
+            }
+        ),
+        "rungs": {
+            r["rung"]: {
+                "parameters": r["parameters"],
+                "train_tokens": r["train_tokens"],
+                "plateaued": r["plateaued"],
+            }
+            for r in rungs
+        },
+        **overlap_report(distinct_problems(test), sources),
+        "pairs": pairs,
+        "plots": [str(p) for p in plots],
+        "wall_s": round(time.perf_counter() - start, 1),
+        "work_dir": str(work),
+    }
+    line = json.dumps(result, default=float)
+    (work / "size_ladder.json").write_text(line + "\n")
+    write_report(result, work)
+    print(line)
 
 
 if __name__ == "__main__":
