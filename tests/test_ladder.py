@@ -24,10 +24,10 @@ def test_stages_double_the_samples_and_continue_from_the_last_one(tmp_path: Path
     assert stage_samples(args) == [1000, 2000, 4000, 8000]
     first, third = stage_overrides(args, TINY, 0, 3e-3), stage_overrides(args, TINY, 2, 3e-3)
     assert first["train_size"] == 1000 and "model_name_or_path" not in first
-    # stage 2 sees as many fresh problems as stages 0-1 did, from the stage before, at a third of the LR
+    # stage 2 sees as many fresh problems as stages 0-1 did, from the stage before
     assert third["train_size"] == 2000 and third["problem_seed"] == first["problem_seed"] + 2
     assert third["model_name_or_path"].endswith("policy_tiny/samples-2000")
-    assert third["learning_rate"] == pytest.approx(1e-3)
+    assert third["learning_rate"] == pytest.approx(3e-3)  # a warm restart to the recipe's peak
     assert first["dataset_split"] == "train" and first["eval_split"] == "dev"
     assert first["eval_seed"] == third["eval_seed"]  # every stage is measured on the same dev problems
 
@@ -74,6 +74,9 @@ def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(tmp_
     assert rung["checkpoint"].endswith("samples-256") and rung["plateaued"]
     saved = json.loads((tmp_path / "ladder.json").read_text())
     assert saved[0]["curve"] == rung["curve"] and (tmp_path / "ladder.png").is_file()
+
+    with pytest.raises(ConfigError, match="other options"):  # a stage is never mixed with another recipe
+        ladder(LadderArguments(**options, min_samples=256, continue_lr_ratio=0.5))
 
     questions = recipe_training_questions(rung["checkpoint"])
     assert {split_of(q) for q in questions} == {"train"}

@@ -4,19 +4,23 @@
 a user would ask why it was not simply trained longer. So every rung (a `ponder train policy`
 recipe; the rungs differ only in their size options) is trained in stages that double its
 samples: stage 0 from scratch on `start_samples` problems of the train split; stage k continues
-from stage k-1 on as many fresh problems as it has seen so far (a new problem seed each stage), at
-`continue_lr_ratio` times the recipe's peak learning rate, so stage k has seen
-`start_samples * 2**k`. After each stage its greedy accuracy is measured on the dev split (the
-same problems every stage); a rung stops when doubling its samples gained less than
-`min_gain_points` (the mean over levels; not before `min_samples`), or at `max_samples`.
-Continuing rather than retraining from scratch at each size costs half as much; it is the way the
-verifier was made.
+from stage k-1 on as many fresh problems as it has seen so far (a new problem seed each stage), so
+stage k has seen `start_samples * 2**k`. Each stage is a cosine cycle that warms up again to
+`continue_lr_ratio` times the recipe's peak learning rate: cycles that double in length are SGDR's
+warm restarts (Loshchilov & Hutter 2017, T_mult = 2). A third of the peak slowed learning badly
+while the model was still learning fast (docs/results.md, "Policy size ladder").
+
+After each stage its greedy accuracy is measured on the dev split (the same problems every stage);
+a rung stops when doubling its samples gained less than `min_gain_points` (the mean over levels;
+not before `min_samples`), or at `max_samples`. Continuing rather than retraining from scratch at
+each size costs half as much.
 
 Each stage writes `output_dir/<rung>/samples-<n>/`, a checkpoint whose `recipe.yaml` holds the
 `ponder train policy` commands that made it (so `recipe_training_questions` rebuilds its training
-questions); a finished stage is never trained again, and a killed one resumes from its last
-checkpoint. `ladder.json` holds each rung's curve (samples, tokens, train time, dev accuracy per
-level) and its plateau checkpoint; `ladder.png` draws the curves.
+questions); a finished stage is never trained again, a killed one resumes from its last checkpoint,
+and one recorded with other commands is refused rather than mixed in. `ladder.json` holds each
+rung's curve (samples, tokens, train time, dev accuracy per level) and its plateau checkpoint;
+`ladder.png` draws the curves.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ponder.config import from_yaml, parse_config, recipe
+from ponder.config import from_yaml, load_yaml, parse_config, recipe
 from ponder.errors import ConfigError
 from ponder.tracking import log_run, new_group, wandb_scope
 
@@ -56,7 +60,7 @@ class LadderArguments:
         metadata={"help": "A rung has plateaued when doubling its samples gains less (dev greedy, points)."},
     )
     continue_lr_ratio: float = field(
-        default=1 / 3, metadata={"help": "Peak learning rate of stages after the first, over the recipe's."}
+        default=1.0, metadata={"help": "Peak learning rate of stages after the first, over the recipe's."}
     )
     dev_per_level: int = field(default=200, metadata={"help": "Dev problems per level for each measure."})
     dev_seed: int = field(default=1, metadata={"help": "Seed of the dev problems (the same every stage)."})
@@ -133,6 +137,25 @@ def overall(levels: list[dict]) -> float:
     return 100 * sum(level["greedy"] for level in levels) / len(levels)
 
 
+def check_stage(folder: Path, commands: list[str]) -> None:
+    """Record the commands behind a stage in its recipe.yaml before it trains; a stage that exists
+    with other commands (other options, or a different stage before it) is not mixed in."""
+    path = folder / "recipe.yaml"
+    if path.is_file():
+        if load_yaml(path).get("commands") != commands:
+            raise ConfigError(
+                f"{folder} was trained with other options than this ladder's ({path}); "
+                "remove it or use another output_dir"
+            )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Made by `ponder ladder`: each command continues from the one before.\n"
+        + json.dumps({"splits": True, "commands": commands}, indent=2)
+        + "\n"
+    )
+
+
 def train_rung(args: LadderArguments, rung: str) -> dict:
     """Stages of one rung until it plateaus; its curve and plateau checkpoint."""
     from ponder.train.policy import PolicyArguments, PolicyConfig
@@ -148,13 +171,9 @@ def train_rung(args: LadderArguments, rung: str) -> dict:
         commands.append(command_line(rung, overrides))
         folder = Path(overrides["output_dir"])
         done = folder / "eval_results.json"
+        check_stage(folder, commands)
         if not done.is_file():
             train_policy(*from_yaml((PolicyArguments, PolicyConfig), rung, **overrides))
-            (folder / "recipe.yaml").write_text(
-                "# Made by `ponder ladder`: each command continues from the one before.\n"
-                + json.dumps({"splits": True, "commands": commands}, indent=2)
-                + "\n"
-            )
         record = json.loads(done.read_text())
         previous_tokens = curve[-1]["train_tokens"] if curve else 0
         curve.append(

@@ -339,7 +339,7 @@ def write_report(result: dict, work: Path) -> Path:
             "lower bound).",
             "",
         ]
-        for prm in ("learned", "oracle"):
+        for prm in [name for name in ("learned", "oracle") if name in pair]:
             for reference in ("greedy", "majority"):
                 some = next(iter(pair[prm].values()))[f"vs_large_{reference}"]
                 levels = list(some)
@@ -395,6 +395,13 @@ def main() -> None:
     parser.add_argument(
         "--budgets", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64], help="search budgets N"
     )
+    parser.add_argument(
+        "--prms",
+        nargs="+",
+        choices=["learned", "oracle"],
+        default=["learned", "oracle"],
+        help="PRMs to search with (learned first: the headline; the oracle is a reference)",
+    )
     parser.add_argument("--large_n", type=int, default=4, help="N of the larger policies' majority vote")
     parser.add_argument(
         "--prm_base", default=None, help="LM the learned PRM starts from (default: the small policy)"
@@ -409,6 +416,8 @@ def main() -> None:
         "--ratios", type=float, nargs="+", default=[0.1, 1.0, 10.0], help="R for the exchange rate"
     )
     args = parser.parse_args()
+    if "learned" not in args.prms:
+        parser.error("--prms: the learned PRM is the headline; it always runs")
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="size_ladder_"))
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -423,7 +432,8 @@ def main() -> None:
     prm_model, prm_base, prm_labels = learned_prm(small, args, work)
 
     summaries = {}
-    for name, scorer, model in (("learned", "token-cls", prm_model), ("oracle", "oracle", None)):
+    scorers = {"learned": ("token-cls", prm_model), "oracle": ("oracle", None)}
+    for name, (scorer, model) in ((name, scorers[name]) for name in args.prms):
         summaries[name] = run_routing(
             RoutingPlan(
                 policy=small["checkpoint"],
@@ -483,7 +493,7 @@ def main() -> None:
         pairs[large["rung"]] = pair
     headline_pair = pairs[larger[-1]["rung"]]  # the largest ratio
     learned = headline_pair["learned"][HEADLINE]["vs_large_greedy"]
-    oracle = headline_pair["oracle"][HEADLINE]["vs_large_greedy"]
+    oracle = headline_pair["oracle"][HEADLINE]["vs_large_greedy"] if "oracle" in summaries else {}
     level_keys = [k for k in learned if k != "all"]
     curves = {s: outcomes(small_rows["learned"], s) for s in ("weighted_best_of_n", "beam_search", HEADLINE)}
     plots = [
@@ -498,7 +508,9 @@ def main() -> None:
     result = {
         "size_ratio": headline_pair["size_ratio"],
         "small_search_minus_large_greedy_points": {k: v["points"] for k, v in learned.items()},
-        "small_search_minus_large_greedy_points_oracle": {k: v["points"] for k, v in oracle.items()},
+        "small_search_minus_large_greedy_points_oracle": (
+            {k: v["points"] for k, v in oracle.items()} if oracle else "not run (--prms)"
+        ),
         "levels_won": [int(k) for k in level_keys if learned[k]["points"] >= 0],
         "levels_won_significant": [int(k) for k in level_keys if learned[k]["low"] > 0],
         "headline": f"{small['rung']} + {HEADLINE} (learned PRM) vs {headline_pair['large']} greedy, "
