@@ -19,8 +19,18 @@ TINY = str(recipe("train", "policy_tiny.yaml"))
 BENCHMARKS = Path(__file__).parent / "benchmarks"
 
 
-def test_stages_double_the_samples_and_continue_from_the_last_one(tmp_path: Path) -> None:
+def test_stages_from_scratch_train_once_on_all_their_samples(tmp_path: Path) -> None:
     args = LadderArguments(rungs=[TINY], output_dir=str(tmp_path), start_samples=1000, max_samples=9000)
+    first, third = stage_overrides(args, TINY, 0, 3e-3), stage_overrides(args, TINY, 2, 3e-3)
+    assert (first["train_size"], third["train_size"]) == (1000, 4000)
+    assert first["problem_seed"] == third["problem_seed"]  # so stage 2's problems hold stage 0's
+    assert "model_name_or_path" not in third and "learning_rate" not in third
+
+
+def test_stages_double_the_samples_and_continue_from_the_last_one(tmp_path: Path) -> None:
+    args = LadderArguments(
+        rungs=[TINY], output_dir=str(tmp_path), start_samples=1000, max_samples=9000, schedule="continue"
+    )
     assert stage_samples(args) == [1000, 2000, 4000, 8000]
     first, third = stage_overrides(args, TINY, 0, 3e-3), stage_overrides(args, TINY, 2, 3e-3)
     assert first["train_size"] == 1000 and "model_name_or_path" not in first
@@ -39,6 +49,7 @@ def test_stages_double_the_samples_and_continue_from_the_last_one(tmp_path: Path
         ({"rungs": [TINY, TINY]}, "rungs"),
         ({"start_samples": 2000, "max_samples": 1000}, "start_samples"),
         ({"continue_lr_ratio": 0.0}, "continue_lr_ratio"),
+        ({"schedule": "cyclic"}, "schedule"),
     ],
 )
 def test_bad_ladders_fail_naming_the_key(options: dict, key: str) -> None:
@@ -47,10 +58,10 @@ def test_bad_ladders_fail_naming_the_key(options: dict, key: str) -> None:
 
 
 def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(tmp_path: Path) -> None:
-    """Two real stages of the tiny rung: a few steps each leave it at 0%, so the first doubling gains
-    nothing and (with no minimum) the rung has plateaued; a rerun with a higher minimum reuses both
-    stages and trains only the third. The recipe each stage writes rebuilds its training questions:
-    train split only, every stage's problems."""
+    """Two real stages of the tiny rung, continued (the schedule whose recipes chain): a few steps
+    each leave it at 0%, so the first doubling gains nothing and (with no minimum) the rung has
+    plateaued; a rerun with a higher minimum reuses both stages and trains only the third. The recipe
+    each stage writes rebuilds its training questions: train split only, every stage's problems."""
     options = dict(
         rungs=[TINY],
         output_dir=str(tmp_path),
@@ -58,6 +69,7 @@ def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(tmp_
         max_samples=256,
         dev_per_level=2,
         wandb=False,
+        schedule="continue",
     )
     [rung] = ladder(LadderArguments(**options, min_samples=0))
     assert rung["plateaued"] and rung["plateau_samples"] == 128

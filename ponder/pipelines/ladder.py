@@ -2,18 +2,17 @@
 
 "Small model + search beats a larger model" means nothing against an under-trained larger model:
 a user would ask why it was not simply trained longer. So every rung (a `ponder train policy`
-recipe; the rungs differ only in their size options) is trained in stages that double its
-samples: stage 0 from scratch on `start_samples` problems of the train split; stage k continues
-from stage k-1 on as many fresh problems as it has seen so far (a new problem seed each stage), so
-stage k has seen `start_samples * 2**k`. Each stage is a cosine cycle that warms up again to
-`continue_lr_ratio` times the recipe's peak learning rate: cycles that double in length are SGDR's
-warm restarts (Loshchilov & Hutter 2017, T_mult = 2). A third of the peak slowed learning badly
-while the model was still learning fast (docs/results.md, "Policy size ladder").
+recipe; the rungs differ only in their size options) is trained on doubling samples of the train
+split, `start_samples * 2**k` at stage k. With `schedule` 'scratch' (the default) each stage is
+one run from scratch, so a point of the curve is exactly "this recipe on that many samples". With
+'continue' stage k continues from stage k-1 on as many fresh problems as it has seen so far, a
+cosine cycle warmed up again to `continue_lr_ratio` times the recipe's peak (SGDR's warm restarts,
+Loshchilov & Hutter 2017, T_mult = 2): half the cost, but on ArithWorld it learned far less than
+one run on the same samples (docs/results.md, "Policy size ladder").
 
 After each stage its greedy accuracy is measured on the dev split (the same problems every stage);
 a rung stops when doubling its samples gained less than `min_gain_points` (the mean over levels;
-not before `min_samples`), or at `max_samples`. Continuing rather than retraining from scratch at
-each size costs half as much.
+not before `min_samples`), or at `max_samples`.
 
 Each stage writes `output_dir/<rung>/samples-<n>/`, a checkpoint whose `recipe.yaml` holds the
 `ponder train policy` commands that made it (so `recipe_training_questions` rebuilds its training
@@ -34,7 +33,8 @@ from ponder.config import from_yaml, load_yaml, parse_config, recipe
 from ponder.errors import ConfigError
 from ponder.tracking import log_run, new_group, wandb_scope
 
-RUNGS = ("policy_tiny.yaml", "policy_small.yaml", "policy.yaml")  # about 68k, 265k and 1.06M parameters
+RUNGS = ("policy_tiny.yaml", "policy_small.yaml", "policy.yaml")  # about 69k, 265k and 1.06M parameters
+SCHEDULES = ("scratch", "continue")
 
 
 @dataclass
@@ -59,13 +59,25 @@ class LadderArguments:
         default=1.0,
         metadata={"help": "A rung has plateaued when doubling its samples gains less (dev greedy, points)."},
     )
+    schedule: str = field(
+        default="scratch",
+        metadata={
+            "help": "'scratch': each stage is one run from scratch on all its samples; 'continue': each "
+            "stage continues the last on fresh samples (half the cost, but see docs/results.md)."
+        },
+    )
     continue_lr_ratio: float = field(
-        default=1.0, metadata={"help": "Peak learning rate of stages after the first, over the recipe's."}
+        default=1.0,
+        metadata={"help": "schedule 'continue': peak learning rate of later stages, over the recipe's."},
     )
     dev_per_level: int = field(default=200, metadata={"help": "Dev problems per level for each measure."})
     dev_seed: int = field(default=1, metadata={"help": "Seed of the dev problems (the same every stage)."})
     problem_seed: int = field(
-        default=100, metadata={"help": "Seed of stage 0's training problems; stage k uses problem_seed + k."}
+        default=100,
+        metadata={
+            "help": "Seed of the training problems ('continue': stage k draws its fresh ones with "
+            "problem_seed + k; 'scratch': every stage draws from this one, so each holds the last)."
+        },
     )
     device: str = field(default="auto", metadata={"help": "Where to train: auto, cpu or cuda."})
     wandb: bool = field(default=True, metadata={"help": "Log every stage to W&B, in one group."})
@@ -83,6 +95,8 @@ class LadderArguments:
             raise ConfigError(
                 f"start_samples: must be in 1..max_samples ({self.max_samples}), got {self.start_samples}"
             )
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.continue_lr_ratio <= 0:
             raise ConfigError(f"continue_lr_ratio: must be > 0, got {self.continue_lr_ratio}")
 
@@ -103,10 +117,11 @@ def stage_overrides(args: LadderArguments, rung: str, k: int, learning_rate: flo
     """`ponder train policy` options of stage k of a rung (beyond its recipe)."""
     seen = stage_samples(args)
     folder = Path(args.output_dir) / rung_name(rung)
+    scratch = args.schedule == "scratch"
     overrides = {
         "dataset_split": "train",
-        "train_size": seen[0] if k == 0 else seen[k] - seen[k - 1],
-        "problem_seed": args.problem_seed + k,
+        "train_size": seen[k] if scratch or k == 0 else seen[k] - seen[k - 1],
+        "problem_seed": args.problem_seed + (0 if scratch else k),
         "eval_split": "dev",
         "eval_seed": args.dev_seed,
         "eval_per_level": args.dev_per_level,
@@ -114,7 +129,7 @@ def stage_overrides(args: LadderArguments, rung: str, k: int, learning_rate: flo
         "device": args.device,
         "output_dir": str(folder / f"samples-{seen[k]}"),
     }
-    if k > 0:
+    if k > 0 and not scratch:
         overrides["model_name_or_path"] = str(folder / f"samples-{seen[k - 1]}")
         overrides["learning_rate"] = learning_rate * args.continue_lr_ratio
     return overrides
@@ -168,19 +183,20 @@ def train_rung(args: LadderArguments, rung: str) -> dict:
     commands: list[str] = []
     for k, seen in enumerate(stage_samples(args)):
         overrides = stage_overrides(args, rung, k, base_config.learning_rate)
-        commands.append(command_line(rung, overrides))
+        command = command_line(rung, overrides)
+        commands = commands + [command] if args.schedule == "continue" else [command]
         folder = Path(overrides["output_dir"])
         done = folder / "eval_results.json"
         check_stage(folder, commands)
         if not done.is_file():
             train_policy(*from_yaml((PolicyArguments, PolicyConfig), rung, **overrides))
         record = json.loads(done.read_text())
-        previous_tokens = curve[-1]["train_tokens"] if curve else 0
+        before = curve[-1] if curve and args.schedule == "continue" else {"train_tokens": 0, "train_s": 0}
         curve.append(
             {
                 "samples": seen,
-                "train_tokens": previous_tokens + record["train_tokens"],
-                "train_s": (curve[-1]["train_s"] if curve else 0) + record["train_s"],
+                "train_tokens": before["train_tokens"] + record["train_tokens"],
+                "train_s": before["train_s"] + record["train_s"],
                 "parameters": record["parameters"],
                 "dev_greedy": round(overall(record["levels"]), 2),
                 "levels": {str(level["level"]): level["greedy"] for level in record["levels"]},
