@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ponder.config import from_yaml, load_yaml, parse_config, recipe
 from ponder.errors import ConfigError
+from ponder.plots import pyplot, save_figure
 from ponder.tracking import log_run, new_group, wandb_scope
 
 RUNGS = ("policy_tiny.yaml", "policy_small.yaml", "policy.yaml")  # about 69k, 265k and 1.06M parameters
@@ -165,7 +166,7 @@ def check_stage(folder: Path, commands: list[str]) -> None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        "# Made by `ponder ladder`: each command continues from the one before.\n"
+        "# Made by `ponder ladder`: the `ponder train policy` commands that made this stage, in order.\n"
         + json.dumps({"splits": True, "commands": commands}, indent=2)
         + "\n"
     )
@@ -228,12 +229,7 @@ def rung_record(rung: str, curve: list[dict], plateaued: bool) -> dict:
 
 
 def plot(rungs: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     for rung in rungs:
         xs = [point["samples"] for point in rung["curve"]]
         ys = [point["dev_greedy"] for point in rung["curve"]]
@@ -242,10 +238,7 @@ def plot(rungs: list[dict], path: Path) -> None:
     ax.set_xlabel("training problems seen")
     ax.set_ylabel("dev greedy accuracy, mean over levels (%)")
     ax.set_title(f"Policy sizes trained to their plateau (n = {rungs[0]['dev_n']} dev problems)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, ax, path)
 
 
 def run(args: LadderArguments) -> list[dict]:

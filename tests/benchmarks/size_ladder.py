@@ -62,6 +62,7 @@ from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
 from ponder.models import CHECKPOINTS
 from ponder.pipelines.routing import RoutingPlan, run_routing
+from ponder.plots import pyplot, save_figure
 
 MIN_RATIO = 14
 HEADLINE = "compute_optimal"  # predicted bins: what a user without difficulty labels runs
@@ -148,7 +149,8 @@ def run_policy(checkpoint: str, test_file: str, n: int, folder: Path) -> list:
 
 def restrict(o: Outcomes, problems: list[str]) -> Outcomes:
     """`o` on `problems` only (those it has)."""
-    keep = [j for j, p in enumerate(o.problems) if p in set(problems)]
+    wanted = set(problems)
+    keep = [j for j, p in enumerate(o.problems) if p in wanted]
 
     def cut(table):
         return [[line[j] for j in keep] for line in table]
@@ -158,10 +160,20 @@ def restrict(o: Outcomes, problems: list[str]) -> Outcomes:
     )
 
 
+def policy_flops(o: Outcomes, params: int) -> list[float]:
+    """Mean policy FLOPs per problem at each of `o`'s budgets: 2 x parameters x generated tokens."""
+    return [2 * params * float(np.mean(line)) for line in o.tokens]
+
+
+def accuracies(o: Outcomes) -> list[float]:
+    """`o`'s accuracy at each budget, in percent."""
+    return [100 * float(np.mean(line)) for line in o.correct]
+
+
 def at_flops(o: Outcomes, params: int, flops: float) -> dict:
     """Each problem's correctness on `o`'s curve at mean policy FLOPs `flops` (linear in log FLOPs
     between the budgets around it), with the PRM FLOPs spent there and whether it is a bound."""
-    policy = [2 * params * float(np.mean(line)) for line in o.tokens]
+    policy = policy_flops(o, params)
     prm = [float(np.mean(f)) - p for f, p in zip(o.flops, policy)]
     order = sorted(range(len(o.ns)), key=lambda i: policy[i])
     if flops <= policy[order[0]]:
@@ -209,9 +221,10 @@ def compare(small_rows, small_params, large_rows, large_n, levels: dict[str, int
         curve = outcomes(small_rows, strategy)
         for reference, n in (("greedy", 1), ("majority", large_n)):
             ref = large[reference]
+            shared = set(curve.problems) & set(ref.problems)
             cells = {}
             for lv, problems in [*by_level.items(), ("all", sorted(levels))]:
-                problems = [p for p in problems if p in set(curve.problems) & set(ref.problems)]
+                problems = [p for p in problems if p in shared]
                 mine, theirs = restrict(curve, problems), restrict(ref, problems)
                 i = theirs.ns.index(n)
                 target = float(np.mean(theirs.flops[i]))
@@ -235,9 +248,10 @@ def exchange_rate(curve: Outcomes, small: dict, large: dict, large_rows, levels,
     """Per R and level: accuracy of the small policy searching with the FLOPs the large policy costs
     (pre-training + inference at R) beyond the small policy's own pre-training, minus large greedy."""
     greedy = outcomes(large_rows, "greedy")
+    searched = set(curve.problems)
     table: dict = {}
     for lv in sorted(set(levels.values())):
-        problems = [p for p, level in levels.items() if level == lv and p in set(curve.problems)]
+        problems = [p for p, level in levels.items() if level == lv and p in searched]
         mine, theirs = restrict(curve, problems), restrict(greedy, problems)
         tokens = float(np.mean(theirs.tokens[0]))  # the large policy's inference tokens per query
         for r in ratios:
@@ -263,41 +277,33 @@ def exchange_rate(curve: Outcomes, small: dict, large: dict, large_rows, levels,
 def plot_flops(
     curves: dict[str, Outcomes], small: dict, rung_rows: dict, work: Path, n_problems: int
 ) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for name, (params, rows) in rung_rows.items():
         for strategy, style in (("greedy", "o"), ("majority", "s")):
             o = outcomes(rows, strategy)
-            xs = [2 * params * float(np.mean(t)) for t in o.tokens]
-            ys = [100 * float(np.mean(c)) for c in o.correct]
-            ax.plot(xs, ys, marker=style, linestyle="--", label=f"{name} {strategy}")
+            ax.plot(
+                policy_flops(o, params),
+                accuracies(o),
+                marker=style,
+                linestyle="--",
+                label=f"{name} {strategy}",
+            )
     for strategy, o in curves.items():
-        xs = [2 * small["parameters"] * float(np.mean(t)) for t in o.tokens]
-        ys = [100 * float(np.mean(c)) for c in o.correct]
-        ax.plot(xs, ys, marker=".", label=f"{small['rung']} + {strategy}")
+        ax.plot(
+            policy_flops(o, small["parameters"]),
+            accuracies(o),
+            marker=".",
+            label=f"{small['rung']} + {strategy}",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("policy FLOPs per problem (2 x params x generated tokens)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"Small policy with search against larger policies (n = {n_problems} test problems)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = work / "flops_matched.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, work / "flops_matched.png", legend_size=7)
 
 
 def plot_exchange(table: dict, work: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     for r, cells in table.items():
         levels = sorted(cells, key=int)
         ys = [cells[lv]["points"] for lv in levels]
@@ -311,12 +317,7 @@ def plot_exchange(table: dict, work: Path) -> Path:
     ax.set_xlabel("level (difficulty)")
     ax.set_ylabel("small + search minus large greedy (points)")
     ax.set_title("Exchange rate: test-time search against a larger model at equal total FLOPs")
-    ax.legend()
-    fig.tight_layout()
-    path = work / "exchange_rate.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, work / "exchange_rate.png")
 
 
 def write_report(result: dict, work: Path) -> Path:
