@@ -52,8 +52,16 @@ class Trajectory:
 class Compute:
     policy_tokens: int = 0  # every token the policy generated, lookahead rollouts included
     prm_tokens: int = 0  # every token the PRM read
-    flops: float = 0.0  # 2 × parameters × tokens, for each model
+    flops: float = 0.0  # 2 × parameters × tokens, for each model (re-read context included)
     wall_s: float = 0.0
+    # Tokens of earlier attempts that a revision model re-read in its context (sequential revisions).
+    # The question is not counted, for any strategy: every strategy reads it alike.
+    context_tokens: int = 0
+
+    @property
+    def policy_total_tokens(self) -> int:
+        """What the policy wrote and re-read: the token cost that strategies are compared on."""
+        return self.policy_tokens + self.context_tokens
 
 
 @dataclass

@@ -89,7 +89,7 @@ def direct_points(rows: list[SearchResult], level: int | None = None) -> list[Po
                 accuracy,
                 *wilson(accuracy * problems, problems),
                 problems,
-                sum(r.compute.policy_tokens for r in rs) / len(rs),
+                sum(r.compute.policy_total_tokens for r in rs) / len(rs),
                 sum(r.compute.flops for r in rs) / len(rs),
                 level,
             )
@@ -196,7 +196,7 @@ def direct_outcomes(rows: list[SearchResult]) -> Outcomes:
         ns,
         problems,
         [[float(r.correct) for r in line] for line in table],
-        [[float(r.compute.policy_tokens) for r in line] for line in table],
+        [[float(r.compute.policy_total_tokens) for r in line] for line in table],
         [[r.compute.flops for r in line] for line in table],
     )
 
@@ -343,7 +343,7 @@ def best_fixed(rows: list[SearchResult], n: int, strategies: list[str]) -> dict:
     for key, rs in groups.items():
         strategy, params = json.loads(key)
         accuracy = sum(r.correct for r in rs) / len(rs)
-        tokens = sum(r.compute.policy_tokens for r in rs) / len(rs)
+        tokens = sum(r.compute.policy_total_tokens for r in rs) / len(rs)
         scores.append({"strategy": strategy, "params": params, "accuracy": accuracy, "tokens": tokens})
     return max(scores, key=lambda s: (s["accuracy"], -s["tokens"]))
 

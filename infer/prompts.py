@@ -17,3 +17,18 @@ def build_prompt(
         {"role": "user", "content": question}
     ]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + partial
+
+
+def build_revision_prompt(
+    tokenizer: PreTrainedTokenizerBase,
+    question: str,
+    attempts: list[str],
+    system_prompt: str | None = None,
+    instruction: str | None = None,
+) -> str:
+    """The chat prompt of a revision model's next attempt: the question, its earlier attempts each
+    followed by the revision instruction, and an opened assistant turn (`ponder.data.revisions`)."""
+    from ponder.data.revisions import REVISION_INSTRUCTION, revision_messages
+
+    messages = revision_messages(question, attempts, instruction or REVISION_INSTRUCTION, system_prompt)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -124,7 +124,7 @@ def candidate_scores(rows: list[SearchResult], bins: dict[str, int]) -> dict[tup
             c.n,
             c.params,
             sum(r.correct for r in rs) / len(rs),
-            sum(r.compute.policy_tokens for r in rs) / len(rs),
+            sum(r.compute.policy_total_tokens for r in rs) / len(rs),
         )
     return scores
 

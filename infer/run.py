@@ -116,6 +116,30 @@ class InferArguments(SourceArguments, ModelArguments):
     lookahead: int = field(
         default=1, metadata={"help": "k greedy steps before scoring, for the lookahead strategy."}
     )
+    revision_ratio: float = field(
+        default=1.0,
+        metadata={
+            "help": "parallel_revisions: chain length over number of chains (L : C, N = C x L); 4 at N=16 "
+            "is 2 chains of 8."
+        },
+    )
+    revision_context: int = field(
+        default=4, metadata={"help": "Revision strategies: earlier attempts of its chain each attempt reads."}
+    )
+    revision_select: str = field(
+        default="verifier",
+        metadata={
+            "help": "Revision strategies: how the answer is chosen, 'verifier' (PRM-weighted vote in each "
+            "chain, then across chains), 'weighted_best_of_n' or 'majority' (over all attempts; no PRM)."
+        },
+    )
+    revision_instruction: str | None = field(
+        default=None,
+        metadata={
+            "help": "Revision strategies: the user turn after each earlier attempt (default: the one "
+            "`ponder data revisions` trains with)."
+        },
+    )
     aggregation: str = field(
         default="last", metadata={"help": "How step scores become a trajectory score: last, min, prod, mean."}
     )
@@ -182,6 +206,24 @@ class InferArguments(SourceArguments, ModelArguments):
         for option, strategies in needing.items():
             if not getattr(self, option):
                 raise ConfigError(f"{option}: strategies {strategies} need --{option}")
+        from .strategies.revisions import SELECTIONS
+
+        if self.revision_select not in SELECTIONS:
+            raise ConfigError(
+                f"revision_select: unknown '{self.revision_select}' "
+                f"(expected one of: {', '.join(SELECTIONS)})"
+            )
+        if self.revision_context < 0 or self.revision_ratio <= 0:
+            raise ConfigError(
+                f"revision_context must be >= 0 and revision_ratio > 0, got {self.revision_context} and "
+                f"{self.revision_ratio}"
+            )
+        revising = [s for s in self.strategies if STRATEGIES[s].kind == "revision"]
+        if revising and self.revision_select != "majority" and not self.prm:
+            raise ConfigError(
+                f"prm: strategies {revising} with revision_select '{self.revision_select}' need --prm "
+                "(or --revision_select majority)"
+            )
 
     def search_config(self) -> dict:
         """Everything that changes a result; its hash tells a resumed run it is the same run."""
@@ -190,7 +232,10 @@ class InferArguments(SourceArguments, ModelArguments):
     def shared_search_config(self) -> dict:
         """What two runs must agree on for one's results to stand in for the other's searches."""
         routing = {"router", "difficulty_model", "difficulty_labels", "reuse_results"}
-        return {k: v for k, v in self.search_config().items() if k not in routing}
+        # A strategy's own hyper-parameters are in each row's params, so in the key a reused row is
+        # found by: folders searched with other ratios or beam widths can serve one router.
+        own = {p for s in STRATEGIES.values() for p in s.params}
+        return {k: v for k, v in self.search_config().items() if k not in routing | own}
 
 
 def parse_shard(shard: str) -> tuple[int, int]:
@@ -229,6 +274,7 @@ def build_context(args: InferArguments) -> SearchContext:
         reuse=load_reused(args),
         tokenizer=backend.tokenizer,
         system_prompt=args.system_prompt,
+        revision_instruction=args.revision_instruction,
         temperature=args.temperature,
         top_p=args.top_p,
         max_tokens=args.max_tokens,
@@ -295,6 +341,9 @@ def search_chunk(problems: list[Problem], args: InferArguments, ctx: SearchConte
         if strategy.kind == "pool":
             continue
         params = {p: getattr(args, p) for p in strategy.params}
+        if strategy.run_many is not None:  # one search serves every budget
+            rows += strategy.run_many(problems, strategy.budgets(args.budgets), ctx, **params)
+            continue
         for n in strategy.budgets(args.budgets):
             rows += strategy.run(problems, n, ctx, **params)
     return rows

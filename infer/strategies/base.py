@@ -26,6 +26,7 @@ class SearchContext:
     prm: PRM | None
     tokenizer: object  # the policy's tokenizer: prompts go through its chat template
     system_prompt: str | None = None
+    revision_instruction: str | None = None  # revision strategies: the user turn after each attempt
     temperature: float = 0.8
     top_p: float = 1.0
     max_tokens: int = 512  # per whole solution
@@ -92,8 +93,9 @@ class Strategy:
     """A registered strategy and the facts callers need about it, so that no caller keeps its own list.
 
     kind: "pool" (an answer chosen from independent whole samples; one pool of N_max samples serves
-    every N), "tree" (step-wise search scored by the PRM), "routed" (compute-optimal: a router
-    table picks another strategy per problem), or "single" (one generation whatever the budget).
+    every N), "tree" (step-wise search scored by the PRM), "revision" (chains of attempts by a
+    revision model), "routed" (compute-optimal: a router table picks another strategy per
+    problem), or "single" (one generation whatever the budget).
     requires: the `ponder infer` options it cannot run without ("prm", "router", ...).
     params: the `ponder infer` options it takes as hyper-parameters (recorded in each result).
     """
@@ -102,6 +104,9 @@ class Strategy:
     kind: str
     requires: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
+    # (problems, budgets, ctx, **params) -> results at every budget from one shared search, for a
+    # strategy whose smaller budgets are part of its larger one (revision chains); None: run per budget.
+    run_many: Callable[..., list[SearchResult]] | None = None
 
     @property
     def needs_prm(self) -> bool:
@@ -115,11 +120,17 @@ class Strategy:
 STRATEGIES: Registry[Strategy] = Registry("strategies")
 
 
-def register(name: str, kind: str, requires: tuple[str, ...] = (), params: tuple[str, ...] = ()):
+def register(
+    name: str,
+    kind: str,
+    requires: tuple[str, ...] = (),
+    params: tuple[str, ...] = (),
+    run_many: Callable[..., list[SearchResult]] | None = None,
+):
     """Decorator: register a strategy function under `name` with its facts."""
 
     def add(fn):
-        STRATEGIES.add(name, Strategy(fn, kind, requires, params))
+        STRATEGIES.add(name, Strategy(fn, kind, requires, params, run_many))
         return fn
 
     return add

@@ -42,6 +42,22 @@ def weighted_best_of_n(trajectories: list[Trajectory], aggregation: str) -> str 
     return _vote(trajectories, lambda t: aggregate(t.scores, aggregation))
 
 
+def hierarchical(chains: list[list[Trajectory]], aggregation: str) -> str | None:
+    """Snell et al.'s choice across revision chains: weighted best-of-N within each chain, then
+    weighted best-of-N across chains over each chain's best-scored trajectory of its winning answer
+    (so a long chain that repeats one answer counts once, not once per attempt)."""
+    winners = []
+    for chain in chains:
+        answer = weighted_best_of_n(chain, aggregation)
+        if answer is None:
+            continue
+        answered = [t for t in chain if t.answer is not None]
+        groups = group_answers([t.answer for t in answered] + [answer])
+        mates = [t for t, g in zip(answered, groups) if g == groups[-1]]
+        winners.append(max(mates, key=lambda t: aggregate(t.scores, aggregation)))
+    return weighted_best_of_n(winners, aggregation)
+
+
 SELECTORS = {
     "majority": lambda trajectories, aggregation: majority_vote(trajectories),
     "best_of_n": best_of_n,

@@ -57,8 +57,9 @@ def file_questions(path: Path) -> list[str]:
     questions = []
     for number, row in enumerate(rows, 1):
         prompt = row.get("prompt")
-        if isinstance(prompt, list):  # chat messages: the question is the user's
-            prompt = next((m["content"] for m in reversed(prompt) if m.get("role") == "user"), None)
+        if isinstance(prompt, list):  # chat messages: the question is the first user turn (a revision
+            # row's later user turns ask for another attempt)
+            prompt = next((m["content"] for m in prompt if m.get("role") == "user"), None)
         if not isinstance(prompt, str):
             raise ConfigError(f"{path}:{number}: no question in `prompt` (a string or chat messages)")
         questions.append(prompt)
