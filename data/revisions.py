@@ -39,8 +39,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
-
 from ponder.config import parse_config
 from ponder.errors import ConfigError
 from ponder.models import ModelArguments
@@ -191,8 +189,8 @@ def refuse_test_question(problem: Problem, where: str) -> None:
     world = problem.meta.get("source")
     if world in WORLDS and split_of(problem.question) == "test":
         raise ConfigError(
-            f"{where}: problem {problem.id} ({problem.question!r}) is a {world} test question; revision "
-            "training data must come from the train split"
+            f"{where}: problem {problem.id} ({problem.question!r}) is in {world}'s test split; revision "
+            "training rows must come from its train split"
         )
 
 
@@ -242,23 +240,33 @@ def edit_distance(a: str, b: str) -> int:
     `a` into `b`.
 
     Written here because no dependency of ours has one (rapidfuzz or python-Levenshtein would).
-    The table is filled one row per character of the shorter string, each row at once over the
-    longer one: substitution and deletion come from the row above, and insertion, the one term
-    that runs along the row (d[j] = min(x[j], d[j-1] + 1)), is a running minimum of x[k] - k plus j.
+    Myers' bit-parallel algorithm (1999; Hyyrö's form for the global distance): a column of the
+    dynamic-programming table is kept as the bits of its +1 and -1 steps downwards, one bit per
+    character of the shorter string in a Python int, and each character of the longer string moves
+    the whole column on in a dozen integer operations: several times faster than filling the table
+    a NumPy row at a time, at the lengths of sampled solutions (a hundred to thousands of characters).
     """
     if len(a) > len(b):
         a, b = b, a
     if not a:
         return len(b)
-    codes = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
-    offsets = np.arange(len(b) + 1)
-    row = offsets.copy()
-    for i, char in enumerate(a, 1):
-        x = np.empty_like(row)
-        x[0] = i
-        np.minimum(row[1:] + 1, row[:-1] + (codes != ord(char)), out=x[1:])
-        row = np.minimum.accumulate(x - offsets) + offsets
-    return int(row[-1])
+    positions: dict[str, int] = {}  # character -> bits of where it occurs in `a`
+    for i, char in enumerate(a):
+        positions[char] = positions.get(char, 0) | (1 << i)
+    full, last = (1 << len(a)) - 1, 1 << (len(a) - 1)
+    up, down, distance = full, 0, len(a)  # column 0 of the table: 0, 1, ..., len(a)
+    for char in b:
+        eq = positions.get(char, 0)
+        xv = eq | down
+        xh = (((eq & up) + up) ^ up) | eq
+        h_up = down | (~(xh | up) & full)
+        h_down = up & xh
+        distance += bool(h_up & last) - bool(h_down & last)  # the bottom cell: the distance so far
+        h_up = ((h_up << 1) | 1) & full  # row 0 grows by one per column
+        h_down = (h_down << 1) & full
+        up = h_down | (~(xv | h_up) & full)
+        down = h_up & xv
+    return distance
 
 
 def nearest_attempts(correct: str, incorrect: list[str], k: int) -> list[str]:

@@ -6,11 +6,13 @@
     ponder data prm-labels ...    label solution steps by Monte-Carlo rollouts, for PRM training
     ponder data difficulty ...    difficulty bins per problem (pass rate quantiles or the dataset's level)
     ponder data distill ...       best verified trajectories and preference pairs from search results
+    ponder data revisions ...     revision rows: a correct attempt after the nearest incorrect ones
     ponder data convert-gguf ...  turn the SmolLM2 GGUF file into a transformers folder
     ponder train policy ...       SFT a policy (from scratch or from a model folder)
     ponder train prm ...          step-level PRM (token classification at each step separator)
     ponder train difficulty ...   sequence-classification difficulty predictor of the question alone
     ponder train distill ...      SFT or DPO of the policy on distilled search results
+    ponder train revision ...     SFT of a revision model (sequential revisions) on revision rows
     ponder evolve ...             rounds of search -> distil -> relabel the PRM, evaluated per round
     ponder ladder ...             policy sizes, each trained on doubling samples to its plateau
     ponder fit-router ...         best strategy per difficulty bin and budget, as a JSON table
@@ -52,6 +54,10 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
             "ponder.data.distill",
             "Best verified trajectories and preference pairs from `ponder infer` results, for distillation.",
         ),
+        "revisions": (
+            "ponder.data.revisions",
+            "Sequential-revision rows: a correct attempt after the nearest incorrect ones of its problem.",
+        ),
         "prm-labels": (
             "ponder.train.prm_labels",
             "Label every step of sampled solutions with Monte-Carlo rollouts (hard and soft), resumable.",
@@ -77,6 +83,10 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "distill": (
             "ponder.train.distill",
             "Distil search results into the policy: SFT or DPO with TRL, full or LoRA.",
+        ),
+        "revision": (
+            "ponder.train.revision",
+            "Train a revision model (SFT with TRL, full or LoRA) on `ponder data revisions` rows.",
         ),
     },
     "infer": (

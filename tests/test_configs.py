@@ -37,6 +37,7 @@ PARSERS = {
     "data prm-labels": ("ponder.train.prm_labels", ("LabelArguments",)),
     "train difficulty": ("ponder.train.difficulty", ("DifficultyArguments", "DifficultyConfig")),
     "train distill": ("ponder.train.distill", "config_types"),  # the config class follows `method`
+    "train revision": ("ponder.train.revision", ("RevisionArguments", "RevisionSFTConfig")),
 }
 # `-m ponder.train.prm` -> "train prm", from the CLI's own table.
 MODULE_COMMANDS = {

@@ -207,18 +207,20 @@ class LogLrBatchRatio(TrainerCallback):
                 wandb.run.config.update({"lr_batch_ratio": ratio}, allow_val_change=True)
 
 
-def load_rows(dataset: str, method: str) -> Dataset:
-    """The rows `method` trains on, from a `ponder data distill` folder or a jsonl file."""
-    filename, columns = METHODS[method]
+def load_rows(
+    dataset: str, filename: str, columns: list[str], writer: str = "ponder data distill"
+) -> Dataset:
+    """The `columns` a trainer reads, of the rows in `filename` of a folder that `writer` wrote, or
+    of the jsonl file `dataset` (other columns, such as `problem_id`, are left out)."""
     path = Path(dataset) / filename if Path(dataset).is_dir() else Path(dataset)
     if not path.is_file():
-        raise DatasetError(f"dataset: no {path} (write it with `ponder data distill`)")
+        raise DatasetError(f"dataset: no {path} (write it with `{writer}`)")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if not rows:
         raise DatasetError(f"dataset: {path} has no rows (no problem had a usable trajectory)")
     missing = [c for c in columns if c not in rows[0]]
     if missing:
-        raise DatasetError(f"dataset: {path} rows lack {missing} (method {method} needs {columns})")
+        raise DatasetError(f"dataset: {path} rows lack {missing} (training reads {columns})")
     return Dataset.from_list([{c: row[c] for c in columns} for row in rows])
 
 
@@ -251,31 +253,41 @@ def build_trainer(
     return DPOTrainer(**kwargs, ref_model=None if args.use_peft else load()), tokenizer
 
 
-def evaluate(args: DistillArguments, model, tokenizer, rows: Dataset) -> dict:
-    """Greedy (and pass@k) accuracy per level of the base and the distilled policy on held-out
-    problems: the evaluation problems minus any question that occurs in the training rows."""
-    seen = {row["prompt"][-1]["content"] for row in rows}
+def evaluate(args: DistillArguments, model, tokenizer, rows: Dataset, name: str = "distilled") -> dict:
+    """Greedy (and pass@k) accuracy per level of the base and the trained model (recorded as `name`)
+    on held-out problems: the evaluation problems minus any question that occurs in the training
+    rows (each prompt's first user turn), asked as a first attempt with the rows' system prompt."""
+    seen = {next(m["content"] for m in row["prompt"] if m["role"] == "user") for row in rows}
     problems = [p for p in args.evaluation_source().load() if p.question not in seen]
     system = next((m["content"] for m in rows[0]["prompt"] if m["role"] == "system"), None)
     record = {}
-    for name, backend in (
+    for label, backend in (
         (
             "base",
             HFBackend(args.require_model(), trust_remote_code=args.trust_remote_code),
         ),  # float32, as below
-        ("distilled", HFBackend(model.float(), tokenizer)),
+        (name, HFBackend(model.float(), tokenizer)),
     ):
         scores = score_by_level(backend, tokenizer, problems, k=args.eval_k, system_prompt=system)
-        print(f"{name} policy, {len(problems)} held-out problems:\n{format_table(scores)}")
-        record[name] = [asdict(s) for s in scores]
+        print(f"{label} policy, {len(problems)} held-out problems:\n{format_table(scores)}")
+        record[label] = [asdict(s) for s in scores]
     return record
 
 
 def run(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict:
-    """Train, save a loadable model folder in `config.output_dir`, evaluate; returns the record."""
+    """Train on the rows of `args.method`, save a loadable model folder in `config.output_dir`,
+    evaluate; returns the record."""
+    return train_and_evaluate(args, config, load_rows(args.dataset, *METHODS[args.method]))
+
+
+def train_and_evaluate(
+    args: DistillArguments, config: SFTConfig | DPOConfig, rows: Dataset, name: str = "distilled"
+) -> dict:
+    """Train on `rows` (from the last checkpoint in `config.output_dir`, if any), save a loadable
+    model folder there, and with `eval_per_level` compare it with the base as `name`; returns the
+    record, also written to eval_results.json. `ponder train revision` trains the same way."""
     config = on_device(config, args.resolved_device())
     configure_wandb()
-    rows = load_rows(args.dataset, args.method)
     trainer, tokenizer = build_trainer(args, config, rows)
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
     start = time.time()
@@ -301,18 +313,15 @@ def run(args: DistillArguments, config: SFTConfig | DPOConfig) -> dict:
     }
     if trainer.is_world_process_zero():
         if args.eval_per_level > 0:
-            record["levels"] = evaluate(args, model, tokenizer, rows)
+            record["levels"] = evaluate(args, model, tokenizer, rows, name)
         Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
-        # lr_batch_ratio goes into the run's summary too, beside the distilled policy's greedy scores,
+        # lr_batch_ratio goes into the run's summary too, beside the trained model's greedy scores,
         # so that runs compare on it in W&B's table as well as in their config
         finish_wandb(
             config.report_to,
             {
                 "lr_batch_ratio": record["lr_batch_ratio"],
-                **{
-                    f"eval/greedy_L{s['level']}": s["greedy"]
-                    for s in record.get("levels", {}).get("distilled", [])
-                },
+                **{f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", {}).get(name, [])},
             },
         )
     return record
