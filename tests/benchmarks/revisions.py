@@ -301,9 +301,9 @@ def plot(curve: dict, work: Path, name: str) -> Path:
         ax.set_xscale("log", base=2)
         ax.set_title(level)
         ax.set_xlabel("budget N")
+        ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy (%)")
-    axes[-1].legend(fontsize=7)
-    return save_figure(fig, work / f"revisions_{name}.png")
+    return save_figure(fig, axes[-1], work / f"revisions_{name}.png", legend_size=7)
 
 
 def main() -> None:
