@@ -1,5 +1,6 @@
 """Sequential revisions (Snell et al. 2024): the chat format a revision model reads and writes,
-and `ponder data revisions`, which builds its training rows.
+and the rows of `ponder data revisions` (the command itself is `ponder.train.revision_data`: with
+`--model` it samples through `ponder.infer`, which this layer does not import).
 
     ponder data revisions --results outputs/samples [more ...] --output_dir outputs/revision-data
     ponder data revisions --model ponder/checkpoints/arithworld-policy --split train --per_level 200
@@ -33,19 +34,15 @@ datasets have no splits, so `--exclude` drops the questions of a test set and co
 
 from __future__ import annotations
 
-import json
 import random
-from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ponder.config import parse_config
 from ponder.errors import ConfigError
 from ponder.models import ModelArguments
 
-from .distill import write_jsonl
 from .grading import grade_many
-from .loaders import DatasetError, load_problems
+from .loaders import DatasetError
 from .problem import Problem
 from .results import SearchResult, Trajectory, read_results, results_config, results_problems
 from .sources import SourceArguments
@@ -326,70 +323,3 @@ def build(pools: list[Pool], args: RevisionDataArguments) -> tuple[list[dict], i
         with_correct += bool(right)
         rows += revision_rows(pool, right, wrong, args)
     return rows, with_correct
-
-
-def sample(args: RevisionDataArguments) -> str:
-    """`ponder infer` with `strategy` at budget `samples_per_problem` on the source's problems, into
-    output_dir/samples (resumed when it exists); the folder. Test questions are refused before any
-    sampling."""
-    from ponder.infer.run import InferArguments
-    from ponder.infer.run import run as infer
-
-    for problem in args.load():
-        refuse_test_question(problem, f"dataset: {args.dataset} (split {args.split})")
-    model = {f.name: getattr(args, f.name) for f in fields(ModelArguments)}
-    infer_args = InferArguments(
-        **model,
-        **asdict(args.source()),
-        backend=args.backend,
-        strategies=[args.strategy],
-        budgets=[args.samples_per_problem],
-        temperature=args.temperature,
-        max_tokens=args.max_tokens,
-        system_prompt=args.system_prompt,
-        output_dir=str(Path(args.output_dir) / "samples"),
-        wandb=False,
-    )
-    return str(infer(infer_args).parent)
-
-
-def run(args: RevisionDataArguments) -> dict:
-    """Sample if asked, write revisions.jsonl and summary.json; returns the summary's counts."""
-    folders = args.results + ([sample(args)] if args.model_name_or_path else [])
-    exclude = {p.question for p in load_problems(args.exclude)} if args.exclude else set()
-    pools, dropped = load_pools(folders, args.strategy, exclude)
-    rows, with_correct = build(pools, args)
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(rows, out / "revisions.jsonl")
-    by_attempts = Counter(row["n_attempts"] for row in rows)
-    counts = {
-        "problems": len(pools),
-        "problems_with_correct": with_correct,
-        "skipped_without_correct": len(pools) - with_correct,
-        "rows": len(rows),
-        "rows_by_n_attempts": {str(k): by_attempts[k] for k in range(args.max_attempts + 1)},
-        "dropped_by_exclude": dropped,
-    }
-    (out / "summary.json").write_text(
-        json.dumps({**counts, "folders": folders, "args": asdict(args)}, indent=2)
-    )
-    print(
-        f"{len(rows)} revision rows from {with_correct} of {len(pools)} problems "
-        f"({len(pools) - with_correct} without a correct attempt skipped"
-        + (f", {dropped} dropped: their questions are in {args.exclude}" if args.exclude else "")
-        + f") -> {out / 'revisions.jsonl'}"
-    )
-    return counts
-
-
-def main(argv: list[str] | None = None) -> dict:
-    return run(
-        *parse_config((RevisionDataArguments,), argv, prog="ponder data revisions", description=__doc__)
-    )
-
-
-if __name__ == "__main__":
-    from ponder.cli import script
-
-    script("ponder data revisions", main)

@@ -55,7 +55,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
             "Best verified trajectories and preference pairs from `ponder infer` results, for distillation.",
         ),
         "revisions": (
-            "ponder.data.revisions",
+            "ponder.train.revision_data",
             "Sequential-revision rows: a correct attempt after the nearest incorrect ones of its problem.",
         ),
         "prm-labels": (

@@ -23,10 +23,10 @@ from ponder.data.revisions import (
     edit_distance,
     nearest_attempts,
     revision_messages,
-    run,
 )
 from ponder.data.splits import generate_split, split_of
 from ponder.models import SHIPPED_POLICY
+from ponder.train.revision_data import run
 
 
 def read_jsonl(path: Path) -> list[dict]:

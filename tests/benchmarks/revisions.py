@@ -85,9 +85,9 @@ def revision_model(args, work: Path, train_file: Path) -> tuple[str, Path]:
     rows it was trained on, `--revision_rows`); (folder, rows file)."""
     from ponder.config import from_yaml, recipe
     from ponder.data.revisions import RevisionDataArguments
-    from ponder.data.revisions import run as build_rows
     from ponder.train.revision import RevisionArguments, RevisionSFTConfig
     from ponder.train.revision import run as train_revision
+    from ponder.train.revision_data import run as build_rows
 
     if args.revision_model:
         return args.revision_model, Path(args.revision_rows)
@@ -132,6 +132,8 @@ def search(
             budgets=list(budgets),
             max_tokens=160,
             revision_context=context,
+            # every problem in one chunk: a chain's rounds are sequential, so only the problems batch
+            chunk_size=256,
             output_dir=str(folder),
             wandb=False,
             **options,
