@@ -25,7 +25,7 @@ compute-optimal revisions' accuracy at N=16, interpolated on its curve, whose po
 `efficiency_revisions_oracle`, `turned_wrong_rate` (of the attempts in the test chains that were
 right, the share whose next attempt is wrong; `turned_right_rate` beside it), `router` (each bin's
 choice at every budget), per-level curves for every arm and both verifiers, `train_test_overlap`.
-Writes revisions.json, report.md and a PNG of accuracy against N per level into --work.
+Writes revisions.json and a PNG of accuracy against N per level (one per verifier) into --work.
 
     python tests/benchmarks/revisions.py [--work DIR] [--budgets 1 2 4 8 16 32 64] [--ratios 0.25 1 4]
         [--train_per_level 300] [--val_per_level 20] [--test_per_level 40] [--prm_model DIR]
