@@ -58,7 +58,7 @@ class Point:
     low: float  # 95% Wilson interval of the accuracy
     high: float
     problems: int  # distinct problems behind the accuracy
-    tokens: float  # mean policy tokens per problem
+    tokens: float  # mean policy tokens per problem (written, and re-read by revisions)
     flops: float  # mean FLOPs per problem
     level: int | None = None
 

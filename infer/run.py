@@ -206,24 +206,12 @@ class InferArguments(SourceArguments, ModelArguments):
         for option, strategies in needing.items():
             if not getattr(self, option):
                 raise ConfigError(f"{option}: strategies {strategies} need --{option}")
-        from .strategies.revisions import SELECTIONS
+        from .strategies.revisions import check_params
 
-        if self.revision_select not in SELECTIONS:
-            raise ConfigError(
-                f"revision_select: unknown '{self.revision_select}' "
-                f"(expected one of: {', '.join(SELECTIONS)})"
-            )
-        if self.revision_context < 0 or self.revision_ratio <= 0:
-            raise ConfigError(
-                f"revision_context must be >= 0 and revision_ratio > 0, got {self.revision_context} and "
-                f"{self.revision_ratio}"
-            )
-        revising = [s for s in self.strategies if STRATEGIES[s].kind == "revision"]
-        if revising and self.revision_select != "majority" and not self.prm:
-            raise ConfigError(
-                f"prm: strategies {revising} with revision_select '{self.revision_select}' need --prm "
-                "(or --revision_select majority)"
-            )
+        revising = any(STRATEGIES[s].kind == "revision" for s in self.strategies)
+        check_params(
+            self.revision_select, self.revision_context, self.revision_ratio, bool(self.prm) or not revising
+        )
 
     def search_config(self) -> dict:
         """Everything that changes a result; its hash tells a resumed run it is the same run."""

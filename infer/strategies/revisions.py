@@ -44,13 +44,24 @@ class Attempt:
     chars: int  # its text length: its share of the PRM's tokens for the problem
 
 
+def check_params(select: str, context: int, ratio: float | None, has_prm: bool) -> None:
+    """ConfigError naming the option when the revision options cannot run: `ponder infer` checks
+    them before loading a model, a strategy again when called directly (a router's choice)."""
+    if select not in SELECTIONS:
+        raise ConfigError(f"revision_select: unknown '{select}' (expected one of: {', '.join(SELECTIONS)})")
+    if context < 0:
+        raise ConfigError(f"revision_context: must be >= 0, got {context}")
+    if ratio is not None and ratio <= 0:
+        raise ConfigError(f"revision_ratio: must be > 0, got {ratio}")
+    if select != "majority" and not has_prm:
+        raise ConfigError(f"prm: revision_select '{select}' needs a PRM (--prm), or use 'majority'")
+
+
 def chain_shape(n: int, ratio: float | None) -> tuple[int, int]:
     """(chains C, length L) with C × L = n and L / C closest to `ratio` on a log scale; ties go to
     more chains. `ratio` None: one chain of n."""
     if ratio is None:
         return 1, n
-    if ratio <= 0:
-        raise ConfigError(f"revision_ratio: must be > 0, got {ratio}")
     lengths = [length for length in range(1, n + 1) if n % length == 0]
     length = min(lengths, key=lambda L: (round(abs(math.log(L * L / n) - math.log(ratio)), 9), L))
     return n // length, length
@@ -125,12 +136,7 @@ def revision_results(
     select: str,
 ) -> list[SearchResult]:
     """The result of every problem at every budget, from one staircase of chains per problem."""
-    if select not in SELECTIONS:
-        raise ConfigError(f"revision_select: unknown '{select}' (expected one of: {', '.join(SELECTIONS)})")
-    if select != "majority" and ctx.prm is None:
-        raise ConfigError(f"prm: revision_select '{select}' needs a PRM (--prm), or use 'majority'")
-    if context < 0:
-        raise ConfigError(f"revision_context: must be >= 0, got {context}")
+    check_params(select, context, ratio, has_prm=ctx.prm is not None)
     start = time.time()
     lengths = staircase(budgets, ratio)
     chains, prm_computes = grow_chains(problems, lengths, ctx, context)

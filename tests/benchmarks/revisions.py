@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from overlap import overlap_report
-from size_ladder import learned_prm
+from size_ladder import learned_prm, paired_difference
 
 from ponder.data import grade, load_problems
 from ponder.data.results import SearchResult, read_results, search_key
@@ -229,19 +229,6 @@ def describe(choice) -> str:
     return choice.strategy + (f" {ratio:g}" if ratio is not None else "")
 
 
-def paired_points(a: np.ndarray, b: np.ndarray, resamples: int = 1000, seed: int = 0) -> dict:
-    """Mean of a - b in points with a paired percentile bootstrap 95% interval over problems."""
-    rng = np.random.default_rng(seed)
-    diffs = a - b
-    boots = [diffs[rng.integers(0, len(diffs), len(diffs))].mean() for _ in range(resamples)]
-    return {
-        "points": round(100 * diffs.mean(), 1),
-        "low": round(100 * float(np.percentile(boots, 2.5)), 1),
-        "high": round(100 * float(np.percentile(boots, 97.5)), 1),
-        "problems": len(diffs),
-    }
-
-
 def sequential_minus_parallel(rows: list[SearchResult], n: int, levels=(1, 2)) -> dict:
     from ponder.infer.eval_search import outcomes
 
@@ -253,7 +240,7 @@ def sequential_minus_parallel(rows: list[SearchResult], n: int, levels=(1, 2)) -
         index = {p: j for j, p in enumerate(o.problems)}
         return np.array([o.correct[o.ns.index(n)][index[p]] for p in problems])
 
-    return paired_points(column(chain), column(pool))
+    return {**paired_difference(column(chain), column(pool)), "problems": len(problems)}
 
 
 def turned(rows: list[SearchResult]) -> dict:
