@@ -143,6 +143,23 @@ def run_command(prog: str, main: Callable[[list[str]], object], argv: list[str])
     except ConfigError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    leave_process_group()
+
+
+def leave_process_group() -> None:
+    """Under `accelerate launch`, wait for every process and close the process group before exiting.
+
+    A process that exits with its gloo group still open can abort in the C++ runtime
+    ("terminate called without an active exception") while the main process is still writing,
+    and torchrun then fails the whole run. Commands that never started one skip this.
+    """
+    if "torch" not in sys.modules:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def script(prog: str, main: Callable[[list[str]], object]) -> None:
