@@ -121,6 +121,44 @@ def test_too_long_a_candidate_is_an_error_not_a_silent_cut(token_cls):
         token_cls.score(QUESTION, [STEPS, ["1+1=2"] * 30])
 
 
+# Children of one prefix share it: scored from its cached keys and values, with the same scores
+
+# A beam-search round: two beams, each expanded into three children; a lone candidate; none yet.
+ROUND = [
+    *[["2+3=5", step] for step in ("5*4=20", "5*4=21", "5*4=20\n\\boxed{20}")],
+    *[["2+3=6", step] for step in ("6*4=24", "6*4=2", "6+4=10")],
+    ["1+1=2\n\\boxed{2}"],
+    [],
+]
+
+
+def check_shared_prefixes(prm):
+    """Scores with the prefix shared equal the scores of each candidate read whole, and fewer
+    tokens go through the model."""
+    prm.reuse_prefix, before = False, prm.tokens_scored
+    whole = prm.score(QUESTION, ROUND)
+    whole_tokens = prm.tokens_scored - before
+    prm.reuse_prefix, before = True, prm.tokens_scored
+    shared = prm.score(QUESTION, ROUND)
+    assert prm.reuse_prefix and prm.tokens_scored - before < whole_tokens
+    assert shared[-1] == [] and [len(s) for s in shared] == [len(steps) for steps in ROUND]
+    for a, b in zip(shared, whole):
+        assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_children_of_one_prefix_are_scored_from_its_cache(token_cls, prm_folder, tmp_path):
+    check_shared_prefixes(token_cls)
+    # a head-lm PRM whose score also reads the LM likelihood of every step token so far
+    tokenizer = build_char_tokenizer()
+    folder = tmp_path / "head_lm"
+    llama(LlamaForCausalLM, tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    weights = {"verdict": 0.7, "likelihood": 0.05, "least": 0.3, "tokens": -0.02, "bias": 0.1}
+    saved = {"step_separator": "\n\n", "head": "lm", "good_token": "+", "bad_token": "-"}
+    (folder / "prm_config.json").write_text(json.dumps({**saved, "score_weights": weights}))
+    check_shared_prefixes(load_prm("token-cls", model=str(folder)))
+
+
 # rlhflow: "+" / "-" assistant turns after each step
 
 
@@ -152,6 +190,7 @@ def test_rlhflow_scores_are_plus_against_minus_in_one_pass(rlhflow):
     assert scores == pytest.approx(plus_probability_by_hand(rlhflow, ids, positions), abs=1e-6)
     assert scores[0] != pytest.approx(scores[1], abs=1e-3)
     check_batching(rlhflow)
+    check_shared_prefixes(rlhflow)
 
 
 def test_rlhflow_refuses_a_chat_template_it_cannot_read(rlhflow):
@@ -189,6 +228,7 @@ def test_math_shepherd_scores_are_plus_against_minus_at_tags(math_shepherd):
     assert scores == pytest.approx(plus_probability_by_hand(math_shepherd, ids, positions), abs=1e-6)
     assert scores[0] != pytest.approx(scores[1], abs=1e-3)
     check_batching(math_shepherd)
+    check_shared_prefixes(math_shepherd)
 
 
 # qwen2.5-math-prm: "<extra_0>" after each step of the assistant turn, label 1 read there
