@@ -25,7 +25,7 @@ from pathlib import Path
 from ponder.config import parse_config
 from ponder.errors import ConfigError
 
-from .grading import grade_many
+from .grading import grade_trajectories
 from .results import read_results, results_problems
 from .sources import SourceArguments
 
@@ -98,14 +98,8 @@ def from_results(results_dir: str, strategy: str = "majority", num_bins: int = 5
         raise ConfigError(f"strategy: {results_dir} has no '{strategy}' rows to read samples from")
     problems = results_problems(results_dir)
     rows = list(pools.values())
-    pairs = [
-        (f"\\boxed{{{t.answer}}}", r.reference) for r in rows for t in r.trajectories if t.answer is not None
-    ]
-    verdicts = iter(grade_many(pairs))
-    rates = []
-    for r in rows:
-        right = sum(next(verdicts) for t in r.trajectories if t.answer is not None)
-        rates.append(right / len(r.trajectories))
+    verdicts = iter(grade_trajectories([(problems[r.problem_id], t) for r in rows for t in r.trajectories]))
+    rates = [sum(next(verdicts) for _ in r.trajectories) / len(r.trajectories) for r in rows]
     bins = quantile_bins(rates, num_bins)
     return [
         Difficulty(r.problem_id, problems[r.problem_id].question, r.level, rate, len(r.trajectories), b)

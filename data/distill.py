@@ -41,8 +41,9 @@ from pathlib import Path
 from ponder.config import parse_config
 from ponder.errors import ConfigError
 
-from .grading import grade_many
+from .grading import grade_trajectories
 from .loaders import DatasetError
+from .problem import Problem
 from .results import AGGREGATIONS, Trajectory, aggregate, read_results, results_config, results_problems
 
 SELECTIONS = ("verified", "prm_top")
@@ -112,6 +113,14 @@ class PromptGroup:
     level: int | None
     reference: str
     trajectories: list[Trajectory] = field(default_factory=list)
+    source: str | None = None  # the problem's source: its world, when the world grades trajectories
+
+    @property
+    def problem(self) -> Problem:
+        """The problem as grading sees it."""
+        meta = {"source": self.source} if self.source else {}
+        question = self.prompt[-1]["content"]
+        return Problem(self.problem_id, question, self.reference, level=self.level, meta=meta)
 
 
 def load_groups(folders: list[str], first_n: int | None = None) -> list[PromptGroup]:
@@ -136,7 +145,13 @@ def load_groups(folders: list[str], first_n: int | None = None) -> list[PromptGr
                 prompt = ([{"role": "system", "content": system}] if system else []) + [
                     {"role": "user", "content": question}
                 ]
-                groups[key] = PromptGroup(prompt, row.problem_id, row.level, row.reference)
+                groups[key] = PromptGroup(
+                    prompt,
+                    row.problem_id,
+                    row.level,
+                    row.reference,
+                    source=problems[row.problem_id].meta.get("source"),
+                )
             groups[key].trajectories += row.trajectories[:first_n]
     return list(groups.values())
 
@@ -160,8 +175,7 @@ def split_good_bad(
     group: list[tuple[Trajectory, float | None]],
     selection: str,
     min_score: float,
-    correct: dict[tuple[str, str], bool],
-    reference: str,
+    correct: list[bool],
 ):
     """The group's good and bad trajectory texts, each best first.
 
@@ -172,10 +186,10 @@ def split_good_bad(
     trajectories cannot be judged.
     """
     good, bad = [], []
-    for t, score in group:
+    for k, (t, score) in enumerate(group):
         low = score is not None and score < min_score
         if selection == "verified":
-            if not correct[(t.answer, reference)]:
+            if not correct[k]:
                 bad.append(t.text)
             elif not low:
                 good.append(t.text)
@@ -194,15 +208,13 @@ def pair_indices(n_good: int, n_bad: int, limit: int) -> list[tuple[int, int]]:
 def distill(groups: list[PromptGroup], args: DistillDataArguments) -> tuple[list[dict], list[dict], int]:
     """SFT rows, preference pairs, and the number of prompts with at least one good trajectory."""
     ranked = [candidates(g.trajectories, args.aggregation) for g in groups]
-    correct: dict[tuple[str, str], bool] = {}
-    if args.selection == "verified":  # grade each distinct (answer, reference) once
-        keys = sorted({(t.answer, g.reference) for g, ts in zip(groups, ranked) for t, _ in ts})
-        correct = dict(
-            zip(keys, grade_many([(f"\\boxed{{{answer}}}", reference) for answer, reference in keys]))
-        )
+    correct: list[list[bool]] = [[] for _ in groups]
+    if args.selection == "verified":
+        verdicts = iter(grade_trajectories([(g.problem, t) for g, ts in zip(groups, ranked) for t, _ in ts]))
+        correct = [[next(verdicts) for _ in ts] for ts in ranked]
     sft, pairs, with_good = [], [], 0
-    for group, ts in zip(groups, ranked):
-        good, bad = split_good_bad(ts, args.selection, args.min_score, correct, group.reference)
+    for group, ts, right in zip(groups, ranked, correct):
+        good, bad = split_good_bad(ts, args.selection, args.min_score, right)
         with_good += bool(good)
         meta = {"problem_id": group.problem_id, "level": group.level}
         sft += [

@@ -22,10 +22,15 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from .answers import extract_boxed
+from .problem import Problem
+
+if TYPE_CHECKING:  # results import this module's peers; only the type is needed here
+    from .results import Trajectory
 
 DEFAULT_TIMEOUT = 5.0
 # A worker imports sympy and the LaTeX parser before it is ready; leave ample room for a machine
@@ -56,6 +61,53 @@ def grade_many(pairs: Iterable[tuple[str, str]], timeout: float = DEFAULT_TIMEOU
     """`grade` of every (completion, reference) pair, in order, keeping every worker busy."""
     with ThreadPoolExecutor(max_workers=_POOL.size) as executor:
         return list(executor.map(lambda pair: grade(*pair, timeout=timeout), pairs))
+
+
+def world_grader(problem: Problem) -> Callable[[str, str], bool] | None:
+    """How `problem`'s world grades a whole trajectory ((question, text) -> correct), or None where
+    the final answer decides. A Countdown answer is only right when every step is: the boxed target
+    says nothing about whether the numbers were used once and the arithmetic was right."""
+    from .worlds import WORLDS  # worlds import their generators, which import this module's peers
+
+    world = problem.meta.get("source")
+    return WORLDS.get(world).grade if world in WORLDS else None
+
+
+def grade_solutions(pairs: Iterable[tuple[Problem, str]], timeout: float = DEFAULT_TIMEOUT) -> list[bool]:
+    """Whether each completion solves its problem: by the problem's world when the world grades whole
+    trajectories (`world_grader`), else `grade` of the completion against `problem.answer`."""
+
+    def solves(pair: tuple[Problem, str]) -> bool:
+        problem, completion = pair
+        check = world_grader(problem)
+        return check(problem.question, completion) if check else grade(completion, problem.answer, timeout)
+
+    with ThreadPoolExecutor(max_workers=_POOL.size) as executor:
+        return list(executor.map(solves, pairs))
+
+
+def grade_trajectory(problem: Problem, text: str, answer: str | None) -> bool:
+    """Whether a chosen trajectory (its text and the final answer extracted from it) solves `problem`.
+
+    A trajectory with no final answer is wrong. Where the final answer decides, the answer alone is
+    graded, remembered per (answer, reference): the answers a vote chooses repeat across subsets and
+    budgets. A world that grades whole trajectories is asked about the text.
+    """
+    if answer is None:
+        return False
+    check = world_grader(problem)
+    return check(problem.question, text) if check else _grade_answer(answer, problem.answer)
+
+
+def grade_trajectories(pairs: Iterable[tuple[Problem, Trajectory]]) -> list[bool]:
+    """`grade_trajectory` of every (problem, trajectory), in order, keeping every worker busy."""
+    with ThreadPoolExecutor(max_workers=_POOL.size) as executor:
+        return list(executor.map(lambda pair: grade_trajectory(pair[0], pair[1].text, pair[1].answer), pairs))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _grade_answer(answer: str, reference: str) -> bool:
+    return grade(f"\\boxed{{{answer}}}", reference)
 
 
 # A plain decimal number: two of them are compared as numbers, without asking math-verify.

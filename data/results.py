@@ -17,6 +17,7 @@ from pathlib import Path
 from ponder.errors import ConfigError
 
 from .answers import STEP_SEPARATOR
+from .problem import Problem
 
 # How step scores become one trajectory score (search-and-learn's `agg_strategy`).
 AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
@@ -77,6 +78,17 @@ class SearchResult:
     trajectories: list[Trajectory] = field(default_factory=list)
     compute: Compute = field(default_factory=Compute)
     config_hash: str = ""
+    # What grading a trajectory again needs (`problem`): the question, and the problem's source,
+    # which names its world when the world grades whole trajectories (Countdown). Rows written
+    # before these fields were added leave them empty; their grading needs only the reference.
+    question: str = ""
+    source: str | None = None
+
+    @property
+    def problem(self) -> Problem:
+        """The problem as grading sees it (no worked solution)."""
+        meta = {"source": self.source} if self.source else {}
+        return Problem(self.problem_id, self.question, self.reference, level=self.level, meta=meta)
 
     def to_json(self) -> str:
         row = asdict(self)

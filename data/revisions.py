@@ -41,7 +41,7 @@ from pathlib import Path
 from ponder.errors import ConfigError
 from ponder.models import ModelArguments
 
-from .grading import grade_many
+from .grading import grade_trajectories
 from .loaders import DatasetError
 from .problem import Problem
 from .results import SearchResult, Trajectory, read_results, results_config, results_problems
@@ -177,6 +177,13 @@ class Pool:
     reference: str
     system_prompt: str | None
     trajectories: list[Trajectory] = field(default_factory=list)
+    source: str | None = None  # the problem's source: its world, when the world grades trajectories
+
+    @property
+    def problem(self) -> Problem:
+        """The problem as grading sees it."""
+        meta = {"source": self.source} if self.source else {}
+        return Problem(self.problem_id, self.question, self.reference, level=self.level, meta=meta)
 
 
 def refuse_test_question(problem: Problem, where: str) -> None:
@@ -227,7 +234,14 @@ def load_pools(folders: list[str], strategy: str, exclude: set[str]) -> tuple[li
                 dropped.add(key)
                 continue
             if key not in pools:
-                pools[key] = Pool(row.problem_id, row.level, problem.question, row.reference, system)
+                pools[key] = Pool(
+                    row.problem_id,
+                    row.level,
+                    problem.question,
+                    row.reference,
+                    system,
+                    source=problem.meta.get("source"),
+                )
             pools[key].trajectories += row.trajectories
     return list(pools.values()), len(dropped)
 
@@ -277,16 +291,16 @@ def nearest_attempts(correct: str, incorrect: list[str], k: int) -> list[str]:
     return [incorrect[i] for i in reversed(nearest)]
 
 
-def split_attempts(pool: Pool, correct: dict[tuple[str, str], bool]) -> tuple[list[str], list[str]]:
+def split_attempts(pool: Pool, correct: list[bool]) -> tuple[list[str], list[str]]:
     """The pool's distinct correct and incorrect attempt texts, in sampling order. Incorrect: graded
     wrong or with no answer. Correct: graded right and finished, since a completion cut at
     max_tokens would teach the model to run on past its answer."""
     right, wrong, seen = [], [], set()
-    for t in pool.trajectories:
+    for t, solved in zip(pool.trajectories, correct):
         if t.text in seen:
             continue
         seen.add(t.text)
-        if t.answer is None or not correct[(t.answer, pool.reference)]:
+        if not solved:
             wrong.append(t.text)
         elif t.finish_reason != "length":
             right.append(t.text)
@@ -315,11 +329,10 @@ def revision_rows(pool: Pool, right: list[str], wrong: list[str], args: Revision
 
 def build(pools: list[Pool], args: RevisionDataArguments) -> tuple[list[dict], int]:
     """Every pool's rows, and how many pools have a correct attempt (the others give none)."""
-    keys = sorted({(t.answer, p.reference) for p in pools for t in p.trajectories if t.answer is not None})
-    correct = dict(zip(keys, grade_many([(f"\\boxed{{{answer}}}", reference) for answer, reference in keys])))
+    verdicts = iter(grade_trajectories([(p.problem, t) for p in pools for t in p.trajectories]))
     rows, with_correct = [], 0
     for pool in pools:
-        right, wrong = split_attempts(pool, correct)
+        right, wrong = split_attempts(pool, [next(verdicts) for _ in pool.trajectories])
         with_correct += bool(right)
         rows += revision_rows(pool, right, wrong, args)
     return rows, with_correct

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ponder.data import Problem, grade_many
+from ponder.data import Problem
+from ponder.data.grading import grade_solutions
 
 from .backends.base import Backend, Sampling
 from .eval_search import wilson
@@ -44,13 +45,13 @@ def score_by_level(
     """Greedy accuracy per level and, when `k` > 0, pass@k from `k` samples at `temperature`."""
     prompts = [build_prompt(tokenizer, p.question, system_prompt) for p in problems]
     greedy = backend.generate(prompts, 1, Sampling(temperature=0.0, max_tokens=max_tokens))
-    greedy_ok = grade_many([(g[0].text, p.answer) for g, p in zip(greedy, problems)])
+    greedy_ok = grade_solutions([(p, g[0].text) for g, p in zip(greedy, problems)])
     sample_ok = [None] * len(problems)
     if k > 0:
         samples = backend.generate(
             prompts, k, Sampling(temperature=temperature, max_tokens=max_tokens, seed=seed)
         )
-        flat = grade_many([(s.text, p.answer) for group, p in zip(samples, problems) for s in group])
+        flat = grade_solutions([(p, s.text) for group, p in zip(samples, problems) for s in group])
         sample_ok = [any(flat[i * k : (i + 1) * k]) for i in range(len(problems))]
     by_level: dict[int | None, list[tuple[bool, bool | None]]] = defaultdict(list)
     for problem, g, s in zip(problems, greedy_ok, sample_ok):

@@ -63,7 +63,7 @@ class EvalPRMArguments(SourceArguments, ModelArguments):
         default=None,
         metadata={
             "help": "PRM model folder or hub name; for the oracle, the world whose step checker it reports "
-            "(default: the one world that has one)."
+            "(default: the world --dataset names)."
         },
     )
     world: str | None = field(
@@ -374,11 +374,14 @@ def file_solutions(args: EvalPRMArguments) -> list[LabelledSolution]:
 
 def evaluate(args: EvalPRMArguments) -> list[PRMScores]:
     """Every labelled solution scored by the PRM, summarised per group (and overall)."""
-    from .prm import load_prm
+    from .prm import load_prm, prm_model_of
 
     solutions = file_solutions(args) if holds_labelled_steps(args.source()) else sampled_solutions(args)
     prm = load_prm(
-        args.prm, args.prm_model, trust_remote_code=args.trust_remote_code, device=args.resolved_device()
+        args.prm,
+        prm_model_of(args),
+        trust_remote_code=args.trust_remote_code,
+        device=args.resolved_device(),
     )
     for question, group in tqdm(by_question(solutions).items(), desc="score steps"):
         for solution, scores in zip(group, prm.score(question, [s.steps for s in group])):

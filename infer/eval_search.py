@@ -15,13 +15,12 @@ import json
 import math
 import random
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ponder.config import ConfigError, parse_config
-from ponder.data import grade
-from ponder.data.results import SearchResult, read_results
+from ponder.data.grading import grade_trajectory
+from ponder.data.results import SearchResult, Trajectory, read_results
 from ponder.plots import pyplot, save_figure
 from ponder.tracking import log_run
 
@@ -126,18 +125,10 @@ class Outcomes:
         return sum(self.correct[self.ns.index(n)]) / len(self.problems)
 
 
-def _grader() -> Callable[[str | None, str], bool]:
-    """`grade` of a chosen answer against a reference, remembered: subsets repeat the same answers."""
-    verdicts: dict[tuple[str, str], bool] = {}
-
-    def is_right(answer: str | None, reference: str) -> bool:
-        if answer is None:
-            return False
-        if (answer, reference) not in verdicts:
-            verdicts[(answer, reference)] = grade(f"\\boxed{{{answer}}}", reference)
-        return verdicts[(answer, reference)]
-
-    return is_right
+def chosen_is_right(chosen: Trajectory | None, row: SearchResult) -> bool:
+    """Whether the trajectory a selector chose from some of `row`'s samples solves its problem
+    (`grade_trajectory`, which remembers the answers it graded: subsets repeat the same ones)."""
+    return chosen is not None and grade_trajectory(row.problem, chosen.text, chosen.answer)
 
 
 def largest_pools(rows: list[SearchResult], params: dict | None = None) -> dict[str, list[SearchResult]]:
@@ -155,12 +146,9 @@ def largest_pools(rows: list[SearchResult], params: dict | None = None) -> dict[
     return by_strategy
 
 
-def pool_outcomes(
-    pool_rows: list[SearchResult], subsamples: int, rng: random.Random, is_right=None
-) -> Outcomes:
+def pool_outcomes(pool_rows: list[SearchResult], subsamples: int, rng: random.Random) -> Outcomes:
     """Every N of `curve_budgets` up to the smallest pool, from `subsamples` random subsets of N of
     each problem's pool (the whole pool at its own size)."""
-    is_right = is_right or _grader()
     strategy = pool_rows[0].strategy
     aggregation = pool_rows[0].params.get("aggregation", "last")
     ns = curve_budgets(min(len(r.trajectories) for r in pool_rows))
@@ -172,7 +160,7 @@ def pool_outcomes(
             acc, tok = 0.0, 0.0
             for _ in range(draws):
                 subset = r.trajectories if draws == 1 else rng.sample(r.trajectories, n)
-                acc += is_right(SELECTORS[strategy](subset, aggregation), r.reference) / draws
+                acc += chosen_is_right(SELECTORS[strategy](subset, aggregation), r) / draws
                 tok += sum(t.tokens for t in subset) / draws
             correct.append(acc)
             tokens.append(tok)
@@ -221,10 +209,10 @@ def subsampled_points(
 ) -> list[Point]:
     """Best-of-N-family accuracy at the N of `curve_budgets` up to the pool size, from the largest
     pool per problem."""
-    rng, is_right = random.Random(seed), _grader()
+    rng = random.Random(seed)
     points = []
     for strategy, pool_rows in sorted(largest_pools(rows).items()):
-        o = pool_outcomes(pool_rows, subsamples, rng, is_right)
+        o = pool_outcomes(pool_rows, subsamples, rng)
         k = len(o.problems)
         for i, n in enumerate(o.ns):
             acc = sum(o.correct[i])

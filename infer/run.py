@@ -67,7 +67,7 @@ class InferArguments(SourceArguments, ModelArguments):
         default=None,
         metadata={
             "help": "PRM model folder or hub name; for the oracle, the world whose step checker it reports "
-            "(default: the one world that has one)."
+            "(default: the world --dataset names)."
         },
     )
     strategies: list[str] = field(
@@ -236,9 +236,9 @@ def parse_shard(shard: str) -> tuple[int, int]:
     return i, k
 
 
-def build_context(args: InferArguments) -> SearchContext:
+def build_context(args: InferArguments, problems: list[Problem] = ()) -> SearchContext:
     from .backends import load_backend, model_options
-    from .prm import load_prm
+    from .prm import load_prm, prm_model_of
 
     options = {
         "batch_size": args.batch_size,
@@ -250,7 +250,10 @@ def build_context(args: InferArguments) -> SearchContext:
     backend = load_backend(args.backend, args.require_model(), **options)
     prm = (
         load_prm(
-            args.prm, args.prm_model, trust_remote_code=args.trust_remote_code, device=args.resolved_device()
+            args.prm,
+            prm_model_of(args, problems),
+            trust_remote_code=args.trust_remote_code,
+            device=args.resolved_device(),
         )
         if args.prm
         else None
@@ -358,7 +361,7 @@ def run(args: InferArguments) -> Path:
     earlier = read_results(results_path) if results_path.exists() else []
     check_same_problems(earlier, problems, args.output_dir)
     done = {(r.problem_id, r.strategy, r.n) for r in earlier}
-    ctx = build_context(args)
+    ctx = build_context(args, problems)
     wanted = {(s, n) for s in args.strategies for n in STRATEGIES[s].budgets(args.budgets)}
     with results_path.open("a") as sink, tqdm(total=len(problems), desc="infer") as bar:
         for start in range(0, len(problems), args.chunk_size):

@@ -122,11 +122,11 @@ def test_hierarchical_counts_each_chain_once():
 
     # one chain repeats "5" four times; three chains say "6" once, each well scored
     chains = [[t("5", 0.3)] * 4, [t("6", 0.5)], [t("6", 0.5)], [t("7", 0.9)]]
-    assert hierarchical(chains, "last") == "6"  # 1.0 for "6" beats 0.9 and 0.3
+    assert hierarchical(chains, "last").answer == "6"  # 1.0 for "6" beats 0.9 and 0.3
     flat = [x for chain in chains for x in chain]
     from ponder.infer.strategies.selection import weighted_best_of_n
 
-    assert weighted_best_of_n(flat, "last") == "5"  # a flat vote lets the long chain win
+    assert weighted_best_of_n(flat, "last").answer == "5"  # a flat vote lets the long chain win
 
 
 def test_verifier_choice_needs_a_prm(tmp_path):

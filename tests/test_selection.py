@@ -32,16 +32,25 @@ def test_math_equivalents_form_one_group():
 def test_majority_counts_equivalent_answers_together():
     # "3" is the most frequent string, but one half written three ways has more votes
     pool = trajectories([("3", 0.9), ("\\frac{1}{2}", 0.5), ("3", 0.9), ("0.5", 0.5), ("\\dfrac{1}{2}", 0.5)])
-    assert majority_vote(pool) == "\\frac{1}{2}"  # the first way the winning answer was written
+    assert majority_vote(pool).answer == "\\frac{1}{2}"  # the first way the winning answer was written
 
 
 def test_weighted_best_of_n_sums_scores_over_equivalent_answers():
     pool = trajectories([("3", 0.9), ("\\frac{1}{2}", 0.7), ("3", 0.9), ("0.5", 0.7), ("\\dfrac{1}{2}", 0.7)])
-    assert weighted_best_of_n(pool, "last") == "\\frac{1}{2}"  # 2.1 against 1.8
-    assert best_of_n(pool, "last") == "3"  # one trajectory decides: grouping does not enter
+    assert weighted_best_of_n(pool, "last").answer == "\\frac{1}{2}"  # 2.1 against 1.8
+    assert best_of_n(pool, "last").answer == "3"  # one trajectory decides: grouping does not enter
 
 
 def test_ties_go_to_the_answer_seen_first_and_no_answer_is_no_vote():
-    assert majority_vote(trajectories([("7", 0.1), (None, 0.9), ("5", 0.9)])) == "7"
+    assert majority_vote(trajectories([("7", 0.1), (None, 0.9), ("5", 0.9)])).answer == "7"
     assert majority_vote(trajectories([(None, 0.5)])) is None
     assert weighted_best_of_n([], "last") is None
+
+
+def test_a_vote_returns_the_best_scored_trajectory_of_the_winning_answer():
+    """A world that grades whole trajectories (Countdown) grades the trajectory a vote chose: of the
+    winning answer's, the one the PRM scores highest (majority: the first seen)."""
+    pool = trajectories([("7", 0.2), ("0.5", 0.6), ("7", 0.5), ("\\frac{1}{2}", 0.3), ("7", 0.4)])
+    assert weighted_best_of_n(pool, "last") is pool[2]  # "7": 1.1 against 0.9; 0.5 is its best score
+    assert majority_vote(pool) is pool[0]
+    assert best_of_n(pool, "last") is pool[1]

@@ -26,10 +26,10 @@ def traj(answer, scores):
 
 def test_selection_rules():
     pool = [traj("7", [0.9, 0.2]), traj("7", [0.9, 0.3]), traj("8", [0.1, 0.45]), traj(None, [1.0])]
-    assert majority_vote(pool) == "7"
-    assert best_of_n(pool, "last") == "8"  # 0.45 beats 0.2 and 0.3
-    assert best_of_n(pool, "min") == "7"  # min 0.3 beats 0.1
-    assert weighted_best_of_n(pool, "last") == "7"  # 0.2 + 0.3 = 0.5 beats 0.45
+    assert majority_vote(pool).answer == "7"
+    assert best_of_n(pool, "last").answer == "8"  # 0.45 beats 0.2 and 0.3
+    assert best_of_n(pool, "min").answer == "7"  # min 0.3 beats 0.1
+    assert weighted_best_of_n(pool, "last").answer == "7"  # 0.2 + 0.3 = 0.5 beats 0.45
     assert majority_vote([traj(None, [0.5])]) is None
 
 
@@ -50,7 +50,7 @@ def ctx(tiny_policy):
     backend = CountingBackend(HFBackend(str(tiny_policy), batch_size=64))
     return SearchContext(
         backend=backend,
-        prm=load_prm("oracle"),
+        prm=load_prm("oracle", "arithworld"),
         tokenizer=backend.tokenizer,
         max_tokens=60,
         max_step_tokens=20,

@@ -89,7 +89,7 @@ def test_beam_search_accuracy_matches_the_transformers_backend(run):
 
     hf, _, out = run
     problems = SourceArguments(**BEAM_PROBLEMS).load()
-    ctx = SearchContext(backend=hf, prm=load_prm("oracle"), tokenizer=hf.tokenizer, seed=1)
+    ctx = SearchContext(backend=hf, prm=load_prm("oracle", "arithworld"), tokenizer=hf.tokenizer, seed=1)
     rows = STRATEGIES["beam_search"].run(problems, 8, ctx, beam_width=4)
     low, high = wilson(sum(r.correct for r in rows), len(rows))
     vllm = sum(r["correct"] for r in out["beam"]) / len(out["beam"])

@@ -33,7 +33,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ponder.config import ConfigError, parse_config
-from ponder.data.grading import grade_many
+from ponder.data.grading import grade_solutions
 from ponder.data.problem import Problem
 from ponder.data.sources import SourceArguments
 from ponder.models import ModelArguments, check_model_name
@@ -130,6 +130,7 @@ def label_chunk(
     """Every labelled row of a chunk of problems: sample with `ctx`, roll out every distinct prefix
     with `rollout_ctx` (the same context unless a completer model is set), grade."""
     from ponder.infer.backends import Sampling
+    from ponder.infer.strategies.base import STEP_STOP
     from ponder.infer.strategies.sampling import sample_pool
 
     # A backend that caches prefixes starts each chunk empty, so a resumed chunk is sampled exactly as before.
@@ -157,9 +158,15 @@ def label_chunk(
         rollout_sampling,
     )
     stats.generated_tokens += sum(g.num_tokens for gens in rollouts for g in gens)
-    pairs = [(g.text, problems[i].answer) for (i, _), gens in zip(prefixes, rollouts) for g in gens]
-    pairs += [(t.text, problems[i].answer) for i, _, t in solutions]
-    correct = grade_many(pairs)
+    # A rollout is graded as the whole solution it completes: a world that grades trajectories
+    # (Countdown) checks the steps before it too; for an answer alone the prefix changes nothing.
+    pairs = [
+        (problems[i], "".join(step + STEP_STOP for step in steps) + g.text)
+        for (i, steps), gens in zip(prefixes, rollouts)
+        for g in gens
+    ]
+    pairs += [(problems[i], t.text) for i, _, t in solutions]
+    correct = grade_solutions(pairs)
 
     value = {
         prefix: sum(correct[k * args.rollouts : (k + 1) * args.rollouts]) / args.rollouts

@@ -11,9 +11,11 @@ Scorers are chosen by name from `PRMS`; adding one is adding a module that calls
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from ponder.data.problem import Problem
+from ponder.data.worlds import WORLDS
 from ponder.registry import Registry
 
 
@@ -36,3 +38,16 @@ def load_prm(name: str, model=None, trust_remote_code: bool = False, **options) 
     the keyword `trust_remote_code`; `options` are a scorer's own keywords (a token-cls PRM's step
     separator, a model object's `tokenizer`, ...)."""
     return PRMS.get(name)(model, trust_remote_code=trust_remote_code, **options)
+
+
+def prm_model_of(args, problems: Iterable[Problem] = ()) -> str | None:
+    """`--prm_model`; for the oracle PRM left without one, the world whose step checker it reports:
+    the command's `--world`, else the generated world its `--dataset` names, else the one world the
+    `problems` come from (a file of generated problems keeps its world in each problem's source).
+    None when none of these names one world: the oracle then fails, naming the worlds."""
+    if args.prm_model or args.prm != "oracle":
+        return args.prm_model
+    if getattr(args, "world", None) or args.generated_world:
+        return getattr(args, "world", None) or args.dataset
+    worlds = {p.meta.get("source") for p in problems} & set(WORLDS)
+    return worlds.pop() if len(worlds) == 1 else None

@@ -15,8 +15,8 @@ class OraclePRM:
     def __init__(
         self, model: str | None = None, *, trust_remote_code: bool = False, device: str | None = None
     ):
-        """`model` names the world whose checker this is (`--prm_model`); None: the one world
-        with a checker. It runs no model, so `device` is not used."""
+        """`model` names the world whose checker this is (`--prm_model`, by default the world the
+        command's `--dataset` names: `prm_model_of`). It runs no model, so `device` is not used."""
         self.check = step_checker(model)
 
     def score(self, question: str, step_lists: list[list[str]]) -> list[list[float]]:

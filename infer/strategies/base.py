@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ponder.data import Problem, extract_boxed, grade
+from ponder.data import Problem, extract_boxed
+from ponder.data.grading import grade_trajectory
 from ponder.data.results import Compute, SearchResult, Trajectory
 from ponder.registry import Registry
 
@@ -72,19 +73,30 @@ def to_trajectory(text: str, generation: Generation) -> Trajectory:
 
 
 def result(
-    problem: Problem, strategy: str, n: int, params: dict, answer: str | None, trajectories, compute
+    problem: Problem,
+    strategy: str,
+    n: int,
+    params: dict,
+    chosen: Trajectory | None,
+    trajectories: list[Trajectory],
+    compute: Compute,
 ) -> SearchResult:
+    """The row of one search: its answer is the `chosen` trajectory's, graded as a whole where the
+    problem's world grades whole trajectories (`grade_trajectory`)."""
+    answer = chosen.answer if chosen else None
     return SearchResult(
         problem_id=problem.id,
         strategy=strategy,
         n=n,
         params=params,
         answer=answer,
-        correct=answer is not None and grade(f"\\boxed{{{answer}}}", problem.answer),
+        correct=chosen is not None and grade_trajectory(problem, chosen.text, answer),
         reference=problem.answer,
         level=problem.level,
         trajectories=trajectories,
         compute=compute,
+        question=problem.question,
+        source=problem.meta.get("source"),
     )
 
 

@@ -119,7 +119,7 @@ def _ids(ctx: SearchContext, prompt: str) -> list[int]:
     return ctx.tokenizer(prompt, add_special_tokens=False)["input_ids"]
 
 
-def choose(chains: list[list[Trajectory]], select: str, aggregation: str) -> str | None:
+def choose(chains: list[list[Trajectory]], select: str, aggregation: str) -> Trajectory | None:
     if select == "verifier":
         return hierarchical(chains, aggregation)
     flat = [t for chain in chains for t in chain]
@@ -163,10 +163,10 @@ def revision_results(
                 wall_s=wall * len(attempts) / sum(lengths),
             )
             trajectories = [[a.trajectory for a in chain] for chain in used]
-            answer = choose(trajectories, select, ctx.aggregation)
+            chosen = choose(trajectories, select, ctx.aggregation)
             params = {**params_base, "chains": c, "length": length}
             flat = [t for chain in trajectories for t in chain]
-            out.append(result(problem, name, n, params, answer, flat, compute))
+            out.append(result(problem, name, n, params, chosen, flat, compute))
     return out
 
 

@@ -50,19 +50,19 @@ def select_from_pool(
     proportion to each sample's length (the PRM scores a problem's pool in one call).
     """
     trajectories, pool_compute = pool
-    chosen = trajectories[:n]
-    share = sum(len(t.text) for t in chosen) / max(1, sum(len(t.text) for t in trajectories))
+    used = trajectories[:n]
+    share = sum(len(t.text) for t in used) / max(1, sum(len(t.text) for t in trajectories))
     prm_tokens = round(pool_compute.prm_tokens * share)
     prm_flops = pool_compute.flops - 2 * ctx.backend.num_parameters * pool_compute.policy_tokens
-    policy_tokens = sum(t.tokens for t in chosen)
+    policy_tokens = sum(t.tokens for t in used)
     compute = Compute(
         policy_tokens=policy_tokens,
         prm_tokens=prm_tokens,
         flops=2 * ctx.backend.num_parameters * policy_tokens + prm_flops * share,
         wall_s=pool_compute.wall_s * n / len(trajectories),
     )
-    answer = SELECTORS[strategy](chosen, ctx.aggregation)
-    return result(problem, strategy, n, {"aggregation": ctx.aggregation}, answer, chosen, compute)
+    chosen = SELECTORS[strategy](used, ctx.aggregation)
+    return result(problem, strategy, n, {"aggregation": ctx.aggregation}, chosen, used, compute)
 
 
 def _pool_strategy(name: str):
@@ -86,5 +86,5 @@ def greedy(problems: list[Problem], n: int, ctx: SearchContext) -> list[SearchRe
     """One greedy solution per problem; the budget is ignored (always 1 generation)."""
     out = []
     for problem, (trajectories, compute) in zip(problems, sample_pool(problems, 1, ctx, temperature=0.0)):
-        out.append(result(problem, "greedy", 1, {}, trajectories[0].answer, trajectories, compute))
+        out.append(result(problem, "greedy", 1, {}, trajectories[0], trajectories, compute))
     return out

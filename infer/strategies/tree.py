@@ -151,7 +151,7 @@ def tree_search(
         finished = sorted(done[i], key=lambda b: aggregate(b.scores or [], ctx.aggregation), reverse=True)[:n]
         trajectories = [_to_trajectory(b) for b in finished]
         compute[i].wall_s = wall
-        answer = SELECTORS[params.select](trajectories, ctx.aggregation)
+        chosen = SELECTORS[params.select](trajectories, ctx.aggregation)
         out.append(
             result(
                 problem,
@@ -163,7 +163,7 @@ def tree_search(
                     "select": params.select,
                     "aggregation": ctx.aggregation,
                 },
-                answer,
+                chosen,
                 trajectories,
                 compute[i],
             )

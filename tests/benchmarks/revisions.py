@@ -46,6 +46,7 @@ from overlap import overlap_report
 from size_ladder import learned_prm, paired_difference
 
 from ponder.data import grade, load_problems
+from ponder.data.grading import grade_trajectory
 from ponder.data.results import SearchResult, read_results, search_key
 from ponder.models import SHIPPED_POLICY
 from ponder.plots import pyplot, save_figure
@@ -160,7 +161,7 @@ def with_oracle(rows: list[SearchResult], problems: dict) -> list[SearchResult]:
     from ponder.infer.strategies.revisions import choose
     from ponder.infer.strategies.selection import SELECTORS
 
-    oracle = load_prm("oracle")
+    oracle = load_prm("oracle", "arithworld")
     out = []
     for row in rows:
         row = copy.deepcopy(row)
@@ -170,20 +171,16 @@ def with_oracle(rows: list[SearchResult], problems: dict) -> list[SearchResult]:
             t.scores = scores
         base = row.strategy.removeprefix("policy_")
         if base != row.strategy:  # the policy's pool rows, renamed: each budget's choice made again
-            answer = SELECTORS[base](row.trajectories, row.params["aggregation"])
-            row.answer, row.correct = (
-                answer,
-                answer is not None and grade(f"\\boxed{{{answer}}}", row.reference),
-            )
+            chosen = SELECTORS[base](row.trajectories, row.params["aggregation"])
+            row.answer = chosen.answer if chosen else None
+            row.correct = chosen is not None and grade_trajectory(row.problem, chosen.text, row.answer)
         if row.strategy in ("revisions", "parallel_revisions"):
             chains = defaultdict(list)
             for t in row.trajectories:
                 chains[t.parent].append(t)
-            answer = choose(list(chains.values()), row.params["revision_select"], row.params["aggregation"])
-            row.answer, row.correct = (
-                answer,
-                answer is not None and grade(f"\\boxed{{{answer}}}", row.reference),
-            )
+            chosen = choose(list(chains.values()), row.params["revision_select"], row.params["aggregation"])
+            row.answer = chosen.answer if chosen else None
+            row.correct = chosen is not None and grade_trajectory(row.problem, chosen.text, row.answer)
         out.append(row)
     return out
 

@@ -43,7 +43,7 @@ if __name__ == "__main__":
         for name in ("beam", "beam_again"):
             recording = Recording(backend)
             ctx = SearchContext(
-                backend=recording, prm=load_prm("oracle"), tokenizer=backend.tokenizer, seed=1
+                backend=recording, prm=load_prm("oracle", "arithworld"), tokenizer=backend.tokenizer, seed=1
             )
             rows = STRATEGIES["beam_search"].run(problems, 8, ctx, beam_width=4)
             out[name] = [{"answer": r.answer, "correct": r.correct} for r in rows]
