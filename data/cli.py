@@ -1,7 +1,9 @@
-"""`ponder data arithworld`: write generated ArithWorld problems of one split to a jsonl file.
+"""`ponder data world`: write a generated world's problems (ArithWorld, Countdown) of one split to jsonl.
 
-Levels whose question space is small repeat questions within a split; the command says how many
-distinct questions each such level's problems hold (`ponder.data.splits`).
+Each problem keeps its world in `meta.source`, so a command that reads the file grades and checks it
+as that world's (`ponder.data.grading.world_grader`, the oracle PRM). Levels whose question space
+is small repeat questions within a split; the command says how many distinct questions each such
+level's problems hold (`ponder.data.splits`).
 """
 
 from __future__ import annotations
@@ -12,20 +14,21 @@ from pathlib import Path
 from ponder.config import parse_config
 from ponder.errors import ConfigError
 
-from .arithworld import LEVELS
 from .loaders import load_problems, save_problems
 from .splits import ALL, SPLITS, check_split, distinct_by_level, generate_split, small_levels
+from .worlds import WORLDS
 
 
 @dataclass
-class ArithWorldArguments:
+class WorldArguments:
+    world: str = field(default="arithworld", metadata={"help": f"The world: {', '.join(WORLDS)}."})
     output: str = field(
         default="arithworld.jsonl",
-        metadata={"help": "jsonl file to write (fields: id, question, answer, solution, level)."},
+        metadata={"help": "jsonl file to write (fields: id, question, answer, solution, level, meta)."},
     )
     n_per_level: int = field(default=100, metadata={"help": "Problems per level."})
-    levels: list[int] = field(
-        default_factory=lambda: sorted(LEVELS), metadata={"help": "Levels to generate (1-5)."}
+    levels: list[int] | None = field(
+        default=None, metadata={"help": "Levels to generate (default: all of the world's)."}
     )
     split: str = field(
         default="test",
@@ -46,15 +49,19 @@ class ArithWorldArguments:
     def __post_init__(self):
         if self.n_per_level < 1:
             raise ConfigError(f"n_per_level must be >= 1, got {self.n_per_level}")
-        bad = [level for level in self.levels if level not in LEVELS]
+        levels = WORLDS.get(self.world).levels
+        self.levels = self.levels or list(levels)
+        bad = [level for level in self.levels if level not in levels]
         if bad:
-            raise ConfigError(f"levels: unknown level(s) {bad}; expected values in {sorted(LEVELS)}")
+            raise ConfigError(
+                f"levels: unknown {self.world} level(s) {bad}; expected values in {list(levels)}"
+            )
         check_split(self.split)
 
 
-def run(args: ArithWorldArguments) -> Path:
+def run(args: WorldArguments) -> Path:
     """Generate the problems, leave out those whose questions `exclude` holds, write them; the file."""
-    problems = generate_split("arithworld", args.split, args.n_per_level, args.seed, args.levels)
+    problems = generate_split(args.world, args.split, args.n_per_level, args.seed, args.levels)
     dropped = 0
     if args.exclude:
         taken = {p.question for p in load_problems(args.exclude)}
@@ -67,18 +74,16 @@ def run(args: ArithWorldArguments) -> Path:
         + (f" ({dropped} left out: their questions are in {args.exclude})" if args.exclude else "")
     )
     distinct = distinct_by_level(problems)
-    for level in sorted(set(args.levels) & set(small_levels("arithworld"))):
+    for level in sorted(set(args.levels) & set(small_levels(args.world))):
         print(f"level {level}: {distinct.get(level, 0)} distinct questions (a small level, reported apart)")
     return output
 
 
 def main(argv: list[str] | None = None) -> Path:
-    return run(
-        *parse_config((ArithWorldArguments,), argv, prog="ponder data arithworld", description=__doc__)
-    )
+    return run(*parse_config((WorldArguments,), argv, prog="ponder data world", description=__doc__))
 
 
 if __name__ == "__main__":
     from ponder.cli import script
 
-    script("ponder data arithworld", main)
+    script("ponder data world", main)

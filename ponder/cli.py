@@ -2,7 +2,7 @@
 
     ponder quickstart             the whole loop on ArithWorld, ending in a report folder
     ponder report ...             rebuild a quickstart run's report (report.md and PNGs)
-    ponder data arithworld ...    write ArithWorld problems to jsonl
+    ponder data world ...         write a generated world's problems to jsonl
     ponder data prm-labels ...    label solution steps by Monte-Carlo rollouts, for PRM training
     ponder data difficulty ...    difficulty bins per problem (pass rate quantiles or the dataset's level)
     ponder data distill ...       best verified trajectories and preference pairs from search results
@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "Rebuild a quickstart run's report.md and PNG plots from what it wrote.",
     ),
     "data": {
-        "arithworld": ("ponder.data.cli", "Write generated ArithWorld problems to a jsonl file."),
+        "world": ("ponder.data.cli", "Write a generated world's problems (ArithWorld, Countdown) to jsonl."),
         "difficulty": (
             "ponder.data.difficulty",
             "Each problem's difficulty bin: quantiles of the policy's pass rate, or the dataset's level.",

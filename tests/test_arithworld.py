@@ -90,12 +90,12 @@ def test_char_tokenizer_round_trips_and_formats_chat(tmp_path):
 
 def test_the_arithworld_command_writes_one_split_and_leaves_out_another_files_questions(tmp_path, capsys):
     from ponder.cli import main as ponder
-    from ponder.data.cli import ArithWorldArguments, run
+    from ponder.data.cli import WorldArguments, run
     from ponder.data.loaders import load_problems
     from ponder.data.splits import split_of
 
-    test = run(ArithWorldArguments(output=str(tmp_path / "test.jsonl"), n_per_level=20, seed=1))
-    dev = run(ArithWorldArguments(output=str(tmp_path / "dev.jsonl"), n_per_level=20, split="dev", seed=1))
+    test = run(WorldArguments(output=str(tmp_path / "test.jsonl"), n_per_level=20, seed=1))
+    dev = run(WorldArguments(output=str(tmp_path / "dev.jsonl"), n_per_level=20, split="dev", seed=1))
     test_problems, dev_problems = load_problems(test), load_problems(dev)
     assert len(test_problems) == len(dev_problems) == 100
     assert {split_of(p.question) for p in test_problems} == {"test"}
@@ -105,7 +105,7 @@ def test_the_arithworld_command_writes_one_split_and_leaves_out_another_files_qu
     assert "level 1: " in out and "distinct questions (a small level, reported apart)" in out
     # --exclude drops another file's questions: another seed's level-1 test problems mostly repeat them
     again = run(
-        ArithWorldArguments(
+        WorldArguments(
             output=str(tmp_path / "again.jsonl"), n_per_level=20, levels=[1], seed=3, exclude=str(test)
         )
     )
@@ -114,6 +114,6 @@ def test_the_arithworld_command_writes_one_split_and_leaves_out_another_files_qu
     assert f"({20 - len(kept)} left out" in capsys.readouterr().out
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
-        ponder(["data", "arithworld", "--levels", "7", "--output", str(tmp_path / "bad.jsonl")])
+        ponder(["data", "world", "--levels", "7", "--output", str(tmp_path / "bad.jsonl")])
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and err.startswith("ponder data arithworld: error: levels:")
+    assert exit_info.value.code == 2 and err.startswith("ponder data world: error: levels:")

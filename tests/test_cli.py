@@ -11,7 +11,7 @@ from ponder.train.policy import PolicyArguments, PolicyConfig
 
 SUBCOMMANDS = [
     ["quickstart"],
-    ["data", "arithworld"],
+    ["data", "world"],
     ["data", "convert-gguf"],
     ["train", "policy"],
     ["train", "prm"],
@@ -112,7 +112,7 @@ def test_missing_model_folder_is_one_line(tmp_path):
 def test_group_help_lists_one_sub_command_per_line():
     out = ponder("--help").stdout
     for sub in (
-        "arithworld",
+        "world",
         "prm-labels",
         "difficulty",
         "distill",

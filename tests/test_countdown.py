@@ -164,3 +164,23 @@ def test_levels_get_harder():
     length = [mean(len(p.solution) for p in by_level[level]) for level in sorted(LEVELS)]
     assert numbers == sorted(numbers) and steps == sorted(steps) and length == sorted(set(length))
     assert steps[-1] > steps[0] + 2
+
+
+def test_ponder_data_world_writes_countdown_problems_that_keep_their_world(tmp_path):
+    from ponder.data import load_problems
+    from ponder.data.cli import WorldArguments, run
+    from ponder.data.grading import grade_solutions
+
+    path = run(
+        WorldArguments(world="countdown", output=str(tmp_path / "cd.jsonl"), n_per_level=3, split="dev")
+    )
+    problems = load_problems(path)
+    assert [p.level for p in problems] == [1, 2, 3, 4, 5] * 3
+    assert {p.meta["source"] for p in problems} == {"countdown"} and {
+        split_of(p.question) for p in problems
+    } == {"dev"}
+    # read back from the file, a problem is still graded as Countdown's: the whole trajectory
+    assert all(grade_solutions([(p, p.solution) for p in problems]))
+    assert not any(grade_solutions([(p, f"\\boxed{{{p.answer}}}") for p in problems]))
+    with pytest.raises(ValueError, match="levels: unknown countdown level"):
+        WorldArguments(world="countdown", levels=[6])

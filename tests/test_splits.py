@@ -86,7 +86,7 @@ def test_small_levels_repeat_their_few_test_questions_visibly() -> None:
 
 
 def test_every_training_source_the_commands_build_holds_no_test_question() -> None:
-    from ponder.data.cli import ArithWorldArguments
+    from ponder.data.cli import WorldArguments
     from ponder.train.policy import PolicyArguments, PolicyConfig
     from ponder.train.prm_labels import LabelArguments
 
@@ -101,11 +101,11 @@ def test_every_training_source_the_commands_build_holds_no_test_question() -> No
         assert train_test_overlap(test_questions, (p.question for p in training)) == 0
     assert policy.evaluation_source().split == "test"
     # the routing pipeline's validation problems come from dev (the router and predictor tune on them)
-    assert ArithWorldArguments(split="dev").split == "dev"
+    assert WorldArguments(split="dev").split == "dev"
     with pytest.raises(ConfigError, match="dataset_split: a generated world's split is one of"):
         PolicyArguments(dataset_split="validation")
     with pytest.raises(ConfigError, match="split: a generated world's split is one of"):
-        ArithWorldArguments(split="validation")
+        WorldArguments(split="validation")
 
 
 def test_train_test_overlap_counts_test_problems_whose_question_was_trained_on() -> None:

@@ -186,7 +186,7 @@ def extend_until_reached(
 def run_routing(plan: RoutingPlan) -> dict:
     """Every step of the chain above; the efficiency ratios, the predictor's scores, the test
     split's folders and evaluated points (also written to `output_dir/routing.json`)."""
-    from ponder.data.cli import ArithWorldArguments
+    from ponder.data.cli import WorldArguments
     from ponder.data.cli import run as arithworld
     from ponder.data.difficulty import DifficultyArguments
     from ponder.data.difficulty import run as difficulty
@@ -208,14 +208,12 @@ def run_routing(plan: RoutingPlan) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     test_file, val_file = out / "test_problems.jsonl", out / "val_problems.jsonl"
     arithworld(
-        ArithWorldArguments(
+        WorldArguments(
             n_per_level=plan.test_per_level, split="test", seed=plan.test_seed, output=str(test_file)
         )
     )
     arithworld(
-        ArithWorldArguments(
-            n_per_level=plan.val_per_level, split="dev", seed=plan.val_seed, output=str(val_file)
-        )
+        WorldArguments(n_per_level=plan.val_per_level, split="dev", seed=plan.val_seed, output=str(val_file))
     )
 
     def infer(folder: str, dataset: Path, strategies: list[str], budgets: list[int], **options) -> str:

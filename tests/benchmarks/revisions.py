@@ -65,7 +65,7 @@ def arm_name(row: SearchResult) -> str:
 
 
 def make_problems(work: Path, args) -> dict[str, Path]:
-    from ponder.data.cli import ArithWorldArguments
+    from ponder.data.cli import WorldArguments
     from ponder.data.cli import run as arithworld
 
     files = {}
@@ -75,9 +75,7 @@ def make_problems(work: Path, args) -> dict[str, Path]:
         ("test", "test", args.test_per_level, 1),
     ):
         files[name] = work / f"{name}_problems.jsonl"
-        arithworld(
-            ArithWorldArguments(output=str(files[name]), n_per_level=per_level, split=split, seed=seed)
-        )
+        arithworld(WorldArguments(output=str(files[name]), n_per_level=per_level, split=split, seed=seed))
     return files
 
 
