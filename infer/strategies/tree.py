@@ -28,6 +28,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tqdm.auto import tqdm
+
 from ponder.data import Problem, extract_boxed
 from ponder.data.results import Compute, SearchResult, Trajectory, aggregate
 
@@ -116,7 +118,8 @@ def tree_search(
         for i in range(len(problems))
     }
     done: dict[int, list[Beam]] = {i: [] for i in range(len(problems))}
-    for round_ in range(ctx.max_steps):
+    # Each round is a batch of generation and PRM calls: minutes on a CPU with a real model.
+    for round_ in tqdm(range(ctx.max_steps), desc=f"{name} N={n} rounds", leave=False):
         flat = [(i, b) for i, beams in live.items() for b in beams]
         if not flat:
             break
