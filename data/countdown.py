@@ -376,3 +376,31 @@ def grade_trajectory(question: str, steps_or_text: str | list[str]) -> bool:
     steps = split_steps(steps_or_text) if isinstance(steps_or_text, str) else steps_or_text
     _, target = parse_question(question)
     return bool(steps) and all(check_steps(question, steps)) and extract_boxed(steps[-1]) == str(target)
+
+
+_OPERATION = re.compile(r"^\s*(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(\d+)")
+
+
+def answer_key(text: str) -> str | None:
+    """What a vote counts a completion as: its solution, the operations it wrote, in any order.
+
+    Every attempt boxes the target, so the boxed answer would put all of them in one group and a
+    vote would say nothing; two attempts agree when they combine the same numbers the same way.
+    `+` and `*` are written larger operand first (`7*25` is `25*7`), and the numbers a step says are
+    left do not enter: two attempts with the same operations are one solution, right or wrong
+    (grading checks the rest). None for an attempt that boxes nothing (it did not finish), as for
+    any world. A step that is no operation enters as its text.
+    """
+    if extract_boxed(text) is None:
+        return None
+    operations = []
+    for step in split_steps(text):
+        match = _OPERATION.match(step)
+        if match is None:
+            operations.append(" ".join(step.split()))
+            continue
+        left, op, right, result = int(match[1]), match[2], int(match[3]), match[4]
+        if op in "+*" and right > left:
+            left, right = right, left
+        operations.append(f"{left}{op}{right}={result}")
+    return "; ".join(sorted(operations))

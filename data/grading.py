@@ -24,6 +24,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .answers import extract_boxed
@@ -61,6 +62,37 @@ def grade_many(pairs: Iterable[tuple[str, str]], timeout: float = DEFAULT_TIMEOU
     """`grade` of every (completion, reference) pair, in order, keeping every worker busy."""
     with ThreadPoolExecutor(max_workers=_POOL.size) as executor:
         return list(executor.map(lambda pair: grade(*pair, timeout=timeout), pairs))
+
+
+@dataclass(frozen=True)
+class Answers:
+    """How a problem's completions are read and compared for a vote.
+
+    Where the final answer decides, a completion's answer is its last `\\boxed{}` and equivalent
+    answers vote together (`group_answers`). A world whose answer is given in the question
+    (Countdown's target) says what a completion's answer is instead (its `answer_key`: there, the
+    solution itself), and answers vote together only when they are the same text.
+    """
+
+    read: Callable[[str], str | None]  # completion text -> its answer (None: no answer, no vote)
+    group: Callable[[list[str]], list[int]]  # answers -> a group number each
+
+
+def answers_of(problem: Problem) -> Answers:
+    """How `problem`'s completions are read and grouped: by its world when the world says, else by
+    the boxed answer."""
+    from .worlds import WORLDS
+
+    world = WORLDS.get(problem.meta["source"]) if problem.meta.get("source") in WORLDS else None
+    if world is not None and world.answer_key is not None:
+        return Answers(world.answer_key, same_text_groups)
+    return Answers(extract_boxed, group_answers)
+
+
+def same_text_groups(answers: list[str]) -> list[int]:
+    """A group number per answer, equal answers sharing one, numbered in order of first appearance."""
+    numbers: dict[str, int] = {}
+    return [numbers.setdefault(answer, len(numbers)) for answer in answers]
 
 
 def world_grader(problem: Problem) -> Callable[[str, str], bool] | None:

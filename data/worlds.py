@@ -6,9 +6,10 @@ labels sampled steps with it). Commands reach a world only through this registry
 arithworld` generates problems (of one split: `ponder.data.splits`), `--prm oracle` checks steps
 with the world's checker. A world may also say how a completion is graded (Countdown checks the
 whole trajectory, since the target is in the question and boxing it proves nothing); a world that
-does not is graded like any dataset, with math-verify on the final answer. Votes group completions
-by their boxed answer in every world; a vote then returns one trajectory of the winning answer
-(`infer.strategies.selection`), and that trajectory is what is graded.
+does not is graded like any dataset, with math-verify on the final answer. A world may also say
+what a completion's answer is for a vote (Countdown: the solution, since every attempt boxes the
+target); a vote returns one trajectory of the winning answer (`infer.strategies.selection`), and
+that trajectory is what is graded.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class World:
     questions: Callable[[int], Iterator[str]]  # level -> every question (for levels with few)
     # (question, completion) -> correct; None: math-verify on the final answer, as for any dataset
     grade: Callable[[str, str], bool] | None = None
+    # completion -> its answer for a vote (`ponder.data.grading.answers_of`); None: its boxed answer
+    answer_key: Callable[[str], str | None] | None = None
 
 
 WORLDS: Registry[World] = Registry("world")
@@ -55,6 +58,7 @@ WORLDS.add(
         question_space=countdown.question_space,
         questions=countdown.questions,
         grade=countdown.grade_trajectory,
+        answer_key=countdown.answer_key,
     ),
 )
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ponder.config import ConfigError, parse_config
-from ponder.data.grading import grade_trajectory
+from ponder.data.grading import answers_of, grade_trajectory
 from ponder.data.results import SearchResult, Trajectory, read_results
 from ponder.plots import pyplot, save_figure
 from ponder.tracking import log_run
@@ -156,11 +156,13 @@ def pool_outcomes(pool_rows: list[SearchResult], subsamples: int, rng: random.Ra
     for n in ns:
         correct, tokens, flops = [], [], []
         for r in pool_rows:
+            group = answers_of(r.problem).group
             draws = 1 if n == len(r.trajectories) else subsamples
             acc, tok = 0.0, 0.0
             for _ in range(draws):
                 subset = r.trajectories if draws == 1 else rng.sample(r.trajectories, n)
-                acc += chosen_is_right(SELECTORS[strategy](subset, aggregation), r) / draws
+                chosen = SELECTORS[strategy](subset, aggregation, group)
+                acc += chosen_is_right(chosen, r) / draws
                 tok += sum(t.tokens for t in subset) / draws
             correct.append(acc)
             tokens.append(tok)

@@ -260,7 +260,7 @@ def revision_data(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("revisions")
     main(
-        ["data", "arithworld", "--split", "train", "--n_per_level", "2", "--output", str(out / "train.jsonl")]
+        ["data", "world", "--split", "train", "--n_per_level", "2", "--output", str(out / "train.jsonl")]
     )
     main(
         ["data", "revisions", "--model", str(SHIPPED_POLICY), "--dataset", str(out / "train.jsonl")]

@@ -14,7 +14,7 @@ import random
 from helpers.scripted import ChatTokenizer, ScriptedBackend, ScriptedPRM
 
 from ponder.data import Problem
-from ponder.data.grading import grade_solutions, grade_trajectories, grade_trajectory
+from ponder.data.grading import answers_of, grade_solutions, grade_trajectories, grade_trajectory
 from ponder.data.results import SearchResult, Trajectory
 from ponder.infer.eval_search import pool_outcomes
 from ponder.infer.strategies import STRATEGIES
@@ -53,11 +53,24 @@ def scripted_search(problem: Problem, strategy: str) -> SearchResult:
     return row
 
 
+def test_a_countdown_answer_is_its_solution_and_votes_count_equal_solutions():
+    answers = answers_of(countdown())
+    # every attempt boxes the target: the answer a vote counts is the operations, in any order
+    assert answers.read(GOOD) == answers.read(WRONG_STATE) == "25*7=175"
+    assert answers.read("50-25=25 (3 7 25)\n\n7*25=175 (3 175)\n\\boxed{175}") == "25*7=175; 50-25=25"
+    assert answers.read("25*7=175 (3 50 175)") is None  # unfinished: no answer, no vote
+    assert answers.group(["25*7=175", "25*8=175", "25*7=175"]) == [0, 1, 0]
+    # a problem with no world reads the boxed answer and groups equivalent ones
+    plain = answers_of(Problem(id="q", question="x", answer="0.5"))
+    assert plain.read(GOOD) == "175" and plain.group(["\\frac{1}{2}", "0.5", "2"]) == [0, 0, 1]
+
+
 def test_a_vote_grades_the_trajectory_it_chose():
-    # One answer, "175", for all three samples: majority takes the first, weighted best-of-N the
-    # best-scored. Graded as a whole, only the second is right.
+    # Two samples write the solution 25*7 (one restates the numbers left wrongly), one 25*8: both
+    # votes pick 25*7, majority its first sample, weighted best-of-N its best-scored one. Graded as
+    # a whole, only the second is right.
     majority, weighted = (scripted_search(countdown(), s) for s in ("majority", "weighted_best_of_n"))
-    assert majority.answer == weighted.answer == "175"
+    assert majority.answer == weighted.answer == "25*7=175"
     assert not majority.correct and weighted.correct
     assert weighted.question == QUESTION and weighted.source == "countdown"
     # the same samples of a problem with no world: the answer decides, so both are right

@@ -62,11 +62,14 @@ class SearchContext:
         compute.flops += 2 * self.backend.num_parameters * tokens
 
 
-def to_trajectory(text: str, generation: Generation) -> Trajectory:
+def to_trajectory(
+    text: str, generation: Generation, read: Callable[[str], str | None] = extract_boxed
+) -> Trajectory:
+    """A sampled solution as a trajectory; `read` takes its answer (`answers_of(problem).read`)."""
     steps = [s for s in text.split(STEP_STOP) if s.strip()]
     return Trajectory(
         steps=steps,
-        answer=extract_boxed(text),
+        answer=read(text),
         tokens=generation.num_tokens,
         finish_reason=generation.finish_reason,
     )

@@ -26,13 +26,14 @@ import time
 from dataclasses import dataclass
 
 from ponder.data import Problem
+from ponder.data.grading import answers_of, group_answers
 from ponder.data.results import Compute, SearchResult, Trajectory
 from ponder.errors import ConfigError
 
 from ..backends.base import Sampling
 from ..prompts import build_revision_prompt
 from .base import SearchContext, register, result, to_trajectory
-from .selection import hierarchical, majority_vote, weighted_best_of_n
+from .selection import Grouping, hierarchical, majority_vote, weighted_best_of_n
 
 SELECTIONS = ("verifier", "weighted_best_of_n", "majority")
 
@@ -99,7 +100,7 @@ def grow_chains(
             temperature=ctx.temperature, top_p=ctx.top_p, max_tokens=ctx.max_tokens, seed=ctx.seed + t
         )
         for (i, c), prompt, gens in zip(live, prompts, ctx.backend.generate(prompts, 1, sampling)):
-            trajectory = to_trajectory(gens[0].text, gens[0])
+            trajectory = to_trajectory(gens[0].text, gens[0], answers_of(problems[i]).read)
             trajectory.parent = c
             read = len(_ids(ctx, prompt)) - bare[i]
             chains[i][c].append(Attempt(trajectory, read, len(gens[0].text)))
@@ -119,11 +120,16 @@ def _ids(ctx: SearchContext, prompt: str) -> list[int]:
     return ctx.tokenizer(prompt, add_special_tokens=False)["input_ids"]
 
 
-def choose(chains: list[list[Trajectory]], select: str, aggregation: str) -> Trajectory | None:
+def choose(
+    chains: list[list[Trajectory]], select: str, aggregation: str, group: Grouping = group_answers
+) -> Trajectory | None:
+    """The chosen attempt: by `select`, with answers grouped by the problem's `group`."""
     if select == "verifier":
-        return hierarchical(chains, aggregation)
+        return hierarchical(chains, aggregation, group)
     flat = [t for chain in chains for t in chain]
-    return majority_vote(flat) if select == "majority" else weighted_best_of_n(flat, aggregation)
+    if select == "majority":
+        return majority_vote(flat, group)
+    return weighted_best_of_n(flat, aggregation, group)
 
 
 def revision_results(
@@ -163,7 +169,7 @@ def revision_results(
                 wall_s=wall * len(attempts) / sum(lengths),
             )
             trajectories = [[a.trajectory for a in chain] for chain in used]
-            chosen = choose(trajectories, select, ctx.aggregation)
+            chosen = choose(trajectories, select, ctx.aggregation, answers_of(problem).group)
             params = {**params_base, "chains": c, "length": length}
             flat = [t for chain in trajectories for t in chain]
             out.append(result(problem, name, n, params, chosen, flat, compute))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from ponder.data import Problem
+from ponder.data.grading import answers_of
 from ponder.data.results import Compute, SearchResult, Trajectory
 
 from ..backends.base import Sampling
@@ -30,7 +31,7 @@ def sample_pool(
     for problem, gens in zip(problems, generations):
         compute = Compute()
         ctx.count_policy(gens, compute)
-        trajectories = [to_trajectory(g.text, g) for g in gens]
+        trajectories = [to_trajectory(g.text, g, answers_of(problem).read) for g in gens]
         scored = [t for t in trajectories if t.steps]
         for t, scores in zip(scored, ctx.score(problem.question, [t.steps for t in scored], compute)):
             t.scores = scores
@@ -61,7 +62,7 @@ def select_from_pool(
         flops=2 * ctx.backend.num_parameters * policy_tokens + prm_flops * share,
         wall_s=pool_compute.wall_s * n / len(trajectories),
     )
-    chosen = SELECTORS[strategy](used, ctx.aggregation)
+    chosen = SELECTORS[strategy](used, ctx.aggregation, answers_of(problem).group)
     return result(problem, strategy, n, {"aggregation": ctx.aggregation}, chosen, used, compute)
 
 

@@ -26,11 +26,13 @@ first step, and in DVTS `parent // M` is its subtree.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from ponder.data import Problem, extract_boxed
+from ponder.data import STEP_SEPARATOR, Problem
+from ponder.data.grading import answers_of
 from ponder.data.results import Compute, SearchResult, Trajectory, aggregate
 
 from ..backends.base import Sampling
@@ -152,9 +154,10 @@ def tree_search(
     wall = (time.time() - start) / max(1, len(problems))
     for i, problem in enumerate(problems):
         finished = sorted(done[i], key=lambda b: aggregate(b.scores or [], ctx.aggregation), reverse=True)[:n]
-        trajectories = [_to_trajectory(b) for b in finished]
+        answers = answers_of(problem)
+        trajectories = [_to_trajectory(b, answers.read) for b in finished]
         compute[i].wall_s = wall
-        chosen = SELECTORS[params.select](trajectories, ctx.aggregation)
+        chosen = SELECTORS[params.select](trajectories, ctx.aggregation, answers.group)
         out.append(
             result(
                 problem,
@@ -200,11 +203,12 @@ def _rank_with_lookahead(
         by_problem[i][j].rank_score = scores[-1] if scores else 0.0
 
 
-def _to_trajectory(beam: Beam) -> Trajectory:
+def _to_trajectory(beam: Beam, read: Callable[[str], str | None]) -> Trajectory:
+    """A finished (or cut) beam as a trajectory; `read` takes its answer from its text."""
     return Trajectory(
         steps=beam.steps,
         scores=beam.scores or [],
-        answer=extract_boxed(beam.steps[-1]) if beam.steps else None,
+        answer=read(STEP_SEPARATOR.join(beam.steps)) if beam.steps else None,
         tokens=beam.tokens,
         finish_reason=beam.finish_reason,
         parent=beam.root,
