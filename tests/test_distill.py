@@ -405,6 +405,11 @@ def test_evolve_options_are_checked():
         EvolveArguments(prm="oracle", prm_base="ponder/checkpoints/arithworld-verifier")
     with pytest.raises(ValueError, match="prm_base: no model folder './no-such-lm'"):
         EvolveArguments(prm="token-cls", prm_model="outputs/prm", relabel_prm=True, prm_base="./no-such-lm")
+    # a round searches the train split of its world, and is evaluated on that world unless told
+    assert EvolveArguments(prm="oracle", world="countdown").eval_dataset == "countdown"
+    assert EvolveArguments(prm="oracle", world="countdown", eval_dataset="x.jsonl").eval_dataset == "x.jsonl"
+    with pytest.raises(ValueError, match="world: unknown 'chess'"):
+        EvolveArguments(prm="oracle", world="chess")
 
 
 def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, tmp_path):

@@ -62,14 +62,19 @@ class EvolveArguments:
             "hundred rows wants a lower one than the recipe's, which is set for thousands of rows."
         },
     )
+    world: str = field(
+        default="arithworld",
+        metadata={
+            "help": "The generated world whose train split each round searches (and relabels with "
+            "relabel_prm): arithworld or countdown."
+        },
+    )
     train_per_level: int = field(
         default=300, metadata={"help": "Training problems per level searched each round."}
     )
     train_seed: int = field(
         default=100,
-        metadata={
-            "help": "ArithWorld seed of round 1's training problems (round r uses train_seed + r - 1)."
-        },
+        metadata={"help": "Seed of round 1's training problems (round r uses train_seed + r - 1)."},
     )
     budget: int = field(
         default=16, metadata={"help": "N of the searches, for distillation and for evaluation."}
@@ -104,10 +109,11 @@ class EvolveArguments:
     eval_per_level: int = field(
         default=100, metadata={"help": "Held-out problems per level (seed 1) for greedy and search accuracy."}
     )
-    eval_dataset: str = field(
-        default="arithworld",
+    eval_dataset: str | None = field(
+        default=None,
         metadata={
-            "help": "Held-out problems: 'arithworld' (eval_per_level per level, seed 1) or a problems file."
+            "help": "Held-out problems: a generated world (eval_per_level per level of its test split, "
+            "seed 1) or a problems file (default: `world`)."
         },
     )
     round0_results: list[str] = field(
@@ -131,6 +137,10 @@ class EvolveArguments:
     )
 
     def __post_init__(self):
+        from ponder.data.worlds import WORLDS
+
+        WORLDS.get(self.world)  # an unknown world fails here, naming the known ones
+        self.eval_dataset = self.eval_dataset or self.world
         if self.method not in ("sft", "dpo"):
             raise ConfigError(f"method: expected 'sft' or 'dpo', got '{self.method}'")
         if self.distill_max_steps is not None and self.distill_max_steps < 1:
@@ -254,6 +264,7 @@ def run_round(
             prm_model=prm_model,
             strategies=[args.search_strategy],
             budgets=[args.budget],
+            dataset=args.world,
             per_level=args.train_per_level,
             split="train",  # distilled from: never a test or dev question
             seed=args.train_seed + r - 1,
@@ -290,6 +301,7 @@ def run_round(
                 (LabelArguments,),
                 recipe("data", "prm_labels.yaml"),
                 model_name_or_path=str(new_policy),
+                dataset=args.world,
                 per_level=args.label_per_level,
                 seed=args.train_seed + 1000 + r,
                 output_dir=str(folder / "prm-labels"),
