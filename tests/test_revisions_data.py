@@ -259,9 +259,7 @@ def revision_data(tmp_path_factory) -> Path:
     from ponder.cli import main
 
     out = tmp_path_factory.mktemp("revisions")
-    main(
-        ["data", "world", "--split", "train", "--n_per_level", "2", "--output", str(out / "train.jsonl")]
-    )
+    main(["data", "world", "--split", "train", "--n_per_level", "2", "--output", str(out / "train.jsonl")])
     main(
         ["data", "revisions", "--model", str(SHIPPED_POLICY), "--dataset", str(out / "train.jsonl")]
         + ["--samples_per_problem", "8", "--output_dir", str(out / "data")]
