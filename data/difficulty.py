@@ -19,7 +19,7 @@ as the oracle bin.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ponder.config import parse_config
@@ -98,7 +98,9 @@ def from_results(results_dir: str, strategy: str = "majority", num_bins: int = 5
         raise ConfigError(f"strategy: {results_dir} has no '{strategy}' rows to read samples from")
     problems = results_problems(results_dir)
     rows = list(pools.values())
-    verdicts = iter(grade_trajectories([(problems[r.problem_id], t) for r in rows for t in r.trajectories]))
+    # graded against the reference each row was searched with
+    graded = [(replace(problems[r.problem_id], answer=r.reference), t) for r in rows for t in r.trajectories]
+    verdicts = iter(grade_trajectories(graded))
     rates = [sum(next(verdicts) for _ in r.trajectories) / len(r.trajectories) for r in rows]
     bins = quantile_bins(rates, num_bins)
     return [

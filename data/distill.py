@@ -34,7 +34,7 @@ it is a data task.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import product
 from pathlib import Path
 
@@ -109,18 +109,8 @@ class PromptGroup:
     """Every trajectory that search produced for one prompt, across strategies, budgets and folders."""
 
     prompt: list[dict]  # chat messages: optional system, then the user's question
-    problem_id: str
-    level: int | None
-    reference: str
+    problem: Problem  # reloaded from its results folder's source, with the rows' reference
     trajectories: list[Trajectory] = field(default_factory=list)
-    source: str | None = None  # the problem's source: its world, when the world grades trajectories
-
-    @property
-    def problem(self) -> Problem:
-        """The problem as grading sees it."""
-        meta = {"source": self.source} if self.source else {}
-        question = self.prompt[-1]["content"]
-        return Problem(self.problem_id, question, self.reference, level=self.level, meta=meta)
 
 
 def load_groups(folders: list[str], first_n: int | None = None) -> list[PromptGroup]:
@@ -139,19 +129,14 @@ def load_groups(folders: list[str], first_n: int | None = None) -> list[PromptGr
                     f"results: {folder} has a row for problem '{row.problem_id}', "
                     "which its dataset no longer holds"
                 )
-            question = problems[row.problem_id].question
-            key = (system, question)
+            problem = problems[row.problem_id]
+            key = (system, problem.question)
             if key not in groups:
                 prompt = ([{"role": "system", "content": system}] if system else []) + [
-                    {"role": "user", "content": question}
+                    {"role": "user", "content": problem.question}
                 ]
-                groups[key] = PromptGroup(
-                    prompt,
-                    row.problem_id,
-                    row.level,
-                    row.reference,
-                    source=problems[row.problem_id].meta.get("source"),
-                )
+                # graded against the reference the row was searched with
+                groups[key] = PromptGroup(prompt, replace(problem, answer=row.reference))
             groups[key].trajectories += row.trajectories[:first_n]
     return list(groups.values())
 
@@ -216,7 +201,7 @@ def distill(groups: list[PromptGroup], args: DistillDataArguments) -> tuple[list
     for group, ts, right in zip(groups, ranked, correct):
         good, bad = split_good_bad(ts, args.selection, args.min_score, right)
         with_good += bool(good)
-        meta = {"problem_id": group.problem_id, "level": group.level}
+        meta = {"problem_id": group.problem.id, "level": group.problem.level}
         sft += [
             {"prompt": group.prompt, "completion": _assistant(text), **meta}
             for text in good[: args.max_per_problem]

@@ -78,12 +78,18 @@ class Answers:
     group: Callable[[list[str]], list[int]]  # answers -> a group number each
 
 
+def _world(problem: Problem):
+    """The generated world `problem` comes from (its source), or None for any other source."""
+    from .worlds import WORLDS  # worlds import their generators; grading workers need none of them
+
+    source = problem.meta.get("source")
+    return WORLDS.get(source) if source in WORLDS else None
+
+
 def answers_of(problem: Problem) -> Answers:
     """How `problem`'s completions are read and grouped: by its world when the world says, else by
     the boxed answer."""
-    from .worlds import WORLDS
-
-    world = WORLDS.get(problem.meta["source"]) if problem.meta.get("source") in WORLDS else None
+    world = _world(problem)
     if world is not None and world.answer_key is not None:
         return Answers(world.answer_key, same_text_groups)
     return Answers(extract_boxed, group_answers)
@@ -99,10 +105,8 @@ def world_grader(problem: Problem) -> Callable[[str, str], bool] | None:
     """How `problem`'s world grades a whole trajectory ((question, text) -> correct), or None where
     the final answer decides. A Countdown answer is only right when every step is: the boxed target
     says nothing about whether the numbers were used once and the arithmetic was right."""
-    from .worlds import WORLDS  # worlds import their generators, which import this module's peers
-
-    world = problem.meta.get("source")
-    return WORLDS.get(world).grade if world in WORLDS else None
+    world = _world(problem)
+    return world.grade if world is not None else None
 
 
 def grade_solutions(pairs: Iterable[tuple[Problem, str]], timeout: float = DEFAULT_TIMEOUT) -> list[bool]:

@@ -35,7 +35,7 @@ datasets have no splits, so `--exclude` drops the questions of a test set and co
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ponder.errors import ConfigError
@@ -171,19 +171,9 @@ class RevisionDataArguments(SourceArguments, ModelArguments):
 class Pool:
     """Every attempt sampled for one prompt (system prompt + question), across folders."""
 
-    problem_id: str
-    level: int | None
-    question: str
-    reference: str
+    problem: Problem  # reloaded from its results folder's source, with the rows' reference
     system_prompt: str | None
     trajectories: list[Trajectory] = field(default_factory=list)
-    source: str | None = None  # the problem's source: its world, when the world grades trajectories
-
-    @property
-    def problem(self) -> Problem:
-        """The problem as grading sees it."""
-        meta = {"source": self.source} if self.source else {}
-        return Problem(self.problem_id, self.question, self.reference, level=self.level, meta=meta)
 
 
 def refuse_test_question(problem: Problem, where: str) -> None:
@@ -234,14 +224,8 @@ def load_pools(folders: list[str], strategy: str, exclude: set[str]) -> tuple[li
                 dropped.add(key)
                 continue
             if key not in pools:
-                pools[key] = Pool(
-                    row.problem_id,
-                    row.level,
-                    problem.question,
-                    row.reference,
-                    system,
-                    source=problem.meta.get("source"),
-                )
+                # graded against the reference the row was searched with
+                pools[key] = Pool(replace(problem, answer=row.reference), system)
             pools[key].trajectories += row.trajectories
     return list(pools.values()), len(dropped)
 
@@ -311,16 +295,18 @@ def revision_rows(pool: Pool, right: list[str], wrong: list[str], args: Revision
     """Up to `rows_per_problem` rows, each with a distinct correct attempt as the completion after
     0..max_attempts incorrect ones (a uniform draw), drawn from a stream seeded by `seed` and the
     question, so a problem's rows do not depend on the other problems or folders."""
-    rng = random.Random(f"{args.seed}\n{pool.question}")
+    rng = random.Random(f"{args.seed}\n{pool.problem.question}")
     rows = []
     for text in rng.sample(right, min(args.rows_per_problem, len(right))):
         attempts = nearest_attempts(text, wrong, rng.randint(0, min(args.max_attempts, len(wrong))))
         rows.append(
             {
-                "prompt": revision_messages(pool.question, attempts, args.instruction, pool.system_prompt),
+                "prompt": revision_messages(
+                    pool.problem.question, attempts, args.instruction, pool.system_prompt
+                ),
                 "completion": [{"role": "assistant", "content": text}],
-                "problem_id": pool.problem_id,
-                "level": pool.level,
+                "problem_id": pool.problem.id,
+                "level": pool.problem.level,
                 "n_attempts": len(attempts),
             }
         )

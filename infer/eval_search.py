@@ -153,10 +153,10 @@ def pool_outcomes(pool_rows: list[SearchResult], subsamples: int, rng: random.Ra
     aggregation = pool_rows[0].params.get("aggregation", "last")
     ns = curve_budgets(min(len(r.trajectories) for r in pool_rows))
     out = Outcomes(strategy, ns, [r.problem_id for r in pool_rows], [], [], [])
+    groups = [answers_of(r.problem).group for r in pool_rows]
     for n in ns:
         correct, tokens, flops = [], [], []
-        for r in pool_rows:
-            group = answers_of(r.problem).group
+        for r, group in zip(pool_rows, groups):
             draws = 1 if n == len(r.trajectories) else subsamples
             acc, tok = 0.0, 0.0
             for _ in range(draws):

@@ -72,10 +72,7 @@ def pools(n: int, n_wrong: int = 5) -> list[Pool]:
     """`n` problems with answer 1, each with two right attempts and `n_wrong` wrong ones."""
     return [
         Pool(
-            f"p{i}",
-            1,
-            f"question {i}",
-            "1",
+            Problem(f"p{i}", f"question {i}", "1", level=1),
             None,
             [traj(f"{i}\n\\boxed{{1}}", "1"), traj(f"{i}:\n\\boxed{{1}}", "1")]
             + [traj(f"{i}{'x' * w}\n\\boxed{{2}}", "2") for w in range(n_wrong)],
@@ -93,20 +90,20 @@ def test_each_row_draws_0_to_k_of_the_nearest_attempts_and_is_fixed_by_its_seed(
     rows, with_correct = build(many, arguments(max_attempts=2, rows_per_problem=2))
     assert with_correct == 60 and len(rows) == 120
     assert Counter(r["n_attempts"] for r in rows).keys() == {0, 1, 2}  # uniform over 0..k: all occur
-    by_id = {p.problem_id: p for p in many}
+    by_id = {p.problem.id: p for p in many}
     for row in rows:
         pool, completion = by_id[row["problem_id"]], row["completion"][0]["content"]
         # the wrong attempt with w x's is w + 1 edits from the first right one, max(2, w + 1) from the
         # second (a tie goes to the earlier): the nearest n are those with the fewest x's
         wrong = [t.text for t in pool.trajectories if t.answer == "2"]
         attempts = [wrong[w] for w in reversed(range(row["n_attempts"]))]
-        assert row["prompt"] == revision_messages(pool.question, attempts, REVISION_INSTRUCTION, None)
+        assert row["prompt"] == revision_messages(pool.problem.question, attempts, REVISION_INSTRUCTION, None)
         assert row["completion"] == [{"role": "assistant", "content": completion}] and completion.endswith(
             "{1}"
         )
     # the two rows of a problem complete with its two distinct right attempts
     assert all(
-        len({r["completion"][0]["content"] for r in rows if r["problem_id"] == p.problem_id}) == 2
+        len({r["completion"][0]["content"] for r in rows if r["problem_id"] == p.problem.id}) == 2
         for p in many
     )
     # the same seed gives the same rows, also for a problem built alone; another seed, others

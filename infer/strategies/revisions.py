@@ -86,6 +86,7 @@ def grow_chains(
         len(_ids(ctx, build_revision_prompt(ctx.tokenizer, p.question, [], ctx.system_prompt)))
         for p in problems
     ]
+    readers = [answers_of(p).read for p in problems]
     for t in range(max(lengths)):
         live = [(i, c) for i in range(len(problems)) for c, length in enumerate(lengths) if length > t]
         prompts = []
@@ -100,7 +101,7 @@ def grow_chains(
             temperature=ctx.temperature, top_p=ctx.top_p, max_tokens=ctx.max_tokens, seed=ctx.seed + t
         )
         for (i, c), prompt, gens in zip(live, prompts, ctx.backend.generate(prompts, 1, sampling)):
-            trajectory = to_trajectory(gens[0].text, gens[0], answers_of(problems[i]).read)
+            trajectory = to_trajectory(gens[0].text, gens[0], readers[i])
             trajectory.parent = c
             read = len(_ids(ctx, prompt)) - bare[i]
             chains[i][c].append(Attempt(trajectory, read, len(gens[0].text)))

@@ -31,7 +31,8 @@ def sample_pool(
     for problem, gens in zip(problems, generations):
         compute = Compute()
         ctx.count_policy(gens, compute)
-        trajectories = [to_trajectory(g.text, g, answers_of(problem).read) for g in gens]
+        read = answers_of(problem).read
+        trajectories = [to_trajectory(g.text, g, read) for g in gens]
         scored = [t for t in trajectories if t.steps]
         for t, scores in zip(scored, ctx.score(problem.question, [t.steps for t in scored], compute)):
             t.scores = scores
