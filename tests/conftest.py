@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to ../shared/data and one tiny ArithWorld policy trained for real."""
+"""Shared fixtures: paths to ../shared/data and tiny policies (ArithWorld, Countdown) trained for real."""
 
 from __future__ import annotations
 
@@ -59,6 +59,23 @@ def tiny_policy(tmp_path_factory) -> Path:
             "wandb",
             "--save_steps",
             "15",
+        ]
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_countdown_policy(tmp_path_factory) -> Path:
+    """The same tiny Llama trained on Countdown for a few steps with the real `ponder train policy`."""
+    from ponder.train.policy import main
+
+    out = tmp_path_factory.mktemp("tiny_countdown_policy")
+    main(
+        [
+            *("--dataset", "countdown", "--output_dir", str(out), "--train_size", "600", "--max_steps", "30"),
+            *("--hidden_size", "64", "--num_hidden_layers", "2", "--num_attention_heads", "2"),
+            *("--intermediate_size", "128", "--per_device_train_batch_size", "16", "--learning_rate", "0.01"),
+            *("--eval_per_level", "2", "--eval_k", "0", "--report_to", "none"),
         ]
     )
     return out

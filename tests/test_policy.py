@@ -124,3 +124,30 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
         final["global_step"] == 8
         and final["log_history"][: len(state["log_history"])] == state["log_history"]
     )
+
+
+def test_the_same_command_trains_the_same_policy_and_the_seed_changes_it(tmp_path):
+    """A recipe reproduces its run: the fresh model's weights are drawn after the seed is set (the
+    Trainer seeds only in its own __init__, after the model is built), whatever the process drew
+    before."""
+    from safetensors.torch import load_file
+
+    from ponder.train.policy import main
+
+    def train(name: str, seed: int) -> dict:
+        torch.rand(7)  # what the process drew before must not matter
+        main(
+            [
+                *("--output_dir", str(tmp_path / name), "--train_size", "64", "--max_steps", "2"),
+                *("--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "2"),
+                *("--intermediate_size", "64", "--per_device_train_batch_size", "8", "--seed", str(seed)),
+                *("--eval_per_level", "1", "--eval_k", "0", "--report_to", "none"),
+            ]
+        )
+        return load_file(tmp_path / name / "model.safetensors")
+
+    first, again, other = train("a", 42), train("b", 42), train("c", 7)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not torch.equal(
+        first["model.layers.0.mlp.up_proj.weight"], other["model.layers.0.mlp.up_proj.weight"]
+    )

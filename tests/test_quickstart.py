@@ -137,3 +137,48 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
     assert {"levels/_type", "search/learned/_type", "routing/efficiency_oracle/ratio"} <= keys
     assert {f"plots/{png.stem}/_type" for png in report.glob("*.png")} <= keys
     assert "WANDB_RUN_GROUP" not in os.environ
+
+
+def test_quickstart_runs_on_countdown_with_the_policy_as_the_prm_base(
+    tmp_path, tiny_countdown_policy, capsys
+):
+    """The loop on the second world: every stage reads Countdown by name (its problems, its oracle,
+    its trajectory grading), and the PRM starts from the policy itself, not from a stronger LM."""
+    out = tmp_path / "qs-countdown"
+    summary = main(
+        [
+            *("--world", "countdown", "--policy", str(tiny_countdown_policy), "--output_dir", str(out)),
+            *("--per_level", "2", "--k", "2", "--label_per_level", "2", "--prm_eval_per_level", "2"),
+            *("--search_per_level", "2", "--val_per_level", "3", "--budgets", "1", "2"),
+            *(
+                "--baseline_max_n",
+                "4",
+                "--distill_per_level",
+                "2",
+                "--distill_steps",
+                "2",
+                "--wandb",
+                "false",
+            ),
+        ]
+    )
+    assert [row["level"] for row in summary["levels"]] == [1, 2, 3, 4, 5]
+    printed = capsys.readouterr().out
+    assert f"training a PRM on them from {tiny_countdown_policy} " in printed
+    test_problems = [
+        json.loads(line) for line in Path(summary["routing"]["test_file"]).read_text().splitlines()
+    ]
+    assert len(test_problems) == 10 and all(" -> " in p["question"] for p in test_problems)
+    labels = [json.loads(line) for line in (out / "prm-labels" / "labels.jsonl").read_text().splitlines()]
+    assert labels and all(" -> " in row["prompt"] for row in labels)
+    rows = [
+        r
+        for folder in summary["routing"]["fixed_folders"]
+        for r in read_results(Path(folder) / "results.jsonl")
+    ]
+    assert rows and {r.source for r in rows} == {"countdown"}
+    # the tiny policy solves no Countdown problem: its round finds nothing to distil, and the loop
+    # goes on to the report instead of failing in the trainer
+    assert [r["round"] for r in summary["distill"]["rounds"]] == [0]
+    assert "stopping after round 0" in printed
+    assert (out / "report" / "report.md").is_file()

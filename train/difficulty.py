@@ -34,6 +34,7 @@ from transformers import (
     AutoTokenizer,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -303,6 +304,9 @@ def collate(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
 def run(args: DifficultyArguments, config: DifficultyConfig) -> dict:
     """Train, save to `config.output_dir`, evaluate on held-out rows; returns the evaluation record."""
     config = on_device(config, args.resolved_device())
+    # Seeded before any weight is drawn (a fresh model, a new head, a LoRA adapter): the Trainer seeds
+    # only in its __init__, after them, so a recipe would not otherwise reproduce its run.
+    set_seed(config.seed)
     configure_wandb()
     train_rows, held_out = split_rows(args, config)
     model, tokenizer = build_model(args, config.num_bins)

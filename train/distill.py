@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, TrainingArguments
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
@@ -287,6 +287,9 @@ def train_and_evaluate(
     model folder there, and with `eval_per_level` compare it with the base as `name`; returns the
     record, also written to eval_results.json. `ponder train revision` trains the same way."""
     config = on_device(config, args.resolved_device())
+    # Seeded before any weight is drawn (a fresh model, a new head, a LoRA adapter): the Trainer seeds
+    # only in its __init__, after them, so a recipe would not otherwise reproduce its run.
+    set_seed(config.seed)
     configure_wandb()
     trainer, tokenizer = build_trainer(args, config, rows)
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -270,6 +270,9 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     """Train, save to `config.output_dir`, evaluate per level; returns the evaluation record (without
     levels on the processes other than the main one, which neither evaluate nor write)."""
     config = on_device(config, args.resolved_device())
+    # Seeded before any weight is drawn (a fresh model, a new head, a LoRA adapter): the Trainer seeds
+    # only in its __init__, after them, so a recipe would not otherwise reproduce its run.
+    set_seed(config.seed)
     configure_wandb()
     problems = load_training_problems(args)
     if args.model_name_or_path:

@@ -40,6 +40,7 @@ from transformers import (
     AutoTokenizer,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -434,6 +435,9 @@ def fit_score_weights(features: dict[str, torch.Tensor]) -> dict:
 def run(args: PRMArguments, config: PRMConfig) -> Path:
     """Train, save a folder that the `token-cls` scorer loads in `config.output_dir`; returns it."""
     config = on_device(config, args.resolved_device())
+    # Seeded before any weight is drawn (a fresh model, a new head, a LoRA adapter): the Trainer seeds
+    # only in its __init__, after them, so a recipe would not otherwise reproduce its run.
+    set_seed(config.seed)
     configure_wandb()
     model, tokenizer = build_model(args, config)
     rows = load_rows(args, config.soft_labels)

@@ -241,8 +241,10 @@ def same_path(a: str | None, b: str | None) -> bool:
 
 def run_round(
     r: int, policy: str, prm_model: str | None, args: EvolveArguments
-) -> tuple[str, str | None, dict]:
-    """One round from `policy`: the new policy, the PRM folder to search with next, and timings."""
+) -> tuple[str, str | None, dict] | None:
+    """One round from `policy`: the new policy, the PRM folder to search with next, and timings;
+    None when the search found nothing to distil (no problem with a trajectory the grader accepts),
+    which a policy that solves none of the round's problems gives."""
     from ponder.data.distill import DistillDataArguments
     from ponder.data.distill import run as distill_data
     from ponder.infer.run import InferArguments
@@ -272,7 +274,11 @@ def run_round(
         )
     )
     times["search_s"] = time.time() - start
-    distill_data(DistillDataArguments(results=[str(folder / "search")], output_dir=str(folder / "data")))
+    counts = distill_data(
+        DistillDataArguments(results=[str(folder / "search")], output_dir=str(folder / "data"))
+    )
+    if not counts["sft_rows"]:
+        return None
     start = time.time()
     new_policy = folder / "policy"
     if not (new_policy / "config.json").is_file():
@@ -344,7 +350,15 @@ def evolve_rounds(args: EvolveArguments, group: str | None) -> list[dict]:
     rounds = [{"round": 0, "policy": policy, **round0}]
     for r in range(1, args.rounds + 1):
         print(f"evolve: round {r}/{args.rounds}", flush=True)
-        policy, prm_model, times = run_round(r, policy, prm_model, args)
+        outcome = run_round(r, policy, prm_model, args)
+        if outcome is None:
+            print(
+                f"evolve: round {r} found no trajectory to distil in {args.train_per_level} problems per "
+                f"level; stopping after round {r - 1}",
+                flush=True,
+            )
+            break
+        policy, prm_model, times = outcome
         rounds.append(
             {
                 "round": r,

@@ -1,14 +1,16 @@
-"""`ponder quickstart`: the main job, end to end on ArithWorld.
+"""`ponder quickstart`: the main job, end to end on a generated world (ArithWorld or Countdown).
 
-Today's loop: take a policy (the checkpoint shipped with ponder, or one trained afresh with
-`--train_policy true`); report greedy accuracy and pass@k per level on held-out problems (pass@k
-far above greedy on the hard levels is the room that search can use); label solution steps with
-Monte-Carlo rollouts; train a PRM on the labels; measure it against the exact step checker; then
-search with it on a validation and a test split (every strategy and budget), bin problems by the
-policy's pass rate, train a difficulty predictor on the question alone, fit the compute-optimal
-router, and run compute-optimal search on the test split (oracle and predicted bins, even and
-uneven budgets) beside weighted best-of-N with the oracle PRM; distil one round of search back into
-the policy and evaluate it again; and write `output_dir/report/` (report.md and PNG plots).
+Today's loop: take a policy (the world's checkpoint shipped with ponder, or one trained afresh
+with the world's recipe, `--train_policy true`); report greedy accuracy and pass@k per level on
+held-out problems (pass@k far above greedy on the hard levels is the room that search can use);
+label solution steps with Monte-Carlo rollouts; train a PRM on the labels; measure it against the
+exact step checker; then search with it on a validation and a test split (every strategy and
+budget), bin problems by the policy's pass rate, train a difficulty predictor on the question
+alone, fit the compute-optimal router, and run compute-optimal search on the test split (oracle
+and predicted bins, even and uneven budgets) beside weighted best-of-N with the oracle PRM; distil
+one round of search back into the policy and evaluate it again; and write `output_dir/report/`
+(report.md and PNG plots). Worlds differ only in where the loop starts (`WORLD_STARTS`: the
+policy, its recipe, the LM the PRM starts from); every stage reads the world by name.
 Each stage writes into `output_dir`; labelling and search resume where a killed run stopped. Each
 stage logs to W&B, all in one group per run, with the summary and the report's plots.
 """
@@ -21,8 +23,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ponder.config import from_yaml, load_yaml, parse_config, recipe
-from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
+from ponder.errors import ConfigError
+from ponder.models import SHIPPED_COUNTDOWN_POLICY, SHIPPED_POLICY, SHIPPED_VERIFIER
 from ponder.tracking import log_run, new_group, wandb_scope
+
+
+@dataclass(frozen=True)
+class WorldStart:
+    """Where the quickstart starts in one world."""
+
+    policy: Path  # the shipped policy checkpoint (trained afresh with `policy_recipe` when absent)
+    policy_recipe: str  # configs/train/ file
+    # The LM the PRM starts from when shipped; else the policy. ArithWorld's is a stronger LM than the
+    # policy (its PRM recipe's base); Countdown's PRM starts from the policy itself, so that no model
+    # behind the search saw more ground truth than the policy (issue 22).
+    prm_base: Path | None = None
+
+
+WORLD_STARTS = {
+    "arithworld": WorldStart(SHIPPED_POLICY, "policy.yaml", SHIPPED_VERIFIER),
+    "countdown": WorldStart(SHIPPED_COUNTDOWN_POLICY, "policy_countdown.yaml"),
+}
 
 
 @dataclass
@@ -34,10 +55,15 @@ class QuickstartArguments:
         default="outputs/quickstart",
         metadata={"help": "Folder for everything the quickstart writes; a finished stage is not redone."},
     )
+    world: str = field(
+        default="arithworld",
+        metadata={"help": f"The generated world the loop runs on: {', '.join(WORLD_STARTS)}."},
+    )
     train_policy: bool = field(
         default=False,
         metadata={
-            "help": "Train a policy afresh with the default recipe instead of using the shipped checkpoint."
+            "help": "Train a policy afresh with the world's recipe instead of using its shipped "
+            "checkpoint (done anyway where none is shipped)."
         },
     )
     policy: str | None = field(
@@ -46,12 +72,12 @@ class QuickstartArguments:
     prm_base: str | None = field(
         default=None,
         metadata={
-            "help": "Causal-LM folder the PRM starts from (default: the shipped ArithWorld verifier LM, "
-            "else the policy)."
+            "help": "Causal-LM folder the PRM starts from (default: ArithWorld's shipped verifier LM; "
+            "Countdown's policy itself)."
         },
     )
     per_level: int = field(
-        default=100, metadata={"help": "Held-out ArithWorld problems per level for greedy and pass@k."}
+        default=100, metadata={"help": "Held-out problems per level for greedy and pass@k."}
     )
     k: int = field(default=16, metadata={"help": "Samples per problem for pass@k."})
     label_per_level: int | None = field(
@@ -110,6 +136,10 @@ class QuickstartArguments:
         },
     )
 
+    def __post_init__(self):
+        if self.world not in WORLD_STARTS:
+            raise ConfigError(f"world: unknown '{self.world}' (expected one of: {', '.join(WORLD_STARTS)})")
+
 
 def _stage(number: int, text: str) -> None:
     print(f"[{number}/8] {text}", flush=True)
@@ -155,23 +185,24 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
     start = time.time()
+    start_from = WORLD_STARTS[args.world]
     if args.policy:
         policy = args.policy
         _stage(1, f"using the policy {policy}")
-    elif args.train_policy or not (SHIPPED_POLICY / "config.json").is_file():
+    elif args.train_policy or not (start_from.policy / "config.json").is_file():
         from ponder.train.policy import PolicyArguments, PolicyConfig
         from ponder.train.policy import run as train_policy
 
         policy = str(out / "policy")
-        _stage(1, f"training a policy with {recipe('train', 'policy.yaml')} into {policy}")
-        train_policy(
-            *from_yaml(
-                (PolicyArguments, PolicyConfig), recipe("train", "policy.yaml"), output_dir=policy, eval_k=0
+        policy_recipe = recipe("train", start_from.policy_recipe)
+        _stage(1, f"training a policy with {policy_recipe} into {policy}")
+        if not (out / "policy" / "config.json").is_file():
+            train_policy(
+                *from_yaml((PolicyArguments, PolicyConfig), policy_recipe, output_dir=policy, eval_k=0)
             )
-        )
     else:
-        policy = str(SHIPPED_POLICY)
-        command = load_yaml(SHIPPED_POLICY / "recipe.yaml").get("command")
+        policy = str(start_from.policy)
+        command = load_yaml(start_from.policy / "recipe.yaml").get("command")
         _stage(1, f"using the shipped policy {policy} (recipe: {command})")
     timings["policy_s"] = round(time.time() - start, 1)
 
@@ -179,7 +210,11 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
     start = time.time()
     levels = eval_policy(
         EvalArguments(
-            model_name_or_path=policy, per_level=args.per_level, k=args.k, output=str(out / "levels.json")
+            model_name_or_path=policy,
+            dataset=args.world,
+            per_level=args.per_level,
+            k=args.k,
+            output=str(out / "levels.json"),
         )
     )
     timings["eval_policy_s"] = round(time.time() - start, 1)
@@ -193,14 +228,16 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
             (LabelArguments,),
             recipe("data", "prm_labels.yaml"),
             model_name_or_path=policy,
+            dataset=args.world,
             output_dir=str(labels),
             **per_level,
         )
     )
     timings["labels_s"] = round(time.time() - start, 1)
 
+    shipped_base = start_from.prm_base
     prm_base = args.prm_base or (
-        str(SHIPPED_VERIFIER) if (SHIPPED_VERIFIER / "config.json").is_file() else policy
+        str(shipped_base) if shipped_base and (shipped_base / "config.json").is_file() else policy
     )
     _stage(4, f"training a PRM on them from {prm_base} ({recipe('train', 'prm.yaml')})")
     start = time.time()
@@ -226,6 +263,7 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
             prm="token-cls",
             prm_model=str(prm),
             model_name_or_path=policy,
+            dataset=args.world,
             per_level=args.prm_eval_per_level,
             output=str(out / "eval_prm.json"),
         )
@@ -242,6 +280,7 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
     infer(
         InferArguments(
             model_name_or_path=policy,
+            dataset=args.world,
             prm="oracle",
             strategies=["weighted_best_of_n"],
             budgets=args.budgets,
@@ -263,6 +302,7 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
             policy=policy,
             prm="token-cls",
             prm_model=str(prm),
+            world=args.world,
             output_dir=str(out / "routing"),
             val_per_level=args.val_per_level,
             test_per_level=args.search_per_level,
@@ -286,6 +326,7 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
                 policy=policy,
                 prm="token-cls",
                 prm_model=str(prm),
+                world=args.world,
                 rounds=1,
                 train_per_level=args.distill_per_level,
                 distill_max_steps=args.distill_steps,
@@ -305,11 +346,11 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
         infer(
             InferArguments(
                 model_name_or_path=args.reference_policy,
+                dataset=routing["test_file"],
                 prm="token-cls",
                 prm_model=str(prm),
                 strategies=["greedy", "weighted_best_of_n"],
                 budgets=args.budgets,
-                per_level=args.search_per_level,
                 output_dir=str(folder),
             )
         )

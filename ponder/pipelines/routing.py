@@ -59,6 +59,7 @@ class RoutingPlan:
     prm: str  # PRM scorer name for every search (token-cls, oracle, ...)
     output_dir: str
     prm_model: str | None = None  # the PRM's folder, for scorers that are models
+    world: str = "arithworld"  # the generated world whose dev and test splits are searched
     strategies: list[str] = field(default_factory=lambda: list(FIXED))  # what the router chooses among
     val_per_level: int = 60
     test_per_level: int = 100
@@ -76,8 +77,10 @@ class RoutingPlan:
     test_seed: int = 1
 
     def __post_init__(self):
+        from ponder.data.worlds import WORLDS
         from ponder.infer.strategies import STRATEGIES
 
+        WORLDS.get(self.world)  # an unknown world fails here, naming the known ones
         routed = [s for s in self.strategies if STRATEGIES.get(s).kind == "routed"]
         if routed:
             raise ConfigError(f"strategies: the router chooses among fixed strategies, not {routed}")
@@ -187,7 +190,7 @@ def run_routing(plan: RoutingPlan) -> dict:
     """Every step of the chain above; the efficiency ratios, the predictor's scores, the test
     split's folders and evaluated points (also written to `output_dir/routing.json`)."""
     from ponder.data.cli import WorldArguments
-    from ponder.data.cli import run as arithworld
+    from ponder.data.cli import run as world_problems
     from ponder.data.difficulty import DifficultyArguments
     from ponder.data.difficulty import run as difficulty
     from ponder.data.results import read_results
@@ -207,14 +210,13 @@ def run_routing(plan: RoutingPlan) -> dict:
     out = Path(plan.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     test_file, val_file = out / "test_problems.jsonl", out / "val_problems.jsonl"
-    arithworld(
-        WorldArguments(
-            n_per_level=plan.test_per_level, split="test", seed=plan.test_seed, output=str(test_file)
+    for split, n, seed, file in (
+        ("test", plan.test_per_level, plan.test_seed, test_file),
+        ("dev", plan.val_per_level, plan.val_seed, val_file),
+    ):
+        world_problems(
+            WorldArguments(world=plan.world, n_per_level=n, split=split, seed=seed, output=str(file))
         )
-    )
-    arithworld(
-        WorldArguments(n_per_level=plan.val_per_level, split="dev", seed=plan.val_seed, output=str(val_file))
-    )
 
     def infer(folder: str, dataset: Path, strategies: list[str], budgets: list[int], **options) -> str:
         path = str(out / folder)
