@@ -44,6 +44,8 @@ from itertools import combinations_with_replacement
 from math import comb
 from typing import NamedTuple
 
+import numpy as np
+
 from .answers import STEP_SEPARATOR, extract_boxed, split_steps
 from .problem import Problem
 
@@ -131,6 +133,22 @@ def _sub_multisets(numbers: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     return tuple(sorted({tuple(numbers[i] for i in range(n) if m >> i & 1) for m in range(1, 1 << n)}))
 
 
+def _pair_values(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Every result of one step that combines a value of `left` with a value of `right` (the rules
+    of `apply`, for all pairs at once: the solver's inner loop, millions of pairs per training set)."""
+    a, b = left[:, None], right[None, :]
+    big, small = np.maximum(a, b), np.minimum(a, b)
+    results = np.concatenate(
+        [
+            (a + b).ravel(),
+            (big - small).ravel(),
+            (a * b).ravel(),
+            np.where(big % small == 0, big // small, 0).ravel(),
+        ]
+    )
+    return results[(results > 0) & (results <= VALUE_MAX)]
+
+
 # Bounded: a value set of five numbers holds thousands of values, and a training run meets
 # millions of multisets. One problem's working set is a few hundred entries.
 @lru_cache(maxsize=4096)
@@ -138,12 +156,22 @@ def _values(numbers: tuple[int, ...]) -> frozenset[int]:
     """Every value of an expression that uses each of `numbers` exactly once."""
     if len(numbers) == 1:
         return frozenset(numbers)
-    found = set()
-    for part, rest in _splits(numbers):
-        rest_values = _values(rest)
-        for a in _values(part):
-            found.update(step.result for b in rest_values for step in _combinations(a, b))
-    return frozenset(found)
+    parts = [_pair_values(_value_array(part), _value_array(rest)) for part, rest in _splits(numbers)]
+    return frozenset(np.unique(np.concatenate(parts)).tolist())
+
+
+@lru_cache(maxsize=4096)
+def _value_array(numbers: tuple[int, ...]) -> np.ndarray:
+    """`_values(numbers)` as a sorted array, for `_pair_values`."""
+    return np.array(sorted(_values(numbers)), dtype=np.int64)
+
+
+def _step_makes(a: int, b: int, target: int) -> bool:
+    """Whether one step combining a and b gives `target` (never a value over VALUE_MAX)."""
+    big, small = max(a, b), min(a, b)
+    return target <= VALUE_MAX and (
+        target in (big + small, big - small, big * small) or big == target * small
+    )
 
 
 def _partners(a: int, target: int) -> Iterator[int]:
@@ -153,7 +181,7 @@ def _partners(a: int, target: int) -> Iterator[int]:
         candidates.add(target // a)
     if a % target == 0:
         candidates.add(a // target)
-    return (b for b in candidates if b > 0 and any(s.result == target for s in _combinations(a, b)))
+    return (b for b in sorted(candidates) if b > 0 and _step_makes(a, b, target))
 
 
 def _derivations(
@@ -163,7 +191,7 @@ def _derivations(
     `target`. Only the smaller part's values are listed, so the whole set's never is."""
     for part, rest in _splits(numbers):
         rest_values = _values(rest)
-        for a in _values(part):
+        for a in _value_array(part).tolist():
             for b in _partners(a, target):
                 if b in rest_values:
                     yield part, a, rest, b
