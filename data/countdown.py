@@ -360,42 +360,67 @@ def generate_problem(level: int, rng: random.Random, index: int = 0) -> Problem:
 _STEP = re.compile(r"^(\d+)([-+*/])(\d+)=(\d+) \((\d+(?: \d+)*)\)$")
 
 
-def _after(step: str, pool: Counter, target: int) -> Counter | None:
-    """The numbers left after `step`, or None where the step is not valid from `pool`: it does not
-    parse, uses a number that is not there, gets the arithmetic wrong, restates the numbers left
-    wrongly, or boxes anything but a result that is the target (which it must box)."""
+# Why a step is bad (`step_errors`), in the order they are checked.
+UNPARSABLE, ABSENT, ARITHMETIC, NUMBERS_LEFT, BOX = (
+    "unparsable",
+    "absent number",
+    "arithmetic",
+    "numbers left",
+    "box",
+)
+DEAD_END = "dead end"  # a valid step after which the target can no longer be made
+AFTER_END = "after the end"  # any step after a bad one, or after the target was reached
+
+
+def _after(step: str, pool: Counter, target: int) -> Counter | str:
+    """The numbers left after `step`, or why the step is not valid from `pool`: it does not parse,
+    uses a number that is not there, gets the arithmetic wrong, restates the numbers left wrongly,
+    or boxes anything but a result that is the target (which it must box)."""
     lines = [line.strip() for line in step.strip().split("\n")]
     match = _STEP.match(lines[0])
     if match is None:
-        return None
+        return UNPARSABLE
     left, op, right, result = int(match[1]), match[2], int(match[3]), int(match[4])
     used = Counter((left, right))
-    if used - pool or apply(left, op, right) != result:  # `used - pool`: what the step uses that is not there
-        return None
+    if used - pool:  # what the step uses that is not there
+        return ABSENT
+    if apply(left, op, right) != result:
+        return ARITHMETIC
     after = pool - used
     after[result] += 1
     if Counter(int(n) for n in match[5].split()) != after:
-        return None
+        return NUMBERS_LEFT
     boxed = [f"\\boxed{{{target}}}"] if result == target else []
-    return after if lines[1:] == boxed else None
+    return after if lines[1:] == boxed else BOX
+
+
+def step_errors(question: str, steps: list[str]) -> list[str | None]:
+    """What is wrong with each step (None: nothing): valid from the numbers left by the steps before
+    it (see `_after`), and either reaching the target (boxed) or leaving it reachable (else a
+    `DEAD_END`). Once a step is bad, or the target has been reached, every later step is
+    `AFTER_END`. The reasons tell a policy's slips (arithmetic, restating) from its wrong choices
+    (dead ends), which only search and a verifier can fix."""
+    numbers, target = parse_question(question)
+    pool: Counter | None = Counter(numbers)
+    errors: list[str | None] = []
+    for step in steps:
+        if pool is None or target in pool:
+            pool, error = None, AFTER_END
+        else:
+            after = _after(step, pool, target)
+            if isinstance(after, str):
+                pool, error = None, after
+            elif target not in after and not reachable(list(after.elements()), target):
+                pool, error = None, DEAD_END
+            else:
+                pool, error = after, None
+        errors.append(error)
+    return errors
 
 
 def check_steps(question: str, steps: list[str]) -> list[bool]:
-    """Exact goodness of each step: valid from the numbers left by the steps before it (see
-    `_after`), and either reaching the target (boxed) or leaving it reachable. Once a step is bad,
-    or the target has been reached, every later step is bad."""
-    numbers, target = parse_question(question)
-    pool: Counter | None = Counter(numbers)
-    verdicts = []
-    for step in steps:
-        if pool is not None and target not in pool:
-            pool = _after(step, pool, target)
-            if pool is not None and target not in pool and not reachable(list(pool.elements()), target):
-                pool = None
-        else:
-            pool = None
-        verdicts.append(pool is not None)
-    return verdicts
+    """Exact goodness of each step (the oracle PRM): no `step_errors`."""
+    return [error is None for error in step_errors(question, steps)]
 
 
 def grade_trajectory(question: str, steps_or_text: str | list[str]) -> bool:

@@ -10,7 +10,14 @@ import pytest
 
 from ponder.data import extract_boxed, split_steps
 from ponder.data.countdown import (
+    ABSENT,
+    AFTER_END,
+    ARITHMETIC,
+    BOX,
+    DEAD_END,
     LEVELS,
+    NUMBERS_LEFT,
+    UNPARSABLE,
     VALUE_MAX,
     check_steps,
     generate_problem,
@@ -20,6 +27,7 @@ from ponder.data.countdown import (
     questions,
     reachable,
     solutions,
+    step_errors,
 )
 from ponder.data.splits import SPLITS, generate_split, small_levels, split_of, train_test_overlap
 from ponder.data.worlds import WORLDS
@@ -100,21 +108,22 @@ def test_checker_marks_each_kind_of_bad_step_and_everything_after_it():
     assert check_steps(Q, ["50*3=150 (7 25 150)", finish]) == [True, True]
     assert check_steps(Q, ["25*7=175 (3 50 175)\n\\boxed{175}"]) == [True]
     assert check_steps(Q, ["7*25=175 (175 50 3)\n\\boxed{175}"]) == [True]  # b*a, numbers in any order
-    bad_first_steps = {
-        "wrong arithmetic": "50*3=160 (7 25 160)",
-        "a number not in the state": "50*4=200 (3 7 25 200)",
-        "inexact division": "50/3=16 (7 16 25)",
-        "smaller minus larger": "7-50=43 (3 25 43)",
-        "over VALUE_MAX": "50*25=1250 (3 7 1250)",
-        "wrong numbers left": "50*3=150 (7 25 151)",
-        "a dead end (valid arithmetic)": "50/25=2 (2 3 7)",
-        "not a step": "I think 25*7 works",
-        "target reached but not boxed": "25*7=175 (3 50 175)",
-        "a box that is not the target": "50*3=150 (7 25 150)\n\\boxed{150}",
+    bad_first_steps = {  # each with the reason step_errors gives
+        "wrong arithmetic": ("50*3=160 (7 25 160)", ARITHMETIC),
+        "a number not in the state": ("50*4=200 (3 7 25 200)", ABSENT),
+        "inexact division": ("50/3=16 (7 16 25)", ARITHMETIC),
+        "smaller minus larger": ("7-50=43 (3 25 43)", ARITHMETIC),
+        "over VALUE_MAX": ("50*25=1250 (3 7 1250)", ARITHMETIC),
+        "wrong numbers left": ("50*3=150 (7 25 151)", NUMBERS_LEFT),
+        "a dead end (valid arithmetic)": ("50/25=2 (2 3 7)", DEAD_END),
+        "not a step": ("I think 25*7 works", UNPARSABLE),
+        "target reached but not boxed": ("25*7=175 (3 50 175)", BOX),
+        "a box that is not the target": ("50*3=150 (7 25 150)\n\\boxed{150}", BOX),
     }
-    assert not reachable([2, 3, 7], 175)  # the dead end is one
-    for kind, step in bad_first_steps.items():
+    for kind, (step, reason) in bad_first_steps.items():
         assert check_steps(Q, [step, finish]) == [False, False], kind
+        assert step_errors(Q, [step, finish]) == [reason, AFTER_END], kind
+    assert step_errors(Q, ["50*3=150 (7 25 150)", finish]) == [None, None]
     # a number used twice: 3 is gone after the first step
     assert check_steps(Q, ["50*3=150 (7 25 150)", "150+3=153 (7 25 153)", finish]) == [True, False, False]
     # a step after the target is reached
