@@ -20,7 +20,7 @@ SHIPPED_POLICY = CHECKPOINTS / "arithworld-policy"
 # The LM the ArithWorld PRM recipe starts from: the shipped policy's architecture trained on more
 # problems (its recipe.yaml). Published PRMs, too, start from a stronger model than the policy.
 SHIPPED_VERIFIER = CHECKPOINTS / "arithworld-verifier"
-# The Countdown policy (configs/train/policy_countdown.yaml), once one is trained to its plateau.
+# The Countdown policy: configs/train/policy_countdown.yaml near its plateau (its recipe.yaml).
 SHIPPED_COUNTDOWN_POLICY = CHECKPOINTS / "countdown-policy"
 
 

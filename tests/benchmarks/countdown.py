@@ -3,7 +3,7 @@
 On ArithWorld every error is a sampling slip, so search, a learned PRM and distillation measured
 there say little about maths, where a step is a choice and a verifier can learn which choices lead
 nowhere. Countdown (data/countdown.py) has such choices; this runs the whole loop on it from a
-Countdown policy (`--policy`, e.g. one trained with configs/train/policy_countdown.yaml):
+Countdown policy (`--policy`, default the shipped one, configs/train/policy_countdown.yaml):
 
   1. `ponder data prm-labels` (configs/data/prm_labels.yaml: Monte-Carlo rollouts of the policy on
      train-split problems, seed 2), then `ponder train prm` (configs/train/prm.yaml) started from
@@ -35,7 +35,7 @@ partition the question space). Every stage writes into `--work_dir` and a rerun 
 Last line: one JSON object with those keys, `targets` (each target, its value and whether it is
 met), accuracy and policy tokens per strategy and level, each stage's wall time and the settings.
 
-    python tests/benchmarks/countdown.py --policy DIR [--work_dir DIR] [--per_level 100] [--n 16]
+    python tests/benchmarks/countdown.py [--policy DIR] [--work_dir DIR] [--per_level 100] [--n 16]
         [--label_per_level N] [--prm_max_steps N] [--skip_distill] [--distill_train_per_level 800]
         [--distill_strategy beam_search] [--distill_max_steps N]
 """
@@ -64,6 +64,7 @@ from ponder.infer.eval_prm import EvalPRMArguments
 from ponder.infer.eval_prm import run as eval_prm
 from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
+from ponder.models import SHIPPED_COUNTDOWN_POLICY
 from ponder.pipelines.evolve import EVAL_SEED, EvolveArguments, evaluate_round, round_accuracy, run_round
 from ponder.tracking import wandb_scope
 from ponder.train.prm import PRMArguments, PRMConfig
@@ -229,7 +230,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--policy", required=True, help="Countdown policy folder (no policy is shipped yet)")
+    parser.add_argument(
+        "--policy",
+        default=str(SHIPPED_COUNTDOWN_POLICY),
+        help="Countdown policy folder (default: the shipped one)",
+    )
     parser.add_argument("--work_dir", default=None, help="folder for every stage (default: a temporary one)")
     parser.add_argument("--per_level", type=int, default=100, help="test problems per level (seed 1)")
     parser.add_argument("--n", type=int, default=16, help="budget N of every search and vote")
