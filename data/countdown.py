@@ -152,18 +152,18 @@ def _pair_values(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 # Bounded: a value set of five numbers holds thousands of values, and a training run meets
 # millions of multisets. One problem's working set is a few hundred entries.
 @lru_cache(maxsize=4096)
-def _values(numbers: tuple[int, ...]) -> frozenset[int]:
-    """Every value of an expression that uses each of `numbers` exactly once."""
+def _value_array(numbers: tuple[int, ...]) -> np.ndarray:
+    """Every value of an expression that uses each of `numbers` exactly once, sorted."""
     if len(numbers) == 1:
-        return frozenset(numbers)
+        return np.array(numbers, dtype=np.int64)
     parts = [_pair_values(_value_array(part), _value_array(rest)) for part, rest in _splits(numbers)]
-    return frozenset(np.unique(np.concatenate(parts)).tolist())
+    return np.unique(np.concatenate(parts))
 
 
 @lru_cache(maxsize=4096)
-def _value_array(numbers: tuple[int, ...]) -> np.ndarray:
-    """`_values(numbers)` as a sorted array, for `_pair_values`."""
-    return np.array(sorted(_values(numbers)), dtype=np.int64)
+def _values(numbers: tuple[int, ...]) -> frozenset[int]:
+    """`_value_array(numbers)` as a set, for membership tests."""
+    return frozenset(_value_array(numbers).tolist())
 
 
 def _step_makes(a: int, b: int, target: int) -> bool:
