@@ -12,6 +12,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import torch
+from transformers import set_seed
+
+from ponder.tracking import configure_wandb
 
 
 @dataclass
@@ -46,6 +49,13 @@ class SmallModelDefaults:
             # otherwise each trains alone on all the data and they race to write one folder.
             self.use_cpu = True
         super().__post_init__()
+
+    def start_run(self) -> None:
+        """Seed, then set up W&B: called before a trainer draws any weight (a fresh model, a new
+        head, a LoRA adapter). TRL's and transformers' trainers seed only in their `__init__`, after
+        the model exists, so without this no two runs of one recipe start from the same weights."""
+        set_seed(self.seed)
+        configure_wandb()
 
 
 def on_device(config, device: str):

@@ -34,7 +34,6 @@ from transformers import (
     AutoTokenizer,
     Trainer,
     TrainingArguments,
-    set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -48,7 +47,7 @@ from ponder.infer.difficulty import (
     pad_batch,
 )
 from ponder.models import ModelArguments
-from ponder.tracking import configure_wandb, finish_wandb
+from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
 
 LABELS = ("bin", "level")
@@ -304,10 +303,7 @@ def collate(rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
 def run(args: DifficultyArguments, config: DifficultyConfig) -> dict:
     """Train, save to `config.output_dir`, evaluate on held-out rows; returns the evaluation record."""
     config = on_device(config, args.resolved_device())
-    # Seeded before any weight is drawn (a fresh model, a new head, a LoRA adapter): the Trainer seeds
-    # only in its __init__, after them, so a recipe would not otherwise reproduce its run.
-    set_seed(config.seed)
-    configure_wandb()
+    config.start_run()
     train_rows, held_out = split_rows(args, config)
     model, tokenizer = build_model(args, config.num_bins)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, TrainingArguments, set_seed
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
@@ -35,7 +35,7 @@ from ponder.data.worlds import WORLDS
 from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
-from ponder.tracking import configure_wandb, finish_wandb
+from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
 
 # method -> (rows file in a `ponder data distill` folder, the columns its trainer reads)
@@ -287,10 +287,7 @@ def train_and_evaluate(
     model folder there, and with `eval_per_level` compare it with the base as `name`; returns the
     record, also written to eval_results.json. `ponder train revision` trains the same way."""
     config = on_device(config, args.resolved_device())
-    # Seeded before any weight is drawn (a fresh model, a new head, a LoRA adapter): the Trainer seeds
-    # only in its __init__, after them, so a recipe would not otherwise reproduce its run.
-    set_seed(config.seed)
-    configure_wandb()
+    config.start_run()
     trainer, tokenizer = build_trainer(args, config, rows)
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
     start = time.time()

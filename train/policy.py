@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, set_seed
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -35,7 +35,7 @@ from ponder.data.worlds import WORLDS
 from ponder.infer.accuracy import format_table, score_by_level
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
-from ponder.tracking import configure_wandb, finish_wandb
+from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
 
 
@@ -270,10 +270,7 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     """Train, save to `config.output_dir`, evaluate per level; returns the evaluation record (without
     levels on the processes other than the main one, which neither evaluate nor write)."""
     config = on_device(config, args.resolved_device())
-    # Seeded before any weight is drawn (a fresh model, a new head, a LoRA adapter): the Trainer seeds
-    # only in its __init__, after them, so a recipe would not otherwise reproduce its run.
-    set_seed(config.seed)
-    configure_wandb()
+    config.start_run()
     problems = load_training_problems(args)
     if args.model_name_or_path:
         tokenizer = AutoTokenizer.from_pretrained(

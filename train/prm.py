@@ -40,7 +40,6 @@ from transformers import (
     AutoTokenizer,
     Trainer,
     TrainingArguments,
-    set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -56,7 +55,7 @@ from ponder.infer.prm.token_cls import (
     step_log_odds,
 )
 from ponder.models import ModelArguments
-from ponder.tracking import configure_wandb, finish_wandb
+from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
 
 IGNORE = -100.0
@@ -435,10 +434,7 @@ def fit_score_weights(features: dict[str, torch.Tensor]) -> dict:
 def run(args: PRMArguments, config: PRMConfig) -> Path:
     """Train, save a folder that the `token-cls` scorer loads in `config.output_dir`; returns it."""
     config = on_device(config, args.resolved_device())
-    # Seeded before any weight is drawn (a fresh model, a new head, a LoRA adapter): the Trainer seeds
-    # only in its __init__, after them, so a recipe would not otherwise reproduce its run.
-    set_seed(config.seed)
-    configure_wandb()
+    config.start_run()
     model, tokenizer = build_model(args, config)
     rows = load_rows(args, config.soft_labels)
     held_out = None
