@@ -4,12 +4,16 @@ tests/benchmarks/size_ladder.py (a small policy's curve read at a larger one's F
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from ponder.config import recipe
 from ponder.data.splits import split_of
+from ponder.data.worlds import WORLDS
 from ponder.errors import ConfigError
 from ponder.pipelines.ladder import LadderArguments, stage_overrides, stage_samples
 from ponder.pipelines.ladder import run as ladder
@@ -169,3 +173,23 @@ def test_the_exchange_rate_spends_the_larger_policys_total_flops(size_ladder) ->
     many = table["R=1000"]["1"]
     assert many["multiple_of_large_greedy"] == pytest.approx(1.0, rel=0.01)
     assert many["small_n"] == pytest.approx(4.0, rel=0.01)
+
+
+def test_a_level_probe_trains_and_scores_the_candidate_table_in_its_own_process(tmp_path: Path) -> None:
+    table = tmp_path / "levels.yaml"
+    table.write_text(
+        "1: {n_ops: 2, start_max: 9, operand_max: 9, mul_max: 0, value_max: 99}\n"
+        "2: {n_ops: 7, start_max: 999, operand_max: 999, mul_max: 99, value_max: 9999}\n"
+    )
+    out = tmp_path / "probe"
+    command = [sys.executable, str(BENCHMARKS / "level_probe.py"), "--table", str(table), "--samples", "64"]
+    command += ["--output_dir", str(out), "--config", str(recipe("train", "policy_tiny.yaml"))]
+    command += ["--eval_per_level", "3", "--eval_k", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(line["levels"]) == {"L1", "L2"} and line["levels"]["L2"]["n"] == 3
+    assert line["table"]["2"]["n_ops"] == 7 and line["samples"] == 64 and line["train_tokens"] > 0
+    # the candidate's levels were trained and scored there; this process's world is untouched
+    assert (out / "model.safetensors").is_file()
+    assert WORLDS.get("arithworld").levels == (1, 2, 3, 4, 5)

@@ -1,0 +1,108 @@
+"""Benchmark: how hard a candidate ArithWorld level table is for a policy recipe, before it is adopted.
+
+Issue 19 asks for levels that leave room for the plateaued default policy (the top level at most
+30% greedy, pass@16 at least twice that). Levels are code (`ponder.data.arithworld.LEVELS`), and
+changing them changes every checkpoint's numbers, so a candidate table is tried here first: this
+script swaps the table in for its own process only (the world registry's level list with it),
+trains `--config` on `--samples` train-split problems of it exactly as `ponder train policy`
+does (seeded, held-out splits), and reports dev greedy and pass@k per level. Nothing outside this
+process changes; the checkpoint in `--output_dir` is what `ponder train policy` would make once
+the table is adopted. `--table` is a YAML file mapping each level to its `Level` fields; the
+default, `WIDE`, spans the old levels 3 and 5 and six harder ones (4-digit values, 1- and 2-digit
+multipliers, 4-8 operations), so one run maps where the difficulty lies.
+
+Last line: one JSON object: `samples`, `train_tokens`, `train_s`, per level `greedy` and `pass_at_k`
+(percent) with `n`, and the table.
+
+    python tests/benchmarks/level_probe.py --samples 128000 --output_dir DIR [--table levels.yaml]
+        [--config configs/train/policy.yaml] [--eval_per_level 100] [--eval_k 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from ponder.config import load_yaml, parse_config
+from ponder.data import arithworld
+from ponder.data.arithworld import Level
+from ponder.data.worlds import WORLDS
+
+WIDE = {
+    1: Level(n_ops=3, start_max=50, operand_max=20, mul_max=5, value_max=299),  # the old level 3
+    2: Level(n_ops=6, start_max=99, operand_max=99, mul_max=9, value_max=999),  # the old level 5
+    3: Level(n_ops=4, start_max=999, operand_max=999, mul_max=9, value_max=9999),
+    4: Level(n_ops=6, start_max=999, operand_max=999, mul_max=9, value_max=9999),
+    5: Level(n_ops=8, start_max=999, operand_max=999, mul_max=9, value_max=9999),
+    6: Level(n_ops=4, start_max=999, operand_max=999, mul_max=99, value_max=9999),
+    7: Level(n_ops=6, start_max=999, operand_max=999, mul_max=99, value_max=9999),
+    8: Level(n_ops=8, start_max=999, operand_max=999, mul_max=99, value_max=9999),
+}
+
+
+def read_table(path: str | None) -> dict[int, Level]:
+    """The candidate table: `WIDE`, or a YAML file of `level: {n_ops: .., start_max: .., ...}`."""
+    if path is None:
+        return WIDE
+    return {int(level): Level(**fields) for level, fields in load_yaml(Path(path)).items()}
+
+
+def use_table(table: dict[int, Level]) -> None:
+    """Make `table` ArithWorld's levels in this process (the generator and the world's level list)."""
+    arithworld.LEVELS.clear()
+    arithworld.LEVELS.update(table)
+    arithworld.question_space.cache_clear()
+    world = WORLDS.get("arithworld")
+    del WORLDS["arithworld"]
+    WORLDS.add("arithworld", dataclasses.replace(world, levels=tuple(sorted(table))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--samples", type=int, required=True, help="training problems (train split)")
+    parser.add_argument("--output_dir", required=True, help="where the policy is written (a rerun resumes)")
+    parser.add_argument("--table", default=None, help="YAML level table (default: WIDE, in this file)")
+    parser.add_argument("--config", default="configs/train/policy.yaml", help="the policy recipe")
+    parser.add_argument("--eval_per_level", type=int, default=100, help="dev problems per level (seed 1)")
+    parser.add_argument("--eval_k", type=int, default=16, help="samples per problem for pass@k")
+    parser.add_argument("--problem_seed", type=int, default=100, help="seed of the training problems")
+    args = parser.parse_args()
+
+    table = read_table(args.table)
+    use_table(table)
+    from ponder.train.policy import PolicyArguments, PolicyConfig  # after the swap: reads the world
+    from ponder.train.policy import run as train
+
+    argv = [
+        *("--config", args.config, "--train_size", str(args.samples), "--output_dir", args.output_dir),
+        *("--eval_split", "dev", "--eval_seed", "1", "--eval_per_level", str(args.eval_per_level)),
+        *("--eval_k", str(args.eval_k), "--problem_seed", str(args.problem_seed), "--report_to", "none"),
+    ]
+    result = train(*parse_config((PolicyArguments, PolicyConfig), argv, prog="level_probe"))
+    levels = {
+        f"L{row['level']}" if row["level"] is not None else "all": {
+            "n": row["n"],
+            "greedy": round(100 * row["greedy"], 1),
+            "pass_at_k": round(100 * row["pass_at_k"], 1) if row.get("pass_at_k") is not None else None,
+        }
+        for row in result["levels"]
+    }
+    print(
+        json.dumps(
+            {
+                "samples": args.samples,
+                "train_tokens": result["train_tokens"],
+                "train_s": result["train_s"],
+                "levels": levels,
+                "table": {level: dataclasses.asdict(spec) for level, spec in table.items()},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
