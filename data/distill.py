@@ -7,7 +7,9 @@ Reads `ponder infer` folders and writes, per prompt (system prompt + question):
 - `sft.jsonl`: the best trajectories (expert iteration / rejection-sampling fine-tuning), at most
   `max_per_problem`, deduplicated by text. `verified` keeps trajectories whose answer grades
   correct against the reference and, when the PRM scored it, reach `min_score` (a right answer
-  after a wrong step teaches the wrong step), best PRM score first (shorter first without scores);
+  after a wrong step teaches the wrong step; a world that grades whole trajectories, such as
+  Countdown, has checked every step already, so there the score only orders), best PRM score first
+  (shorter first without scores);
   `prm_top` needs no reference: it keeps trajectories whose aggregated PRM score is at least
   `min_score`, best first.
 - `pairs.jsonl`: DPO pairs of a good (chosen) and a bad (rejected) trajectory of the same
@@ -41,7 +43,7 @@ from pathlib import Path
 from ponder.config import parse_config
 from ponder.errors import ConfigError
 
-from .grading import grade_trajectories
+from .grading import grade_trajectories, world_grader
 from .loaders import DatasetError
 from .problem import Problem
 from .results import AGGREGATIONS, Trajectory, aggregate, read_results, results_config, results_problems
@@ -75,7 +77,7 @@ class DistillDataArguments:
         metadata={
             "help": "A scored trajectory below this aggregated PRM score is never kept: prm_top's line "
             "between good and bad; under verified it drops right answers reached by wrong steps "
-            "(0 keeps them)."
+            "(0 keeps them), except in worlds that grade every step (Countdown)."
         },
     )
     max_per_problem: int = field(default=4, metadata={"help": "Most SFT rows per problem."})
@@ -159,7 +161,7 @@ def candidates(trajectories: list[Trajectory], aggregation: str) -> list[tuple[T
 def split_good_bad(
     group: list[tuple[Trajectory, float | None]],
     selection: str,
-    min_score: float,
+    min_score: float | None,
     correct: list[bool],
 ):
     """The group's good and bad trajectory texts, each best first.
@@ -167,12 +169,13 @@ def split_good_bad(
     A scored trajectory below `min_score` is never good. Under `verified` it is a right answer
     reached through a step the PRM rejects (slips that cancel out, which the exact checker finds
     among the verified rows of a small policy; docs/results.md); training on it would teach the
-    slips, so it is left out of both lists. Under `prm_top` the score alone decides, and unscored
-    trajectories cannot be judged.
+    slips, so it is left out of both lists. `min_score` None: the grade checked every step, and no
+    score vetoes a right answer. Under `prm_top` the score alone decides, and unscored trajectories
+    cannot be judged.
     """
     good, bad = [], []
     for k, (t, score) in enumerate(group):
-        low = score is not None and score < min_score
+        low = score is not None and min_score is not None and score < min_score
         if selection == "verified":
             if not correct[k]:
                 bad.append(t.text)
@@ -199,7 +202,11 @@ def distill(groups: list[PromptGroup], args: DistillDataArguments) -> tuple[list
         correct = [[next(verdicts) for _ in ts] for ts in ranked]
     sft, pairs, with_good = [], [], 0
     for group, ts, right in zip(groups, ranked, correct):
-        good, bad = split_good_bad(ts, args.selection, args.min_score, right)
+        # The veto is for right answers reached through wrong steps, which a world that grades whole
+        # trajectories has already ruled out: there a PRM score below min_score only drops correct
+        # rows (a Countdown PRM kept 9 of 92 solved problems; docs/results.md).
+        whole = args.selection == "verified" and world_grader(group.problem) is not None
+        good, bad = split_good_bad(ts, args.selection, None if whole else args.min_score, right)
         with_good += bool(good)
         meta = {"problem_id": group.problem.id, "level": group.problem.level}
         sft += [

@@ -84,3 +84,23 @@ def test_evaluation_grades_each_subset_choice_as_a_whole():
     assert majority.accuracy(3) == 0.0 and weighted.accuracy(3) == 1.0
     # N = 1: each subset is one sample, right one time in three
     assert 0.0 < weighted.accuracy(1) < 1.0
+
+
+def test_distillation_keeps_a_right_countdown_trajectory_that_the_prm_scores_low() -> None:
+    """A PRM's low score vetoes a right answer only where the grade looked at the answer alone (an
+    ArithWorld chain whose slips cancel out); a Countdown grade has checked every step."""
+    from ponder.data.arithworld import generate_problems
+    from ponder.data.distill import DistillDataArguments, PromptGroup, distill
+
+    arith = generate_problems(1, levels=[3], seed=2)[0]
+    groups = [
+        PromptGroup(prompt=[], problem=problem, trajectories=[Trajectory(text.split("\n\n"), [0.1], answer)])
+        for problem, text, answer in ((countdown(), GOOD, "175"), (arith, arith.solution, arith.answer))
+    ]
+    for group in groups:
+        group.trajectories[0].finish_reason = "stop"
+    args = DistillDataArguments(results=["unused"], min_score=0.5)
+    sft, _, with_good = distill(groups, args)
+    assert with_good == 1 and [row["problem_id"] for row in sft] == [groups[0].problem.id]
+    sft, _, with_good = distill(groups, DistillDataArguments(results=["unused"], min_score=0.0))
+    assert with_good == 2
