@@ -471,6 +471,7 @@ def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, t
     )
     round1 = tmp_path / "evolve" / "round-1"
     assert read_jsonl(round1 / "prm-labels" / "labels.jsonl")  # labelled by the distilled policy's rollouts
+    assert (round1 / "policy" / "trained_on_rows.txt").is_file()  # what a resumed round checks
     hidden = {
         name: json.loads((folder / "config.json").read_text())["hidden_size"]
         for name, folder in (("prm", round1 / "prm"), ("base", tiny_policy), ("policy", round1 / "policy"))
@@ -479,3 +480,20 @@ def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, t
     assert json.loads((round1 / "eval" / "config.json").read_text())["prm_model"] == str(round1 / "prm")
     assert [r["round"] for r in rounds] == [0, 1] and rounds[1]["relabel_s"] > 0
     assert all(r["greedy_problems"] == r["search_problems"] == 5 for r in rounds)  # 1 per level
+
+
+def test_a_resumed_round_reuses_its_policy_only_if_it_learned_the_same_rows(tmp_path):
+    from ponder.errors import ConfigError
+    from ponder.pipelines.evolve import record_rows, trained_on
+
+    policy, data = tmp_path / "policy", tmp_path / "data"
+    policy.mkdir(), data.mkdir()
+    (data / "sft.jsonl").write_text('{"row": 1}\n')
+    assert not trained_on(policy, data)  # nothing trained yet
+    (policy / "config.json").write_text("{}")
+    assert trained_on(policy, data)  # a folder from before records were kept is taken as it is
+    record_rows(policy, data)
+    assert trained_on(policy, data)
+    (data / "sft.jsonl").write_text('{"row": 1}\n{"row": 2}\n')  # the round's rows changed since
+    with pytest.raises(ConfigError, match="distilled from other rows"):
+        trained_on(policy, data)

@@ -21,6 +21,7 @@ W&B beside every stage's own run, all in one group (`wandb_group` in rounds.json
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -239,6 +240,38 @@ def same_path(a: str | None, b: str | None) -> bool:
     )
 
 
+ROWS_RECORD = "trained_on_rows.txt"  # in a distilled policy's folder: the digest of the rows it learned
+
+
+def rows_digest(data: Path) -> str:
+    """A digest of a `ponder data distill` folder's rows (sft.jsonl and pairs.jsonl)."""
+    digest = hashlib.sha256()
+    for name in ("sft.jsonl", "pairs.jsonl"):
+        if (data / name).is_file():
+            digest.update(name.encode() + (data / name).read_bytes())
+    return digest.hexdigest()
+
+
+def trained_on(policy: Path, data: Path) -> bool:
+    """Whether `policy` is already a finished distillation of `data`'s rows, so a resumed round skips
+    its training. A finished policy recorded with other rows (the search or the distill settings
+    changed since) is refused rather than reused or overwritten; one without a record (written
+    before records were kept) is taken as it is."""
+    if not (policy / "config.json").is_file():
+        return False
+    record = policy / ROWS_RECORD
+    if record.is_file() and record.read_text().strip() != rows_digest(data):
+        raise ConfigError(
+            f"output_dir: {policy} was distilled from other rows than {data} holds now; "
+            "delete it to train again, or use another output_dir"
+        )
+    return True
+
+
+def record_rows(policy: Path, data: Path) -> None:
+    (policy / ROWS_RECORD).write_text(rows_digest(data) + "\n")
+
+
 def run_round(
     r: int, policy: str, prm_model: str | None, args: EvolveArguments
 ) -> tuple[str, str | None, dict] | None:
@@ -281,7 +314,7 @@ def run_round(
         return None
     start = time.time()
     new_policy = folder / "policy"
-    if not (new_policy / "config.json").is_file():
+    if not trained_on(new_policy, folder / "data"):
         config_type = DistillSFTConfig if args.method == "sft" else DistillDPOConfig
         overrides = {
             "max_steps": args.distill_max_steps,
@@ -299,6 +332,7 @@ def run_round(
                 **{k: v for k, v in overrides.items() if v is not None},
             )
         )
+        record_rows(new_policy, folder / "data")
     times["train_s"] = time.time() - start
     if args.relabel_prm:
         start = time.time()

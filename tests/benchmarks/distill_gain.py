@@ -49,7 +49,7 @@ from ponder.data.sources import source_from_config
 from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
 from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
-from ponder.pipelines.evolve import EvolveArguments, evaluate_round
+from ponder.pipelines.evolve import EvolveArguments, evaluate_round, record_rows, trained_on
 from ponder.pipelines.evolve import run as evolve
 from ponder.train.distill import DistillArguments, DistillSFTConfig
 from ponder.train.distill import run as train_distill
@@ -96,7 +96,7 @@ def control_arm(evolved: EvolveArguments, work: Path) -> dict:
         DistillDataArguments(results=[str(pool)], output_dir=str(work / "data"), first_n=first_n)
     )
     policy = work / "policy"
-    if not (policy / "config.json").is_file():
+    if not trained_on(policy, work / "data"):
         overrides = {"max_steps": evolved.distill_max_steps, "learning_rate": evolved.distill_learning_rate}
         train_distill(
             *from_yaml(
@@ -111,6 +111,7 @@ def control_arm(evolved: EvolveArguments, work: Path) -> dict:
                 **{k: v for k, v in overrides.items() if v is not None},
             )
         )
+        record_rows(policy, work / "data")
     return {
         **evaluate_round(str(policy), evolved.prm_model, evolved, work / "eval"),
         "pool_k": first_n,
