@@ -94,11 +94,9 @@ def test_distillation_keeps_a_right_countdown_trajectory_that_the_prm_scores_low
 
     arith = generate_problems(1, levels=[3], seed=2)[0]
     groups = [
-        PromptGroup(prompt=[], problem=problem, trajectories=[Trajectory(text.split("\n\n"), [0.1], answer)])
+        PromptGroup([], problem, [Trajectory(text.split("\n\n"), [0.1], answer, finish_reason="stop")])
         for problem, text, answer in ((countdown(), GOOD, "175"), (arith, arith.solution, arith.answer))
     ]
-    for group in groups:
-        group.trajectories[0].finish_reason = "stop"
     args = DistillDataArguments(results=["unused"], min_score=0.5)
     sft, _, with_good = distill(groups, args)
     assert with_good == 1 and [row["problem_id"] for row in sft] == [groups[0].problem.id]

@@ -29,6 +29,8 @@ from ponder.config import load_yaml, parse_config
 from ponder.data import arithworld
 from ponder.data.arithworld import Level
 from ponder.data.worlds import WORLDS
+from ponder.train.policy import PolicyArguments, PolicyConfig
+from ponder.train.policy import run as train
 
 WIDE = {
     1: Level(n_ops=3, start_max=50, operand_max=20, mul_max=5, value_max=299),  # the old level 3
@@ -74,9 +76,6 @@ def main() -> None:
 
     table = read_table(args.table)
     use_table(table)
-    from ponder.train.policy import PolicyArguments, PolicyConfig  # after the swap: reads the world
-    from ponder.train.policy import run as train
-
     argv = [
         *("--config", args.config, "--train_size", str(args.samples), "--output_dir", args.output_dir),
         *("--eval_split", "dev", "--eval_seed", "1", "--eval_per_level", str(args.eval_per_level)),
