@@ -22,6 +22,8 @@ SHIPPED_POLICY = CHECKPOINTS / "arithworld-policy"
 SHIPPED_VERIFIER = CHECKPOINTS / "arithworld-verifier"
 # The Countdown policy: configs/train/policy_countdown.yaml near its plateau (its recipe.yaml).
 SHIPPED_COUNTDOWN_POLICY = CHECKPOINTS / "countdown-policy"
+# The policy size ladder (`ponder ladder --ship_dir`): one recipe at several widths, the same samples.
+SHIPPED_LADDER = CHECKPOINTS / "ladder" / "ladder.json"
 
 
 def check_model_name(key: str, name: str) -> None:

@@ -23,3 +23,25 @@ def save_figure(fig, ax, path: Path, legend_size: float | None = 8) -> Path:
     fig.savefig(path, dpi=120)
     pyplot().close(fig)
     return path
+
+
+def plot_policy_flops(
+    searched: dict[str, tuple[list[float], list[float]]],
+    sizes: dict[str, tuple[list[float], list[float]]],
+    path: Path,
+    title: str,
+) -> Path:
+    """Accuracy (%) against policy FLOPs per problem (2 x parameters x generated tokens), log scale:
+    a solid line per search strategy of the searched policy, a dashed one per model size (its greedy,
+    then majority vote). Where a size's dashed line lies under a search line at the same FLOPs, the
+    smaller model's search beat the larger model (Snell et al. 2024's comparison)."""
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
+    for label, (xs, ys) in searched.items():
+        ax.plot(xs, ys, marker=".", label=label)
+    for label, (xs, ys) in sizes.items():
+        ax.plot(xs, ys, marker="s", linestyle="--", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("policy FLOPs per problem (2 x parameters x generated tokens)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    return save_figure(fig, ax, path, legend_size=7)

@@ -15,7 +15,7 @@ from ponder.config import recipe
 from ponder.data.splits import split_of
 from ponder.data.worlds import WORLDS
 from ponder.errors import ConfigError
-from ponder.pipelines.ladder import LadderArguments, stage_overrides, stage_samples
+from ponder.pipelines.ladder import LadderArguments, read_ladder, stage_overrides, stage_samples
 from ponder.pipelines.ladder import run as ladder
 from ponder.train.policy import recipe_training_questions
 
@@ -84,7 +84,8 @@ def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(tmp_
     model = tmp_path / "policy_tiny" / "samples-128" / "model.safetensors"
     trained_at = model.stat().st_mtime
 
-    [rung] = ladder(LadderArguments(**options, min_samples=256))
+    shipped = tmp_path / "shipped"
+    [rung] = ladder(LadderArguments(**options, min_samples=256, ship_dir=str(shipped)))
     assert [p["samples"] for p in rung["curve"]] == [64, 128, 256]
     assert model.stat().st_mtime == trained_at  # finished stages are not trained again
     assert rung["checkpoint"].endswith("samples-256") and rung["plateaued"]
@@ -97,6 +98,18 @@ def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(tmp_
     questions = recipe_training_questions(rung["checkpoint"])
     assert {split_of(q) for q in questions} == {"train"}
     assert len(questions) > len(recipe_training_questions(rung["curve"][0]["checkpoint"]))
+
+    # the shipped copy holds the model files, not the trainer's optimizer states, and moves as a whole
+    moved = tmp_path / "elsewhere"
+    shipped.rename(moved)
+    [read] = read_ladder(moved / "ladder.json")
+    assert read["checkpoint"] == str(moved / "policy_tiny") and read["dataset"] == "arithworld"
+    assert (moved / "policy_tiny" / "model.safetensors").is_file()
+    assert not list((moved / "policy_tiny").glob("checkpoint-*"))
+    assert read["train_tokens"] == rung["curve"][-1]["train_tokens"]
+    (moved / "policy_tiny" / "config.json").unlink()
+    with pytest.raises(ConfigError, match="rung policy_tiny has no checkpoint"):
+        read_ladder(moved / "ladder.json")
 
 
 @pytest.fixture

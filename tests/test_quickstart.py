@@ -15,6 +15,11 @@ from ponder.pipelines.quickstart import main
 def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy):
     out = tmp_path / "qs"
     before = set(finished_runs())
+    # a ladder of one size (the tiny policy itself), as `ponder ladder --ship_dir` writes one
+    ladder = tmp_path / "ladder.json"
+    rung = {"rung": "tiny", "checkpoint": str(tiny_policy), "parameters": 123_456, "dataset": "arithworld"}
+    rung |= {"plateaued": False, "curve": [{"samples": 2000, "train_tokens": 90_000}]}
+    ladder.write_text(json.dumps([rung]))
     # tiny_policy stands in for the larger reference policy (configs/train/policy_large.yaml):
     # the stage is the same
     summary = main(
@@ -45,6 +50,8 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
             "3",
             "--reference_policy",
             str(tiny_policy),
+            "--ladder",
+            str(ladder),
         ]
     )
     assert [row["level"] for row in summary["levels"]] == [1, 2, 3, 4, 5]
@@ -85,8 +92,15 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
     assert {p["strategy"] for p in reference} == {"greedy", "weighted_best_of_n"}
     assert {1, 2, 4} <= {p["n"] for p in reference if p["strategy"] == "weighted_best_of_n"}
     assert all(p["problems"] == 15 for p in reference if p["level"] is None)
+    # the ladder's size alone (greedy, majority@4) on the same test problems; the report opens with it
+    [size] = summary["ladder"]
+    assert size["rung"] == "tiny" and size["train_tokens"] == 90_000
+    assert {(p["strategy"], p["n"]) for p in size["points"]} == {("greedy", 1), ("majority", 4)}
+    assert all(p["problems"] == 15 for p in size["points"] if p["level"] is None)
+    assert summary["policy_parameters"] > 0
     report = out / "report"
     for png in (
+        "flops_matched",
         "accuracy_vs_n",
         "accuracy_vs_tokens",
         "accuracy_vs_flops",
@@ -96,6 +110,8 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
     ):
         assert (report / f"{png}.png").stat().st_size > 10_000, png
     text = (report / "report.md").read_text()
+    assert text.index("## The searched policy against every size") < text.index("## Policy alone")
+    assert "| tiny | 123,456 | 90,000 | no | majority@4 | 15 |" in text
     for section in (
         "## Policy alone",
         "## Learned PRM",

@@ -19,13 +19,16 @@ Each stage writes `output_dir/<rung>/samples-<n>/`, a checkpoint whose `recipe.y
 questions); a finished stage is never trained again, a killed one resumes from its last checkpoint,
 and one recorded with other commands is refused rather than mixed in. `ladder.json` holds each
 rung's curve (samples, tokens, train time, dev accuracy per level) and its plateau checkpoint;
-`ladder.png` draws the curves.
+`ladder.png` draws the curves. `ship_dir` copies each rung's checkpoint (its files, not the
+trainer's intermediate checkpoints) beside a ladder.json that names them relative to it: how
+`ponder/checkpoints/ladder` is made, which `read_ladder` reads wherever the package lies.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +85,13 @@ class LadderArguments:
     )
     device: str = field(default="auto", metadata={"help": "Where to train: auto, cpu or cuda."})
     wandb: bool = field(default=True, metadata={"help": "Log every stage to W&B, in one group."})
+    ship_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Also copy every rung's checkpoint and a relocatable ladder.json here (how "
+            "ponder/checkpoints/ladder is made)."
+        },
+    )
 
     def __post_init__(self):
         if not self.rungs:
@@ -220,6 +230,7 @@ def rung_record(rung: str, curve: list[dict], plateaued: bool) -> dict:
     return {
         "rung": rung_name(rung),
         "recipe": str(rung),
+        "dataset": load_yaml(rung).get("dataset"),  # the world its questions came from
         "parameters": curve[-1]["parameters"],
         "plateaued": plateaued,
         "plateau_samples": curve[-1]["samples"] if plateaued else None,
@@ -252,10 +263,56 @@ def run(args: LadderArguments) -> list[dict]:
             rung["dev_n"] = args.dev_per_level * len(rung["curve"][-1]["levels"])
         (output / "ladder.json").write_text(json.dumps(rungs, indent=2))
         plot(rungs, output / "ladder.png")
+        if args.ship_dir:
+            ship(rungs, Path(args.ship_dir))
         if args.wandb:
             log_run("ladder", output.name, vars(args), {"rungs": rungs}, images=[output / "ladder.png"])
     print(format_ladder(rungs))
     return rungs
+
+
+def ship(rungs: list[dict], folder: Path) -> Path:
+    """Copy each rung's checkpoint into `folder/<rung>/` (its top-level files: the model, tokenizer,
+    recipe and evaluation; not the trainer's checkpoint-N folders with their optimizer states) and
+    write `folder/ladder.json` naming them by folder name, so the copy can move with the package."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = []
+    for rung in rungs:
+        target = folder / rung["rung"]
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir()
+        for path in Path(rung["checkpoint"]).iterdir():
+            if path.is_file():
+                shutil.copy2(path, target / path.name)
+        shipped.append({**rung, "checkpoint": rung["rung"]})
+    path = folder / "ladder.json"
+    path.write_text(json.dumps(shipped, indent=2))
+    print(f"ladder: shipped {len(rungs)} rungs to {folder}")
+    return path
+
+
+def read_ladder(path: str | Path) -> list[dict]:
+    """The rungs of a ladder.json, smallest first, each `checkpoint` an existing folder: as recorded,
+    or relative to the file (a shipped ladder); a rung whose checkpoint is in neither place fails
+    here, naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"ladder: no ladder file {path} (`ponder ladder` writes one)")
+    rungs = json.loads(path.read_text())
+    for rung in rungs:
+        recorded = Path(rung["checkpoint"])
+        checkpoint = recorded if recorded.is_absolute() else path.parent / recorded
+        if not (checkpoint / "config.json").is_file():
+            beside = path.parent / rung["rung"]
+            if not (beside / "config.json").is_file():
+                raise ConfigError(
+                    f"ladder: rung {rung['rung']} has no checkpoint at {checkpoint} or {beside}"
+                )
+            checkpoint = beside
+        rung["checkpoint"] = str(checkpoint)
+        rung["train_tokens"] = rung["curve"][-1]["train_tokens"]
+    return sorted(rungs, key=lambda r: r["parameters"])
 
 
 def format_ladder(rungs: list[dict]) -> str:

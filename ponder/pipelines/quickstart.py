@@ -8,8 +8,10 @@ exact step checker; then search with it on a validation and a test split (every 
 budget), bin problems by the policy's pass rate, train a difficulty predictor on the question
 alone, fit the compute-optimal router, and run compute-optimal search on the test split (oracle
 and predicted bins, even and uneven budgets) beside weighted best-of-N with the oracle PRM; distil
-one round of search back into the policy and evaluate it again; and write `output_dir/report/`
-(report.md and PNG plots). Worlds differ only in where the loop starts (`WORLD_STARTS`: the
+one round of search back into the policy and evaluate it again; run every size of the shipped
+policy ladder (greedy and majority vote) on the same test problems, so the report opens with the
+searched policy against each size at equal policy FLOPs; and write `output_dir/report/` (report.md
+and PNG plots). Worlds differ only in where the loop starts (`WORLD_STARTS`: the
 policy, its recipe, the LM the PRM starts from); every stage reads the world by name.
 Each stage writes into `output_dir`; labelling and search resume where a killed run stopped. Each
 stage logs to W&B, all in one group per run, with the summary and the report's plots.
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from ponder.config import from_yaml, load_yaml, parse_config, recipe
 from ponder.errors import ConfigError
-from ponder.models import SHIPPED_COUNTDOWN_POLICY, SHIPPED_POLICY, SHIPPED_VERIFIER
+from ponder.models import SHIPPED_COUNTDOWN_POLICY, SHIPPED_LADDER, SHIPPED_POLICY, SHIPPED_VERIFIER
 from ponder.tracking import log_run, new_group, wandb_scope
 
 
@@ -106,6 +108,15 @@ class QuickstartArguments:
             "reference lines in the report."
         },
     )
+    ladder: str = field(
+        default=str(SHIPPED_LADDER),
+        metadata={
+            "help": "ladder.json of policy sizes (`ponder ladder`; default: the shipped one) whose "
+            "greedy and majority vote on the test problems open the report, beside the searched policy "
+            "at equal policy FLOPs; rungs trained on another world are left out; '' skips it."
+        },
+    )
+    ladder_n: int = field(default=4, metadata={"help": "N of each ladder rung's majority vote."})
     distill_per_level: int = field(
         default=40,
         metadata={"help": "Training problems per level searched for one round of distillation (0 skips it)."},
@@ -142,7 +153,7 @@ class QuickstartArguments:
 
 
 def _stage(number: int, text: str) -> None:
-    print(f"[{number}/8] {text}", flush=True)
+    print(f"[{number}/9] {text}", flush=True)
 
 
 def search_points(folder: Path) -> list[dict]:
@@ -153,6 +164,38 @@ def search_points(folder: Path) -> list[dict]:
     return [
         asdict(p) for p in eval_search(EvalSearchArguments(results=[str(folder)], levels=False, wandb=False))
     ]
+
+
+def parameters(model: str) -> int:
+    """A causal LM's parameter count (its policy FLOPs are 2 x parameters x generated tokens)."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(model).num_parameters()
+
+
+def ladder_points(args: QuickstartArguments, test_file: str, folder: Path) -> list[dict]:
+    """Greedy and majority@ladder_n of every rung of `args.ladder` trained on this world, on the
+    test problems the searches ran on: each rung's parameters, training tokens, plateau and points."""
+    from ponder.infer.run import InferArguments
+    from ponder.infer.run import run as infer
+    from ponder.pipelines.ladder import read_ladder
+
+    rungs = [r for r in read_ladder(args.ladder) if r.get("dataset") in (None, args.world)]
+    out = []
+    for rung in rungs:
+        results = folder / rung["rung"]
+        infer(
+            InferArguments(
+                model_name_or_path=rung["checkpoint"],
+                dataset=test_file,
+                strategies=["greedy", "majority"],
+                budgets=[args.ladder_n],
+                output_dir=str(results),
+            )
+        )
+        keep = ("rung", "parameters", "train_tokens", "plateaued")
+        out.append({**{k: rung.get(k) for k in keep}, "points": search_points(results)})
+    return out
 
 
 def run(args: QuickstartArguments) -> dict:
@@ -340,6 +383,16 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
         distill = {"rounds": rounds}
         timings["distill_s"] = round(time.time() - start, 1)
 
+    ladder = []
+    if args.ladder:
+        _stage(
+            9,
+            f"every size of the ladder {args.ladder}: greedy and majority@{args.ladder_n} on the test split",
+        )
+        start = time.time()
+        ladder = ladder_points(args, routing["test_file"], out / "ladder")
+        timings["ladder_s"] = round(time.time() - start, 1)
+
     if args.reference_policy:
         print(f"reference: greedy and weighted best-of-N of {args.reference_policy}", flush=True)
         folder = out / "search-reference-policy"
@@ -358,6 +411,8 @@ def run_stages(args: QuickstartArguments, group: str | None) -> dict:
 
     summary = {
         "policy": policy,
+        "policy_parameters": parameters(policy),
+        "ladder": ladder,
         "levels": levels,
         "prm": [asdict(s) for s in prm_scores],
         "search": search,

@@ -1,5 +1,7 @@
 """The report of a quickstart run: `report.md` with every results table, and the PNGs beside it.
 
+    flops_matched.png       the searched policy's strategies (learned PRM) and every size of the
+                            policy ladder (greedy, majority) against policy FLOPs: the report opens with it
     accuracy_vs_n.png       accuracy against budget N per strategy (learned PRM; oracle-PRM weighted BoN)
     accuracy_vs_tokens.png  the same against policy tokens per problem
     accuracy_vs_flops.png   the same against FLOPs, with a larger policy's greedy and best-of-N as
@@ -144,6 +146,58 @@ def plot_rounds(rounds: list[dict], path: Path) -> Path:
     return save_figure(fig, ax, path, legend_size=None)
 
 
+def ladder_section(summary: dict, out: Path) -> list[str]:
+    """The report's opening: the searched policy with each strategy (learned PRM) against every size
+    of the ladder at equal policy FLOPs (2 x parameters x generated tokens; the PRM's FLOPs are in
+    the search table below), as a plot and a table of the sizes."""
+    from ponder.infer.eval_search import Point
+    from ponder.plots import plot_policy_flops
+
+    params = summary["policy_parameters"]
+    learned = [Point(**p) for p in summary["search"]["learned"] if p["level"] is None]
+    searched = {}
+    for strategy in sorted({p.strategy for p in learned}):
+        pts = sorted((p for p in learned if p.strategy == strategy), key=lambda p: p.tokens)
+        searched[f"{strategy} ({params:,} params)"] = (
+            [2 * params * p.tokens for p in pts],
+            [100 * p.accuracy for p in pts],
+        )
+    sizes = {}
+    rows = []
+    for rung in summary["ladder"]:
+        pts = sorted((Point(**p) for p in rung["points"] if p["level"] is None), key=lambda p: p.n)
+        sizes[f"{rung['rung']} ({rung['parameters']:,} params) greedy, majority"] = (
+            [2 * rung["parameters"] * p.tokens for p in pts],
+            [100 * p.accuracy for p in pts],
+        )
+        for p in pts:
+            plateau = {True: "yes", False: "no", None: "-"}[rung.get("plateaued")]
+            rows.append(
+                f"| {rung['rung']} | {rung['parameters']:,} | {rung['train_tokens']:,} | {plateau} "
+                f"| {p.strategy}@{p.n} | {p.problems} | {_pct(p.accuracy)} | {_interval(p.low, p.high)} "
+                f"| {2 * rung['parameters'] * p.tokens:.2e} |"
+            )
+    n = max((p.problems for p in learned), default=0)
+    plot_policy_flops(
+        searched, sizes, out / "flops_matched.png", f"Search against larger policies at equal FLOPs (n = {n})"
+    )
+    return [
+        "## The searched policy against every size, at equal policy FLOPs",
+        "",
+        f"Policy FLOPs: 2 x parameters x generated tokens per problem (the PRM's are in the search "
+        f"table). Solid: the searched policy ({params:,} parameters) with each strategy over N; dashed: "
+        "each size of the ladder alone (greedy, then majority vote), on the same test problems.",
+        "",
+        "![accuracy against policy FLOPs](flops_matched.png)",
+        "",
+        "| size | parameters | training tokens | plateaued | strategy | n | accuracy | 95% CI "
+        "| policy FLOPs |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
 def run(args: ReportArguments) -> Path:
     """Write report.md and the PNGs of the quickstart run in `args.run_dir`; the path of report.md."""
     run_dir = Path(args.run_dir)
@@ -187,6 +241,8 @@ def run(args: ReportArguments) -> Path:
         "a bootstrap over questions for AUROC, F1 and efficiency).",
         "",
     ]
+    if summary.get("ladder"):
+        lines += ladder_section(summary, out)
     lines += [
         "## Policy alone (held-out problems)",
         "",

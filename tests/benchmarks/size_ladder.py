@@ -60,27 +60,21 @@ from ponder.data.results import read_results
 from ponder.infer.eval_search import Outcomes, outcomes
 from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
-from ponder.models import CHECKPOINTS
+from ponder.models import SHIPPED_LADDER
+from ponder.pipelines.ladder import read_ladder
 from ponder.pipelines.routing import RoutingPlan, run_routing
-from ponder.plots import pyplot, save_figure
+from ponder.plots import plot_policy_flops, pyplot, save_figure
 
 MIN_RATIO = 14
 HEADLINE = "compute_optimal"  # predicted bins: what a user without difficulty labels runs
-SHIPPED_LADDER = CHECKPOINTS / "ladder" / "ladder.json"
 
 
 def load_ladder(path: Path, extra: list[str] = ()) -> list[dict]:
-    """Rungs (name, checkpoint, parameters, training tokens), smallest first; checkpoints are read
-    beside the ladder file when the recorded path is gone (a shipped ladder). `extra`: checkpoints
-    of `ponder train policy` (their eval_results.json holds parameters and training tokens), such as
+    """Rungs (name, checkpoint, parameters, training tokens), smallest first: a ladder.json
+    (`read_ladder`: a shipped one reads its checkpoints beside it) and `extra` checkpoints of
+    `ponder train policy` (their eval_results.json holds parameters and training tokens), such as
     configs/train/policy_large.yaml trained by scripts/device_check.sh on a GPU."""
-    rungs = json.loads(path.read_text())
-    for rung in rungs:
-        checkpoint = Path(rung["checkpoint"])
-        if not checkpoint.is_dir():
-            checkpoint = path.parent / rung["rung"]
-        rung["checkpoint"] = str(checkpoint)
-        rung["train_tokens"] = rung["curve"][-1]["train_tokens"]
+    rungs = read_ladder(path)
     for folder in map(Path, extra):
         record = json.loads((folder / "eval_results.json").read_text())
         if "train_tokens" not in record:
@@ -277,29 +271,19 @@ def exchange_rate(curve: Outcomes, small: dict, large: dict, large_rows, levels,
 def plot_flops(
     curves: dict[str, Outcomes], small: dict, rung_rows: dict, work: Path, n_problems: int
 ) -> Path:
-    fig, ax = pyplot().subplots(figsize=(7, 4.5))
+    sizes = {}
     for name, (params, rows) in rung_rows.items():
-        for strategy, style in (("greedy", "o"), ("majority", "s")):
-            o = outcomes(rows, strategy)
-            ax.plot(
-                policy_flops(o, params),
-                accuracies(o),
-                marker=style,
-                linestyle="--",
-                label=f"{name} {strategy}",
-            )
-    for strategy, o in curves.items():
-        ax.plot(
-            policy_flops(o, small["parameters"]),
-            accuracies(o),
-            marker=".",
-            label=f"{small['rung']} + {strategy}",
+        o = [outcomes(rows, "greedy"), outcomes(rows, "majority")]
+        sizes[f"{name} greedy, majority"] = (
+            [x for c in o for x in policy_flops(c, params)],
+            [y for c in o for y in accuracies(c)],
         )
-    ax.set_xscale("log")
-    ax.set_xlabel("policy FLOPs per problem (2 x params x generated tokens)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Small policy with search against larger policies (n = {n_problems} test problems)")
-    return save_figure(fig, ax, work / "flops_matched.png", legend_size=7)
+    searched = {
+        f"{small['rung']} + {strategy}": (policy_flops(o, small["parameters"]), accuracies(o))
+        for strategy, o in curves.items()
+    }
+    title = f"Small policy with search against larger policies (n = {n_problems} test problems)"
+    return plot_policy_flops(searched, sizes, work / "flops_matched.png", title)
 
 
 def plot_exchange(table: dict, work: Path) -> Path:
