@@ -273,11 +273,17 @@ def plot_flops(
 ) -> Path:
     sizes = {}
     for name, (params, rows) in rung_rows.items():
-        o = [outcomes(rows, "greedy"), outcomes(rows, "majority")]
-        sizes[f"{name} greedy, majority"] = (
-            [x for c in o for x in policy_flops(c, params)],
-            [y for c in o for y in accuracies(c)],
-        )
+        # greedy, then majority vote from N = 2 (its N = 1 is one sample, not the greedy answer)
+        points = []
+        for strategy in ("greedy", "majority"):
+            o = outcomes(rows, strategy)
+            points += [
+                (x, y)
+                for n, x, y in zip(o.ns, policy_flops(o, params), accuracies(o))
+                if strategy == "greedy" or n > 1
+            ]
+        points.sort()
+        sizes[f"{name} greedy, majority"] = ([x for x, _ in points], [y for _, y in points])
     searched = {
         f"{small['rung']} + {strategy}": (policy_flops(o, small["parameters"]), accuracies(o))
         for strategy, o in curves.items()
