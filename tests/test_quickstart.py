@@ -95,7 +95,7 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
     # the ladder's size alone (greedy, majority@4) on the same test problems; the report opens with it
     [size] = summary["ladder"]
     assert size["rung"] == "tiny" and size["train_tokens"] == 90_000
-    assert {(p["strategy"], p["n"]) for p in size["points"]} == {("greedy", 1), ("majority", 4)}
+    assert {("greedy", 1), ("majority", 4)} <= {(p["strategy"], p["n"]) for p in size["points"]}
     assert all(p["problems"] == 15 for p in size["points"] if p["level"] is None)
     assert summary["policy_parameters"] > 0
     report = out / "report"
@@ -111,7 +111,7 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
         assert (report / f"{png}.png").stat().st_size > 10_000, png
     text = (report / "report.md").read_text()
     assert text.index("## The searched policy against every size") < text.index("## Policy alone")
-    assert "| tiny | 123,456 | 90,000 | no | majority@4 | 15 |" in text
+    assert "| tiny | 123,456 | 90,000 | no | majority@4 | 15 |" in text and "majority@1 |" not in text
     for section in (
         "## Policy alone",
         "## Learned PRM",

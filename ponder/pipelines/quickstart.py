@@ -193,7 +193,7 @@ def ladder_points(args: QuickstartArguments, test_file: str, folder: Path) -> li
                 output_dir=str(results),
             )
         )
-        keep = ("rung", "parameters", "train_tokens", "plateaued")
+        keep = ("rung", "checkpoint", "parameters", "train_tokens", "plateaued")
         out.append({**{k: rung.get(k) for k in keep}, "points": search_points(results)})
     return out
 

@@ -165,7 +165,9 @@ def ladder_section(summary: dict, out: Path) -> list[str]:
     sizes = {}
     rows = []
     for rung in summary["ladder"]:
-        pts = sorted((Point(**p) for p in rung["points"] if p["level"] is None), key=lambda p: p.n)
+        # greedy, then majority vote from N = 2 (its N = 1 is one sample, not the greedy answer)
+        pts = [Point(**p) for p in rung["points"] if p["level"] is None]
+        pts = sorted((p for p in pts if p.strategy == "greedy" or p.n > 1), key=lambda p: p.n)
         sizes[f"{rung['rung']} ({rung['parameters']:,} params) greedy, majority"] = (
             [2 * rung["parameters"] * p.tokens for p in pts],
             [100 * p.accuracy for p in pts],

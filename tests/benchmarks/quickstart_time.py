@@ -5,7 +5,7 @@ default sizes unless overridden by passing quickstart options after `--`, and pr
 each stage. `train_test_overlap` counts the problems its numbers come from (held-out levels, PRM
 evaluation, search and routing test problems) whose question its training data holds: the policy
 (a policy trained afresh is rebuilt from the quickstart's recipe), the PRM's base LM and step labels,
-the router's validation problems, the distillation rows and a reference policy
+the router's validation problems, the distillation rows, a reference policy and the ladder's sizes
 (tests/benchmarks/overlap.py; `train_test_overlap_held_out_levels` without ArithWorld's small
 levels 1-2). Last line: one JSON object with keys `wall_s` (and the stage times),
 `train_test_overlap` and `train_test_overlap_held_out_levels`.
@@ -67,6 +67,8 @@ def quickstart_overlap(summary: dict, work: Path) -> dict:
         sources["distill_rows"] = str(work / "evolve" / "round-1" / "data")
     if args["reference_policy"]:
         sources["reference_policy"] = args["reference_policy"]
+    for rung in summary.get("ladder", []):  # each size's accuracy on the test problems is reported too
+        sources[f"ladder_{rung['rung']}"] = rung["checkpoint"]
     return overlap_report(test, sources)
 
 
