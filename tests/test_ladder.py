@@ -106,6 +106,7 @@ def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(tmp_
     assert read["checkpoint"] == str(moved / "policy_tiny") and read["dataset"] == "arithworld"
     assert (moved / "policy_tiny" / "model.safetensors").is_file()
     assert not list((moved / "policy_tiny").glob("checkpoint-*"))
+    assert not (moved / "policy_tiny" / "training_args.bin").exists()
     assert read["train_tokens"] == rung["curve"][-1]["train_tokens"]
     (moved / "policy_tiny" / "config.json").unlink()
     with pytest.raises(ConfigError, match="rung policy_tiny has no checkpoint"):

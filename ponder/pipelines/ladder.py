@@ -38,6 +38,10 @@ from ponder.plots import pyplot, save_figure
 from ponder.tracking import log_run, new_group, wandb_scope
 
 RUNGS = ("policy_tiny.yaml", "policy_small.yaml", "policy.yaml")  # about 69k, 265k and 1.06M parameters
+# What the trainer leaves beside a checkpoint that a shipped copy does without: TRL's generated model
+# card (it names no base model and describes no ArithWorld task) and the pickled training arguments
+# (recipe.yaml and eval_results.json record them as text).
+NOT_SHIPPED = ("README.md", "training_args.bin")
 SCHEDULES = ("scratch", "continue")
 
 
@@ -273,7 +277,8 @@ def run(args: LadderArguments) -> list[dict]:
 
 def ship(rungs: list[dict], folder: Path) -> Path:
     """Copy each rung's checkpoint into `folder/<rung>/` (its top-level files: the model, tokenizer,
-    recipe and evaluation; not the trainer's checkpoint-N folders with their optimizer states) and
+    recipe and evaluation; not the trainer's checkpoint-N folders with their optimizer states, nor
+    `NOT_SHIPPED`) and
     write `folder/ladder.json` naming them by folder name, so the copy can move with the package."""
     folder.mkdir(parents=True, exist_ok=True)
     shipped = []
@@ -283,7 +288,7 @@ def ship(rungs: list[dict], folder: Path) -> Path:
             shutil.rmtree(target)
         target.mkdir()
         for path in Path(rung["checkpoint"]).iterdir():
-            if path.is_file():
+            if path.is_file() and path.name not in NOT_SHIPPED:
                 shutil.copy2(path, target / path.name)
         shipped.append({**rung, "checkpoint": rung["rung"]})
     path = folder / "ladder.json"

@@ -172,8 +172,8 @@ def ladder_section(summary: dict, out: Path) -> list[str]:
             [2 * rung["parameters"] * p.tokens for p in pts],
             [100 * p.accuracy for p in pts],
         )
+        plateau = {True: "yes", False: "no", None: "-"}[rung.get("plateaued")]
         for p in pts:
-            plateau = {True: "yes", False: "no", None: "-"}[rung.get("plateaued")]
             rows.append(
                 f"| {rung['rung']} | {rung['parameters']:,} | {rung['train_tokens']:,} | {plateau} "
                 f"| {p.strategy}@{p.n} | {p.problems} | {_pct(p.accuracy)} | {_interval(p.low, p.high)} "
