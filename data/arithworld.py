@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -72,15 +72,19 @@ def _operations(level: Level) -> list[tuple[str, int]]:
     return additive + [("*", n) for n in range(2, level.mul_max + 1)]
 
 
+def question_space(level: int, table: Mapping[int, Level] = LEVELS) -> int:
+    """How many distinct questions `level` of `table` can generate, counted exactly."""
+    return count_questions(table[level])
+
+
 @cache
-def question_space(level: int) -> int:
-    """How many distinct questions `level` can generate, counted exactly.
+def count_questions(spec: Level) -> int:
+    """How many distinct questions one level's spec can generate.
 
     A question is its start value and operations, and distinct sequences are distinct texts, so
     this counts the sequences whose every intermediate value stays within 0..value_max: a count of
     ways to reach each value after each operation, not a listing (level 5 has about 3e15).
     """
-    spec = LEVELS[level]
     ways = dict.fromkeys(range(1, spec.start_max + 1), 1)
     for _ in range(spec.n_ops):
         after: dict[int, int] = {}
@@ -93,9 +97,9 @@ def question_space(level: int) -> int:
     return sum(ways.values())
 
 
-def questions(level: int) -> Iterator[str]:
+def questions(level: int, table: Mapping[int, Level] = LEVELS) -> Iterator[str]:
     """Every question of `level` (only sensible where `question_space(level)` is small)."""
-    spec = LEVELS[level]
+    spec = table[level]
 
     def extend(value: int, operations: list[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
         if len(operations) == spec.n_ops:
@@ -149,8 +153,10 @@ def solve(start: int, operations: list[tuple[str, int]]) -> tuple[list[str], int
     return steps, value
 
 
-def generate_problem(level: int, rng: random.Random, index: int = 0) -> Problem:
-    spec = LEVELS[level]
+def generate_problem(
+    level: int, rng: random.Random, index: int = 0, table: Mapping[int, Level] = LEVELS
+) -> Problem:
+    spec = table[level]
     start = rng.randint(1, spec.start_max)
     operations, value = [], start
     for _ in range(spec.n_ops):
@@ -168,14 +174,16 @@ def generate_problem(level: int, rng: random.Random, index: int = 0) -> Problem:
     )
 
 
-def generate_problems(n_per_level: int, levels: list[int] | None = None, seed: int = 0) -> list[Problem]:
+def generate_problems(
+    n_per_level: int, levels: list[int] | None = None, seed: int = 0, table: Mapping[int, Level] = LEVELS
+) -> list[Problem]:
     """`n_per_level` problems for each level, deterministic in `seed` (levels interleaved)."""
-    levels = levels or sorted(LEVELS)
-    unknown = [level for level in levels if level not in LEVELS]
+    levels = levels or sorted(table)
+    unknown = [level for level in levels if level not in table]
     if unknown:
-        raise ValueError(f"unknown ArithWorld level(s) {unknown}; expected values in {sorted(LEVELS)}")
+        raise ValueError(f"unknown ArithWorld level(s) {unknown}; expected values in {sorted(table)}")
     rng = random.Random(seed)
-    return [generate_problem(level, rng, index) for index in range(n_per_level) for level in levels]
+    return [generate_problem(level, rng, index, table) for index in range(n_per_level) for level in levels]
 
 
 _STEP = re.compile(r"^(\d+)([+\-*])(\d+)=(\d+)$")

@@ -15,8 +15,9 @@ that trajectory is what is graded.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from ponder.errors import ConfigError
 from ponder.registry import Registry
@@ -38,17 +39,21 @@ class World:
     answer_key: Callable[[str], str | None] | None = None
 
 
-WORLDS: Registry[World] = Registry("world")
-WORLDS.add(
-    "arithworld",
-    World(
-        draw=arithworld.generate_problem,
+def arithworld_of(table: Mapping[int, arithworld.Level]) -> World:
+    """ArithWorld drawn from the level `table`: its steps are checked against the question alone,
+    so only the generator and the question counts depend on the table. `tests/benchmarks/level_probe.py`
+    registers a candidate table this way before it is adopted as `arithworld.LEVELS`."""
+    return World(
+        draw=partial(arithworld.generate_problem, table=table),
         check_steps=arithworld.check_steps,
-        levels=tuple(sorted(arithworld.LEVELS)),
-        question_space=arithworld.question_space,
-        questions=arithworld.questions,
-    ),
-)
+        levels=tuple(sorted(table)),
+        question_space=partial(arithworld.question_space, table=table),
+        questions=partial(arithworld.questions, table=table),
+    )
+
+
+WORLDS: Registry[World] = Registry("world")
+WORLDS.add("arithworld", arithworld_of(arithworld.LEVELS))
 WORLDS.add(
     "countdown",
     World(

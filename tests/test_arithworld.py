@@ -4,8 +4,19 @@ import pytest
 from transformers import AutoTokenizer
 
 from ponder.data import extract_boxed, grade, split_steps
-from ponder.data.arithworld import LEVELS, check_steps, generate_problems, is_correct, parse_question
+from ponder.data.answers import STEP_SEPARATOR
+from ponder.data.arithworld import (
+    LEVELS,
+    Level,
+    check_steps,
+    generate_problem,
+    generate_problems,
+    is_correct,
+    parse_question,
+    question_space,
+)
 from ponder.data.chartok import build_char_tokenizer
+from ponder.data.worlds import WORLDS, arithworld_of
 
 
 def test_generation_is_deterministic_by_seed():
@@ -117,3 +128,20 @@ def test_the_arithworld_command_writes_one_split_and_leaves_out_another_files_qu
         ponder(["data", "world", "--levels", "7", "--output", str(tmp_path / "bad.jsonl")])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.startswith("ponder data world: error: levels:")
+
+
+def test_a_world_of_another_level_table_draws_and_counts_from_that_table() -> None:
+    table = {1: Level(n_ops=2, start_max=5, operand_max=3, mul_max=0, value_max=20), 2: LEVELS[5]}
+    world = arithworld_of(table)
+    assert world.levels == (1, 2)
+    listed = set(world.questions(1))
+    assert world.question_space(1) == len(listed) == question_space(1, table)
+    for index in range(20):
+        problem = world.draw(1, random.Random(index), index)
+        start, operations = parse_question(problem.question)
+        assert problem.question in listed and problem.level == 1 and start <= 5 and len(operations) == 2
+        assert all(world.check_steps(problem.question, problem.solution.split(STEP_SEPARATOR)))
+    hard = world.draw(2, random.Random(7), 0)
+    assert hard.question == generate_problem(5, random.Random(7), 0).question and hard.level == 2
+    # The default world still draws from LEVELS.
+    assert WORLDS["arithworld"].question_space(1) == question_space(1) == 126

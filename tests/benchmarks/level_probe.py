@@ -3,7 +3,7 @@
 Issue 19 asks for levels that leave room for the plateaued default policy (the top level at most
 30% greedy, pass@16 at least twice that). Levels are code (`ponder.data.arithworld.LEVELS`), and
 changing them changes every checkpoint's numbers, so a candidate table is tried here first: this
-script swaps the table in for its own process only (the world registry's level list with it),
+script registers the table as the world 'arithworld' for its own process only,
 trains `--config` on `--samples` train-split problems of it exactly as `ponder train policy`
 does (seeded, held-out splits), and reports dev greedy and pass@k per level. Nothing outside this
 process changes; the checkpoint in `--output_dir` is what `ponder train policy` would make once
@@ -26,9 +26,8 @@ import json
 from pathlib import Path
 
 from ponder.config import load_yaml, parse_config
-from ponder.data import arithworld
 from ponder.data.arithworld import Level
-from ponder.data.worlds import WORLDS
+from ponder.data.worlds import WORLDS, arithworld_of
 from ponder.train.policy import PolicyArguments, PolicyConfig
 from ponder.train.policy import run as train
 
@@ -52,13 +51,10 @@ def read_table(path: str | None) -> dict[int, Level]:
 
 
 def use_table(table: dict[int, Level]) -> None:
-    """Make `table` ArithWorld's levels in this process (the generator and the world's level list)."""
-    arithworld.LEVELS.clear()
-    arithworld.LEVELS.update(table)
-    arithworld.question_space.cache_clear()
-    world = WORLDS.get("arithworld")
+    """Make the world named 'arithworld' draw from `table` in this process: every command reaches a
+    world through the registry, so the recipe and its records stay those of `--dataset arithworld`."""
     del WORLDS["arithworld"]
-    WORLDS.add("arithworld", dataclasses.replace(world, levels=tuple(sorted(table))))
+    WORLDS.add("arithworld", arithworld_of(table))
 
 
 def main() -> None:
