@@ -72,29 +72,42 @@ def _operations(level: Level) -> list[tuple[str, int]]:
     return additive + [("*", n) for n in range(2, level.mul_max + 1)]
 
 
-def question_space(level: int, table: Mapping[int, Level] = LEVELS) -> int:
-    """How many distinct questions `level` of `table` can generate, counted exactly."""
-    return count_questions(table[level])
+def question_space(level: int, table: Mapping[int, Level] = LEVELS, at_most: int | None = None) -> int:
+    """How many distinct questions `level` of `table` can generate, counted exactly (with
+    `at_most`: the count, or `at_most` once the count is known to reach it)."""
+    return count_questions(table[level], at_most)
 
 
 @cache
-def count_questions(spec: Level) -> int:
+def count_questions(spec: Level, at_most: int | None = None) -> int:
     """How many distinct questions one level's spec can generate.
 
     A question is its start value and operations, and distinct sequences are distinct texts, so
     this counts the sequences whose every intermediate value stays within 0..value_max: a count of
     ways to reach each value after each operation, not a listing (level 5 has about 3e15).
+
+    The exact count costs values x operations per step: minutes to hours for 5-digit values. Deciding
+    whether a level is small (`ponder.data.splits.small_levels`) only needs to know that it reaches
+    `at_most`, and once the sequences counted so far within a step reach it the answer is settled:
+    every value in 0..value_max can take +1 or -1, so each sequence of one step extends to at least
+    one of the next, and the final count is at least any step's.
     """
+    extends = spec.operand_max >= 1 and spec.value_max >= 1 and spec.start_max <= spec.value_max
     ways = dict.fromkeys(range(1, spec.start_max + 1), 1)
     for _ in range(spec.n_ops):
         after: dict[int, int] = {}
+        reached = 0
         for value, count in ways.items():
             for op, operand in _operations(spec):
                 result = apply(value, op, operand)
                 if 0 <= result <= spec.value_max:
                     after[result] = after.get(result, 0) + count
+                    reached += count
+            if at_most is not None and extends and reached >= at_most:
+                return at_most
         ways = after
-    return sum(ways.values())
+    total = sum(ways.values())
+    return total if at_most is None else min(total, at_most)
 
 
 def questions(level: int, table: Mapping[int, Level] = LEVELS) -> Iterator[str]:

@@ -307,8 +307,14 @@ def format_solution(numbers: list[int], steps: list[Step]) -> str:
 SPACE_SAMPLES = 200  # (multiset, target) pairs that question_space draws per level
 
 
+def question_space(level: int, at_most: int | None = None) -> int:
+    """About how many distinct questions `level` can generate (at most `at_most`); see `estimate_space`."""
+    space = estimate_space(level)
+    return space if at_most is None else min(space, at_most)
+
+
 @cache
-def question_space(level: int) -> int:
+def estimate_space(level: int) -> int:
     """About how many distinct questions `level` can generate: the multisets of its numbers times
     the targets in its range, times the share of SPACE_SAMPLES uniformly drawn (multiset, target) pairs
     that are questions. An estimate (level 5 has 1.6e9 multisets, too many to list), from

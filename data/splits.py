@@ -59,7 +59,9 @@ def check_split(split: str, key: str = "split") -> None:
 def small_levels(world: str) -> list[int]:
     """The levels of `world` with fewer than MIN_QUESTIONS distinct questions, reported apart."""
     spec = WORLDS.get(world)
-    return [level for level in spec.levels if spec.question_space(level) < MIN_QUESTIONS]
+    return [
+        level for level in spec.levels if spec.question_space(level, at_most=MIN_QUESTIONS) < MIN_QUESTIONS
+    ]
 
 
 @cache

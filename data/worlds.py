@@ -31,7 +31,8 @@ class World:
     draw: Callable[[int, random.Random, int], Problem]  # (level, rng, index) -> one problem of that level
     check_steps: Callable[[str, list[str]], list[bool]]  # (question, steps) -> is each step still correct
     levels: tuple[int, ...]
-    question_space: Callable[[int], int]  # level -> how many distinct questions it can generate
+    # (level, at_most=None) -> how many distinct questions it can generate (at most `at_most`)
+    question_space: Callable[..., int]
     questions: Callable[[int], Iterator[str]]  # level -> every question (for levels with few)
     # (question, completion) -> correct; None: math-verify on the final answer, as for any dataset
     grade: Callable[[str, str], bool] | None = None

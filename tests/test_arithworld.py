@@ -16,6 +16,7 @@ from ponder.data.arithworld import (
     question_space,
 )
 from ponder.data.chartok import build_char_tokenizer
+from ponder.data.splits import small_levels
 from ponder.data.worlds import WORLDS, arithworld_of
 
 
@@ -145,3 +146,14 @@ def test_a_world_of_another_level_table_draws_and_counts_from_that_table() -> No
     assert hard.question == generate_problem(5, random.Random(7), 0).question and hard.level == 2
     # The default world still draws from LEVELS.
     assert WORLDS["arithworld"].question_space(1) == question_space(1) == 126
+
+
+def test_a_capped_count_settles_whether_a_level_is_small_without_counting_it_all() -> None:
+    for level in LEVELS:
+        exact = question_space(level)
+        for cap in (1, 126, 127, 5_000, 10_000):
+            assert question_space(level, at_most=cap) == min(exact, cap)
+    # 5-digit values with 2-digit multipliers: the exact count would take hours, the cap a moment.
+    wide = {1: Level(n_ops=6, start_max=9999, operand_max=9999, mul_max=99, value_max=99999)}
+    assert question_space(1, wide, at_most=10_000) == 10_000
+    assert small_levels("arithworld") == [1, 2]

@@ -11,11 +11,15 @@ the table is adopted. `--table` is a YAML file mapping each level to its `Level`
 default, `WIDE`, spans the old levels 3 and 5 and six harder ones (4-digit values, 1- and 2-digit
 multipliers, 4-8 operations), so one run maps where the difficulty lies.
 
+With `--model DIR` instead of `--samples`, nothing is trained: the policy in DIR is scored on the
+table's dev problems, which says how far a policy trained on today's levels already gets on it.
+
 Last line: one JSON object: `samples`, `train_tokens`, `train_s`, per level `greedy` and `pass_at_k`
 (percent) with `n`, and the table.
 
     python tests/benchmarks/level_probe.py --samples 128000 --output_dir DIR [--table levels.yaml]
         [--config configs/train/policy.yaml] [--eval_per_level 100] [--eval_k 16]
+    python tests/benchmarks/level_probe.py --model DIR --output_dir OUT [--table levels.yaml]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 from ponder.config import load_yaml, parse_config
 from ponder.data.arithworld import Level
 from ponder.data.worlds import WORLDS, arithworld_of
+from ponder.infer import eval_policy
 from ponder.train.policy import PolicyArguments, PolicyConfig
 from ponder.train.policy import run as train
 
@@ -57,12 +62,28 @@ def use_table(table: dict[int, Level]) -> None:
     WORLDS.add("arithworld", arithworld_of(table))
 
 
+def score(args: argparse.Namespace) -> list[dict]:
+    """`ponder eval policy` on the table's dev problems, the same ones a training run is scored on."""
+    argv = [
+        *("--model", args.model, "--dataset", "arithworld", "--split", "dev", "--seed", "1"),
+        *("--per_level", str(args.eval_per_level), "--k", str(args.eval_k)),
+        *("--output", str(Path(args.output_dir, "eval_levels.json"))),
+    ]
+    return eval_policy.main(argv)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--samples", type=int, required=True, help="training problems (train split)")
-    parser.add_argument("--output_dir", required=True, help="where the policy is written (a rerun resumes)")
+    run = parser.add_mutually_exclusive_group(required=True)
+    run.add_argument("--samples", type=int, help="training problems (train split)")
+    run.add_argument("--model", help="score this policy on the table, without training")
+    parser.add_argument(
+        "--output_dir",
+        required=True,
+        help="where the policy is written (a rerun resumes); with --model, its scores",
+    )
     parser.add_argument("--table", default=None, help="YAML level table (default: WIDE, in this file)")
     parser.add_argument("--config", default="configs/train/policy.yaml", help="the policy recipe")
     parser.add_argument("--eval_per_level", type=int, default=100, help="dev problems per level (seed 1)")
@@ -72,12 +93,15 @@ def main() -> None:
 
     table = read_table(args.table)
     use_table(table)
-    argv = [
-        *("--config", args.config, "--train_size", str(args.samples), "--output_dir", args.output_dir),
-        *("--eval_split", "dev", "--eval_seed", "1", "--eval_per_level", str(args.eval_per_level)),
-        *("--eval_k", str(args.eval_k), "--problem_seed", str(args.problem_seed), "--report_to", "none"),
-    ]
-    result = train(*parse_config((PolicyArguments, PolicyConfig), argv, prog="level_probe"))
+    if args.model:
+        result = {"train_tokens": 0, "train_s": 0.0, "levels": score(args)}
+    else:
+        argv = [
+            *("--config", args.config, "--train_size", str(args.samples), "--output_dir", args.output_dir),
+            *("--eval_split", "dev", "--eval_seed", "1", "--eval_per_level", str(args.eval_per_level)),
+            *("--eval_k", str(args.eval_k), "--problem_seed", str(args.problem_seed), "--report_to", "none"),
+        ]
+        result = train(*parse_config((PolicyArguments, PolicyConfig), argv, prog="level_probe"))
     levels = {
         f"L{row['level']}" if row["level"] is not None else "all": {
             "n": row["n"],
@@ -89,7 +113,8 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "samples": args.samples,
+                "samples": args.samples or 0,
+                "model": args.model,
                 "train_tokens": result["train_tokens"],
                 "train_s": result["train_s"],
                 "levels": levels,
