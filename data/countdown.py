@@ -304,7 +304,7 @@ def format_solution(numbers: list[int], steps: list[Step]) -> str:
 # ---------------------------------------------------------------- problems
 
 
-SPACE_SAMPLES = 200  # (multiset, target) pairs that question_space draws per level
+SPACE_SAMPLES = 200  # (multiset, target) pairs that estimate_space draws per level
 
 
 def question_space(level: int, at_most: int | None = None) -> int:
