@@ -207,3 +207,14 @@ def test_a_level_probe_trains_and_scores_the_candidate_table_in_its_own_process(
     # the candidate's levels were trained and scored there; this process's world is untouched
     assert (out / "model.safetensors").is_file()
     assert WORLDS.get("arithworld").levels == (1, 2, 3, 4, 5)
+    # --model scores that policy on the same dev problems without training: the same greedy answers
+    command = [sys.executable, str(BENCHMARKS / "level_probe.py"), "--table", str(table), "--model", str(out)]
+    command += ["--output_dir", str(tmp_path / "scores"), "--eval_per_level", "3", "--eval_k", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    scored = json.loads(done.stdout.strip().splitlines()[-1])
+    assert scored["samples"] == 0 and scored["model"] == str(out) and scored["train_tokens"] == 0
+    assert {level: row["greedy"] for level, row in scored["levels"].items()} == {
+        level: row["greedy"] for level, row in line["levels"].items()
+    }
+    assert (tmp_path / "scores" / "eval_levels.json").is_file()
