@@ -4,8 +4,7 @@
 # (scripts/device_check.py says what is in it). Meant to take at most 8 minutes on one H100/H200.
 #
 # It needs this checkout and a Python with torch, transformers, accelerate and peft; ponder runs from
-# the checkout without being installed (a temporary folder of links gives it its installed layout,
-# ponder.data -> data/ and so on, as pyproject.toml maps it). ponder also needs trl, datasets and
+# the checkout without being installed (scripts/ponder_path.sh). ponder also needs trl, datasets and
 # math-verify. A machine without them and without network gets them as wheels, fetched elsewhere
 # for its Python version (3.X below) and put in a folder inside the checkout:
 #
@@ -40,9 +39,5 @@ if [[ -n "$missing" ]]; then
   exit 1
 fi
 
-shim=$(mktemp -d)
-trap 'rm -rf "$shim"' EXIT
-mkdir "$shim/ponder"
-for entry in ponder/*; do ln -s "$PWD/$entry" "$shim/ponder/"; done
-for folder in data infer train configs; do ln -s "$PWD/$folder" "$shim/ponder/$folder"; done
-PYTHONPATH="$shim${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" scripts/device_check.py "$@"
+source scripts/ponder_path.sh
+"$PYTHON" scripts/device_check.py "$@"

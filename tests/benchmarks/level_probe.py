@@ -7,9 +7,11 @@ script registers the table as the world 'arithworld' for its own process only,
 trains `--config` on `--samples` train-split problems of it exactly as `ponder train policy`
 does (seeded, held-out splits), and reports dev greedy and pass@k per level. Nothing outside this
 process changes; the checkpoint in `--output_dir` is what `ponder train policy` would make once
-the table is adopted. `--table` is a YAML file mapping each level to its `Level` fields; the
-default, `WIDE`, spans the old levels 3 and 5 and six harder ones (4-digit values, 1- and 2-digit
-multipliers, 4-8 operations), so one run maps where the difficulty lies.
+the table is adopted (options this script does not know go to that training run, e.g.
+`--max_length 512` for chains longer than the recipe's 256 tokens). `--table` is a YAML file
+mapping each level to its `Level` fields; the default, `WIDE`, spans the old levels 3 and 5 and six
+harder ones (4-digit values, 1- and 2-digit multipliers, 4-8 operations), so one run maps where the
+difficulty lies.
 
 With `--model DIR` instead of `--samples`, nothing is trained: the policy in DIR is scored on the
 table's dev problems, which says how far a policy trained on today's levels already gets on it.
@@ -18,7 +20,7 @@ Last line: one JSON object: `samples`, `train_tokens`, `train_s`, per level `gre
 (percent) with `n`, and the table.
 
     python tests/benchmarks/level_probe.py --samples 128000 --output_dir DIR [--table levels.yaml]
-        [--config configs/train/policy.yaml] [--eval_per_level 100] [--eval_k 16]
+        [--config configs/train/policy.yaml] [--eval_per_level 100] [--eval_k 16] [RECIPE OPTIONS]
     python tests/benchmarks/level_probe.py --model DIR --output_dir OUT [--table levels.yaml]
 """
 
@@ -89,7 +91,11 @@ def main() -> None:
     parser.add_argument("--eval_per_level", type=int, default=100, help="dev problems per level (seed 1)")
     parser.add_argument("--eval_k", type=int, default=16, help="samples per problem for pass@k")
     parser.add_argument("--problem_seed", type=int, default=100, help="seed of the training problems")
-    args = parser.parse_args()
+    # Anything else is a recipe option for the training run (`ponder train policy`'s, e.g.
+    # --max_length for long chains, --dataset_num_proc on a machine with cores to spare).
+    args, recipe_options = parser.parse_known_args()
+    if args.model and recipe_options:
+        parser.error(f"--model trains nothing; unexpected: {' '.join(recipe_options)}")
 
     table = read_table(args.table)
     use_table(table)
@@ -100,6 +106,7 @@ def main() -> None:
             *("--config", args.config, "--train_size", str(args.samples), "--output_dir", args.output_dir),
             *("--eval_split", "dev", "--eval_seed", "1", "--eval_per_level", str(args.eval_per_level)),
             *("--eval_k", str(args.eval_k), "--problem_seed", str(args.problem_seed), "--report_to", "none"),
+            *recipe_options,
         ]
         result = train(*parse_config((PolicyArguments, PolicyConfig), argv, prog="level_probe"))
     levels = {
