@@ -25,6 +25,18 @@ def offline_wandb(tmp_path_factory):
     os.environ["WANDB_DIR"] = str(tmp_path_factory.mktemp("wandb"))
 
 
+@pytest.fixture
+def tiny_recipe(tmp_path) -> Path:
+    """A policy recipe small enough to train for a few steps in seconds, for the scripts that take a
+    recipe file (the device scripts default to the large recipes)."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(
+        "dataset: arithworld\nhidden_size: 32\nnum_hidden_layers: 1\nnum_attention_heads: 2\n"
+        "intermediate_size: 64\nper_device_train_batch_size: 16\nlearning_rate: 0.01\nbf16: false\n"
+    )
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_policy(tmp_path_factory) -> Path:
     """A 2-layer Llama trained from scratch with the real `ponder train policy` for a few steps."""

@@ -15,17 +15,6 @@ from ponder.data.worlds import WORLDS
 from ponder.models import ModelArguments
 
 REPO = Path(__file__).resolve().parents[1]
-# A policy small enough to train for a few steps in seconds (the check's default is policy_large.yaml).
-TINY_RECIPE = """\
-dataset: arithworld
-hidden_size: 32
-num_hidden_layers: 1
-num_attention_heads: 2
-intermediate_size: 64
-per_device_train_batch_size: 16
-learning_rate: 0.01
-bf16: false
-"""
 
 
 def device_check(*argv: str, python: str = sys.executable) -> subprocess.CompletedProcess:
@@ -45,14 +34,12 @@ def test_asking_for_the_cpu_keeps_models_on_it_in_float32():
 
 
 @pytest.mark.slow
-def test_the_check_trains_searches_and_prints_one_json_line(tmp_path):
-    recipe = tmp_path / "tiny.yaml"
-    recipe.write_text(TINY_RECIPE)
+def test_the_check_trains_searches_and_prints_one_json_line(tmp_path, tiny_recipe):
     out = tmp_path / "check"
     done = device_check(
-        "--train_config", str(recipe), "--max_steps", "8", "--train_size", "200", "--eval_per_level", "1",
-        "--per_level", "1", "--budget", "2", "--max_tokens", "32", "--strategies", "greedy", "beam_search",
-        "--device", "cpu", "--output_dir", str(out),
+        "--train_config", str(tiny_recipe), "--max_steps", "8", "--train_size", "200",
+        "--eval_per_level", "1", "--per_level", "1", "--budget", "2", "--max_tokens", "32",
+        "--strategies", "greedy", "beam_search", "--device", "cpu", "--output_dir", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()

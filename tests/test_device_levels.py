@@ -12,18 +12,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = "tests/benchmarks/levels_longmul.yaml"
-# A policy that trains for two steps in seconds; it comes after the script's own --config, and the
-# probe's parser keeps the last one.
-TINY_RECIPE = """\
-dataset: arithworld
-hidden_size: 32
-num_hidden_layers: 1
-num_attention_heads: 2
-intermediate_size: 64
-per_device_train_batch_size: 8
-learning_rate: 0.01
-bf16: false
-"""
 
 
 def device_levels(out: Path, seconds: int, *argv: str) -> subprocess.CompletedProcess:
@@ -38,12 +26,11 @@ def device_levels(out: Path, seconds: int, *argv: str) -> subprocess.CompletedPr
 
 
 @pytest.mark.slow
-def test_each_probe_trains_scores_and_leaves_its_json_line_and_policy(tmp_path):
-    recipe = tmp_path / "tiny.yaml"
-    recipe.write_text(TINY_RECIPE)
+def test_each_probe_trains_scores_and_leaves_its_json_line_and_policy(tmp_path, tiny_recipe):
+    # The tiny recipe comes after the script's own --config; the probe's parser keeps the last one.
     done = device_levels(
         tmp_path / "out", 300, f"{TABLE}:40", f"{TABLE}:48",
-        "--", "--config", str(recipe), "--max_steps", "2", "--eval_per_level", "1", "--eval_k", "2",
+        "--", "--config", str(tiny_recipe), "--max_steps", "2", "--eval_per_level", "1", "--eval_k", "2",
         "--max_length", "512", "--save_steps", "1", "--device", "cpu",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
