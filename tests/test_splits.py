@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
 import pytest
 
 from ponder.config import from_yaml, recipe
+from ponder.data.answers import STEP_SEPARATOR
 from ponder.data.arithworld import LEVELS, apply, generate_problems, question_space
 from ponder.data.sources import SourceArguments
 from ponder.data.splits import (
@@ -19,7 +21,7 @@ from ponder.data.splits import (
     split_space,
     train_test_overlap,
 )
-from ponder.data.worlds import WORLDS
+from ponder.data.worlds import WORLDS, arithworld_of
 from ponder.errors import ConfigError
 from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
 
@@ -76,6 +78,36 @@ def test_generate_split_keeps_only_its_split_deterministically(seed: int) -> Non
     questions = {split: {p.question for p in problems} for split, problems in drawn.items()}
     assert not questions["train"] & questions["test"] and not questions["dev"] & questions["test"]
     assert generate_split("arithworld", "all", 30, seed) == generate_problems(30, seed=seed)
+
+
+def test_a_repeated_draw_is_reused_and_another_level_table_draws_anew() -> None:
+    """A ladder's rungs share their training problems: the second request for the same split, size
+    and seed draws nothing (a fresh list of the same problems); a world of another table draws its own."""
+    drawn: list[int] = []
+    arithworld = WORLDS["arithworld"]
+
+    def counting(level, rng, index):
+        drawn.append(level)
+        return arithworld.draw(level, rng, index)
+
+    WORLDS.add("counting", dataclasses.replace(arithworld, draw=counting))
+    try:
+        first = generate_split("counting", "train", 40, 9)
+        draws = len(drawn)
+        first.clear()  # a caller's list is its own
+        again = generate_split("counting", "train", 40, 9)
+        assert len(drawn) == draws and again == generate_split("arithworld", "train", 40, 9)
+        generate_split("counting", "train", 40, 10)
+        assert len(drawn) > draws  # another seed draws
+    finally:
+        del WORLDS["counting"]
+    wide = dict(LEVELS) | {5: dataclasses.replace(LEVELS[5], n_ops=9)}
+    WORLDS.add("wide", arithworld_of(wide))
+    try:
+        longer = generate_split("wide", "train", 40, 9)
+    finally:
+        del WORLDS["wide"]
+    assert {len(p.solution.split(STEP_SEPARATOR)) for p in longer if p.level == 5} == {9}
 
 
 def test_small_levels_repeat_their_few_test_questions_visibly() -> None:

@@ -7,7 +7,7 @@ every rung trained on the train split to its dev plateau):
   1. a learned PRM for the small policy: `ponder data prm-labels` on its own solutions to training
      problems, then `ponder train prm` started from `--prm_base` (default: the small policy itself,
      so the PRM knows no more arithmetic than the policy; the base is also reported as a policy);
-  2. with that PRM and with the oracle (ArithWorld's step checker, a reference), the routing
+  2. with that PRM and with the oracle (the world's step checker, a reference), the routing
      pipeline (`ponder.pipelines.routing.run_routing`) searches the dev split with every fixed
      strategy and budget, fits the router there, and runs every fixed strategy and compute-optimal
      search (predicted difficulty bins) on the test split, budgets 1..64;
@@ -83,13 +83,22 @@ def load_ladder(path: Path, extra: list[str] = ()) -> list[dict]:
             {
                 "rung": folder.name,
                 "checkpoint": str(folder),
+                "dataset": record["args"]["dataset"],
                 "parameters": record["parameters"],
                 "train_tokens": record["train_tokens"],
                 "plateaued": None,  # one run: nobody checked
                 "curve": [{"samples": record["args"]["train_size"], "train_tokens": record["train_tokens"]}],
             }
         )
+    worlds = {r.get("dataset") or "arithworld" for r in rungs}  # ladders before the key were ArithWorld's
+    if len(worlds) > 1:
+        raise SystemExit(f"size_ladder: the rungs were trained on different worlds {sorted(worlds)}")
     return sorted(rungs, key=lambda r: r["parameters"])
+
+
+def world_of(rungs: list[dict]) -> str:
+    """The generated world every rung was trained on, whose splits the comparison searches."""
+    return rungs[0].get("dataset") or "arithworld"
 
 
 def learned_prm(small: dict, args, work: Path) -> tuple[str, str, str]:
@@ -108,6 +117,7 @@ def learned_prm(small: dict, args, work: Path) -> tuple[str, str, str]:
             (LabelArguments,),
             recipe("data", "prm_labels.yaml"),
             model_name_or_path=small["checkpoint"],
+            dataset=world_of([small]),
             per_level=args.label_per_level,
             output_dir=str(labels),
         )
@@ -431,6 +441,7 @@ def main() -> None:
                 prm=scorer,
                 prm_model=model,
                 output_dir=str(work / f"small-{name}"),
+                world=world_of(rungs),
                 val_per_level=args.val_per_level,
                 test_per_level=args.test_per_level,
                 budgets=args.budgets,
