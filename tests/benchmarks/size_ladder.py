@@ -34,7 +34,7 @@ written to the work folder.
 
 Last line: one JSON object with keys `size_ratio`, `small_search_minus_large_greedy_points`,
 `small_search_minus_large_greedy_points_oracle`, `levels_won`, `exchange_rate`,
-`train_test_overlap` (and details).
+`train_test_overlap`, `world` (the generated world of the rungs, whose splits are searched) and details.
 
     python tests/benchmarks/size_ladder.py [--ladder outputs/ladder/ladder.json] [--extra_rungs DIR ...]
         [--work_dir DIR]
@@ -329,7 +329,7 @@ def write_report(result: dict, work: Path) -> Path:
             return "-"
         return f"{c['points']:+.1f} [{c['low']:+.1f}, {c['high']:+.1f}]{' (bound)' if c.get('bound') else ''}"
 
-    lines = ["# Small policy + search against larger policies at equal FLOPs", ""]
+    lines = [f"# Small policy + search against larger policies at equal FLOPs ({result['world']})", ""]
     for large, pair in result["pairs"].items():
         lines += [
             f"## {pair['small']} against {large} ({pair['size_ratio']}x the parameters)",
@@ -509,6 +509,7 @@ def main() -> None:
         sources["prm_base"] = prm_base
     result = {
         "size_ratio": headline_pair["size_ratio"],
+        "world": world_of(rungs),
         "small_search_minus_large_greedy_points": {k: v["points"] for k, v in learned.items()},
         "small_search_minus_large_greedy_points_oracle": (
             {k: v["points"] for k, v in oracle.items()} if oracle else "not run (--prms)"
@@ -539,7 +540,7 @@ def main() -> None:
             }
             for r in rungs
         },
-        **overlap_report(distinct_problems(test), sources),
+        **overlap_report(distinct_problems(test), sources, world=world_of(rungs)),
         "pairs": pairs,
         "plots": [str(p) for p in plots],
         "wall_s": round(time.perf_counter() - start, 1),
