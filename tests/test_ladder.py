@@ -189,16 +189,13 @@ def test_the_exchange_rate_spends_the_larger_policys_total_flops(size_ladder) ->
     assert many["small_n"] == pytest.approx(4.0, rel=0.01)
 
 
-def test_the_comparison_searches_the_world_its_rungs_were_trained_on(size_ladder, tmp_path: Path) -> None:
+def test_the_comparison_searches_the_world_its_rungs_were_trained_on(size_ladder) -> None:
     """A Countdown ladder is compared on Countdown's splits; rungs of two worlds are refused."""
-    from ponder.models import SHIPPED_COUNTDOWN_POLICY, SHIPPED_LADDER
+    from ponder.models import SHIPPED_COUNTDOWN_LADDER, SHIPPED_COUNTDOWN_POLICY, SHIPPED_LADDER
 
     assert size_ladder.world_of(size_ladder.load_ladder(SHIPPED_LADDER)) == "arithworld"
-    tiny = json.loads(SHIPPED_LADDER.read_text())[0]  # stands for a small Countdown rung
-    tiny |= {"dataset": "countdown", "checkpoint": str(SHIPPED_LADDER.parent / tiny["rung"])}
-    (tmp_path / "ladder.json").write_text(json.dumps([tiny]))
-    rungs = size_ladder.load_ladder(tmp_path / "ladder.json", [str(SHIPPED_COUNTDOWN_POLICY)])
-    assert [r["rung"] for r in rungs] == [tiny["rung"], "countdown-policy"]
+    rungs = size_ladder.load_ladder(SHIPPED_COUNTDOWN_LADDER, [str(SHIPPED_COUNTDOWN_POLICY)])
+    assert [r["rung"] for r in rungs] == ["policy_countdown_tiny", "countdown-policy"]
     assert size_ladder.world_of(rungs) == "countdown"
     with pytest.raises(SystemExit, match="different worlds"):
         size_ladder.load_ladder(SHIPPED_LADDER, [str(SHIPPED_COUNTDOWN_POLICY)])

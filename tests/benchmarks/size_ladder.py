@@ -60,7 +60,7 @@ from ponder.data.results import read_results
 from ponder.infer.eval_search import Outcomes, outcomes
 from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
-from ponder.models import SHIPPED_LADDER
+from ponder.models import SHIPPED_COUNTDOWN_LADDER, SHIPPED_COUNTDOWN_POLICY, SHIPPED_LADDER
 from ponder.pipelines.ladder import read_ladder
 from ponder.pipelines.routing import RoutingPlan, run_routing
 from ponder.plots import plot_policy_flops, pyplot, save_figure
@@ -383,7 +383,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--ladder", default=str(SHIPPED_LADDER), help="ladder.json of `ponder ladder`")
+    parser.add_argument(
+        "--ladder",
+        default=str(SHIPPED_LADDER),
+        help="ladder.json of `ponder ladder` (default: the shipped ArithWorld ladder; Countdown's small "
+        f"rung: {SHIPPED_COUNTDOWN_LADDER.relative_to(SHIPPED_LADDER.parents[3])}, with "
+        f"--extra_rungs {SHIPPED_COUNTDOWN_POLICY.relative_to(SHIPPED_LADDER.parents[3])})",
+    )
     parser.add_argument(
         "--extra_rungs",
         nargs="*",
