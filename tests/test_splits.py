@@ -80,9 +80,10 @@ def test_generate_split_keeps_only_its_split_deterministically(seed: int) -> Non
     assert generate_split("arithworld", "all", 30, seed) == generate_problems(30, seed=seed)
 
 
-def test_a_repeated_draw_is_reused_and_another_level_table_draws_anew() -> None:
+def test_a_repeated_draw_is_reused_and_a_table_registered_anew_draws_anew() -> None:
     """A ladder's rungs share their training problems: the second request for the same split, size
-    and seed draws nothing (a fresh list of the same problems); a world of another table draws its own."""
+    and seed draws nothing (a fresh list of the same problems); another table under the same name
+    draws its own."""
     drawn: list[int] = []
     arithworld = WORLDS["arithworld"]
 
@@ -101,12 +102,14 @@ def test_a_repeated_draw_is_reused_and_another_level_table_draws_anew() -> None:
         assert len(drawn) > draws  # another seed draws
     finally:
         del WORLDS["counting"]
+    # Registered anew under the same name, as level_probe.py registers a candidate table as
+    # 'arithworld': the same split, size and seed now come from the new table.
     wide = dict(LEVELS) | {5: dataclasses.replace(LEVELS[5], n_ops=9)}
-    WORLDS.add("wide", arithworld_of(wide))
+    WORLDS.add("counting", arithworld_of(wide))
     try:
-        longer = generate_split("wide", "train", 40, 9)
+        longer = generate_split("counting", "train", 40, 9)
     finally:
-        del WORLDS["wide"]
+        del WORLDS["counting"]
     assert {len(p.solution.split(STEP_SEPARATOR)) for p in longer if p.level == 5} == {9}
 
 
