@@ -90,14 +90,15 @@ def load_ladder(path: Path, extra: list[str] = ()) -> list[dict]:
                 "curve": [{"samples": record["args"]["train_size"], "train_tokens": record["train_tokens"]}],
             }
         )
-    worlds = {r.get("dataset") or "arithworld" for r in rungs}  # ladders before the key were ArithWorld's
+    worlds = {world_of([r]) for r in rungs}
     if len(worlds) > 1:
         raise SystemExit(f"size_ladder: the rungs were trained on different worlds {sorted(worlds)}")
     return sorted(rungs, key=lambda r: r["parameters"])
 
 
 def world_of(rungs: list[dict]) -> str:
-    """The generated world every rung was trained on, whose splits the comparison searches."""
+    """The generated world every rung was trained on, whose splits the comparison searches (a ladder
+    written before rungs recorded their `dataset` is ArithWorld's)."""
     return rungs[0].get("dataset") or "arithworld"
 
 
