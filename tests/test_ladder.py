@@ -148,6 +148,43 @@ def test_a_curve_is_read_at_equal_flops_problem_by_problem(size_ladder) -> None:
     assert beyond["bound"] and list(beyond["correct"]) == [1, 1, 1, 0]
 
 
+def test_the_prm_flops_spent_at_the_matched_point_are_reported_beside_the_policys(size_ladder) -> None:
+    """A PRM that costs 3x the policy's FLOPs at every budget: half-way in log FLOPs between N=4 and
+    N=16 it spent half of each budget's PRM FLOPs, shown as a multiple of the policy FLOPs matched."""
+    o = curve([[0, 0], [0, 1], [1, 1]], [100, 400, 1600])
+    o.flops[:] = [[4 * 2 * 10 * t] * 2 for t in (100, 400, 1600)]  # policy + a PRM at 3x it
+    point = size_ladder.at_flops(o, 10, 2 * 10 * 800)
+    assert point["prm_flops"] == pytest.approx(0.5 * 3 * 8000 + 0.5 * 3 * 32000)
+    cell = {"prm_flops": point["prm_flops"], "policy_flops": 2 * 10 * 800}
+    assert size_ladder.prm_share(cell) == "3.8x"
+    assert size_ladder.prm_share({"prm_flops": 0.0, "policy_flops": 1.0}) == "0"
+
+
+def test_the_control_gives_the_large_policy_the_small_ones_policy_and_prm_flops(size_ladder) -> None:
+    """The small policy (10 parameters, a PRM at 3x its FLOPs) matched at N=4 spends 8,000 policy and
+    24,000 PRM FLOPs; the large one (40 parameters) gets all 32,000 for majority vote: its N=4."""
+    from ponder.infer.eval_search import Outcomes
+
+    small = curve([[0, 0], [0, 1], [1, 1]], [100, 400, 1600])
+    small.flops[:] = [[4 * 2 * 10 * t] * 2 for t in (100, 400, 1600)]
+    tokens = [[t] * 2 for t in (100, 400, 1000)]
+    votes = Outcomes("majority", [1, 4, 16], ["p0", "p1"], [[0, 0], [1, 1], [1, 1]], tokens, [])
+    votes.flops[:] = [[2 * 40 * t] * 2 for t in (100, 400, 1000)]
+
+    def control(small_policy_flops: float) -> dict:
+        at_greedy = {lv: {"policy_flops": small_policy_flops} for lv in ("1", "all")}
+        large = {"majority": votes}
+        return size_ladder.equal_total_flops(
+            at_greedy, small, 10, large, 40, {1: ["p0", "p1"]}, {"p0": 1, "p1": 1}
+        )
+
+    cells = control(2 * 10 * 400)
+    assert cells["all"]["total_flops"] == pytest.approx(32000)
+    assert cells["all"]["large_n"] == pytest.approx(4) and not cells["all"]["bound"]
+    assert (cells["all"]["small"], cells["all"]["large"], cells["all"]["points"]) == (50.0, 100.0, -50.0)
+    assert control(2 * 10 * 1600)["all"]["bound"]  # 128,000 in all: beyond the vote's N=16 (80,000)
+
+
 def test_paired_difference_has_a_bootstrap_interval(size_ladder) -> None:
     import numpy as np
 
@@ -195,7 +232,11 @@ def test_the_comparison_searches_the_world_its_rungs_were_trained_on(size_ladder
 
     assert size_ladder.world_of(size_ladder.load_ladder(SHIPPED_LADDER)) == "arithworld"
     rungs = size_ladder.load_ladder(SHIPPED_COUNTDOWN_LADDER, [str(SHIPPED_COUNTDOWN_POLICY)])
-    assert [r["rung"] for r in rungs] == ["policy_countdown_tiny", "countdown-policy"]
+    assert [r["rung"] for r in rungs] == [
+        "policy_countdown_tiny",
+        "policy_countdown_small",
+        "countdown-policy",
+    ]
     assert size_ladder.world_of(rungs) == "countdown"
     with pytest.raises(SystemExit, match="different worlds"):
         size_ladder.load_ladder(SHIPPED_LADDER, [str(SHIPPED_COUNTDOWN_POLICY)])

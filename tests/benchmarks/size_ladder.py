@@ -11,18 +11,24 @@ every rung trained on the train split to its dev plateau):
      pipeline (`ponder.pipelines.routing.run_routing`) searches the dev split with every fixed
      strategy and budget, fits the router there, and runs every fixed strategy and compute-optimal
      search (predicted difficulty bins) on the test split, budgets 1..64;
-  3. every other rung, on the same test problems: greedy and majority@N (`--large_n`).
+  3. every other rung, on the same test problems: greedy and majority vote at `--large_budgets`.
 
 Policy FLOPs are 2 x parameters x generated tokens (ponder's count; the prompt's prefill is not in
-it, for either model); the PRM's FLOPs are reported beside them. For each pair (small, large) with
-a parameter ratio >= 14, per level and overall, the small policy's accuracy with each strategy is
-read off its curve at the large policy's mean policy FLOPs (greedy, and majority@N), interpolated
-linearly in log FLOPs between the two budgets around it, problem by problem, so the difference is
-paired and its 95% interval is a bootstrap over problems. When even the largest budget costs less
-than the large policy, the small policy's accuracy there is a lower bound (`bound: true`).
+it, for either model); the PRM's FLOPs are reported beside them. For each pair (small, larger rung;
+the headline pair is the largest, which must be >= 14x the small one), per level and overall, the
+small policy's accuracy with each strategy is read off its curve at the large policy's mean policy
+FLOPs (greedy, and majority@N), interpolated linearly in log FLOPs between the two budgets around
+it, problem by problem, so the difference is paired and its 95% interval is a bootstrap over
+problems. When even the largest budget costs less than the large policy, the small policy's
+accuracy there is a lower bound (`bound: true`).
 `small_search_minus_large_greedy_points` is compute-optimal search (predicted bins, learned PRM),
 chosen before any number was seen; every strategy is in `by_strategy`. `levels_won`: levels where
 that difference is >= 0 (`levels_won_significant`: its interval lies above 0).
+
+Matching policy FLOPs leaves the PRM out of the bill, and a PRM started from a larger LM can cost
+many times the policy. The control at equal total FLOPs gives the large policy the small one's
+policy + PRM FLOPs to spend on majority vote (no PRM): its majority curve read at that total
+(`small_search_minus_large_majority_equal_total_flops_points`; a bound beyond its largest budget).
 
 The exchange rate (Snell et al. 2024, section 7): with pre-training FLOPs 6 x parameters x
 training tokens and R = the large policy's inference tokens over its pre-training tokens, the
@@ -33,12 +39,14 @@ the large policy's greedy accuracy, for R in `--ratios`. `exchange_rate.png` and
 written to the work folder.
 
 Last line: one JSON object with keys `size_ratio`, `small_search_minus_large_greedy_points`,
-`small_search_minus_large_greedy_points_oracle`, `levels_won`, `exchange_rate`,
+`small_search_minus_large_greedy_points_oracle`, `levels_won`,
+`small_search_minus_large_majority_equal_total_flops_points`, `exchange_rate`,
 `train_test_overlap`, `world` (the generated world of the rungs, whose splits are searched) and details.
 
     python tests/benchmarks/size_ladder.py [--ladder outputs/ladder/ladder.json] [--extra_rungs DIR ...]
         [--work_dir DIR]
         [--test_per_level 100] [--val_per_level 40] [--budgets 1 2 4 8 16 32 64] [--large_n 4]
+        [--large_budgets 1 4 16 64]
         [--prm_base DIR] [--prm_model DIR] [--label_per_level 300]
 """
 
@@ -138,14 +146,14 @@ def learned_prm(small: dict, args, work: Path) -> tuple[str, str, str]:
     return str(prm), base, str(labels / "labels.jsonl")
 
 
-def run_policy(checkpoint: str, test_file: str, n: int, folder: Path) -> list:
-    """Greedy and majority@n of a policy on the test problems (no PRM)."""
+def run_policy(checkpoint: str, test_file: str, budgets: list[int], folder: Path) -> list:
+    """Greedy and majority vote at `budgets` of a policy on the test problems (no PRM)."""
     infer(
         InferArguments(
             model_name_or_path=checkpoint,
             dataset=test_file,
             strategies=["greedy", "majority"],
-            budgets=[n],
+            budgets=sorted(set(budgets)),
             output_dir=str(folder),
         )
     )
@@ -214,9 +222,11 @@ def paired_difference(small: np.ndarray, large: np.ndarray, resamples: int = 100
     }
 
 
-def compare(small_rows, small_params, large_rows, large_n, levels: dict[str, int], strategies) -> dict:
+def compare(
+    small_rows, small_params, large_rows, large_params, large_n, levels: dict[str, int], strategies
+) -> dict:
     """Per strategy, reference (large greedy, large majority@N) and level: the small policy at the
-    large one's policy FLOPs, minus the large one."""
+    large one's policy FLOPs, minus the large one; and the control at equal total FLOPs."""
     large = {s: outcomes(large_rows, s) for s in ("greedy", "majority")}
     by_level = {
         lv: sorted(p for p, level in levels.items() if level == lv) for lv in sorted(set(levels.values()))
@@ -246,7 +256,35 @@ def compare(small_rows, small_params, large_rows, large_n, levels: dict[str, int
                     "problems": len(problems),
                 }
             out.setdefault(strategy, {})[f"vs_large_{reference}"] = cells
+        out[strategy]["vs_large_majority_equal_total_flops"] = equal_total_flops(
+            out[strategy]["vs_large_greedy"], curve, small_params, large, large_params, by_level, levels
+        )
     return out
+
+
+def equal_total_flops(
+    at_greedy: dict, curve: Outcomes, small_params: int, large: dict, large_params: int, by_level, levels
+) -> dict:
+    """Per level: the small policy's point at the large greedy's policy FLOPs (`at_greedy`), minus
+    the large policy's majority vote given the same total FLOPs (the small one's policy + PRM)."""
+    votes = large["majority"]
+    cells = {}
+    for lv, problems in [*by_level.items(), ("all", sorted(levels))]:
+        problems = [p for p in problems if p in set(curve.problems) & set(votes.problems)]
+        mine = at_flops(restrict(curve, problems), small_params, at_greedy[str(lv)]["policy_flops"])
+        total = at_greedy[str(lv)]["policy_flops"] + mine["prm_flops"]
+        theirs = at_flops(restrict(votes, problems), large_params, total)
+        cells[str(lv)] = {
+            **paired_difference(mine["correct"], theirs["correct"]),
+            "small": round(100 * float(mine["correct"].mean()), 1),
+            "large": round(100 * float(theirs["correct"].mean()), 1),
+            "large_n": round(theirs["n"], 1),
+            "total_flops": total,
+            # beyond the large policy's largest vote its accuracy is a lower bound: ours an upper one
+            "bound": mine["bound"] or theirs["bound"],
+            "problems": len(problems),
+        }
+    return cells
 
 
 def exchange_rate(curve: Outcomes, small: dict, large: dict, large_rows, levels, ratios) -> dict:
@@ -321,6 +359,11 @@ def plot_exchange(table: dict, work: Path) -> Path:
     return save_figure(fig, ax, work / "exchange_rate.png")
 
 
+def prm_share(c: dict) -> str:
+    """The PRM FLOPs of a comparison cell as a multiple of the policy FLOPs it was matched at."""
+    return f"{c['prm_flops'] / c['policy_flops']:.1f}x" if c["prm_flops"] > 0 else "0"
+
+
 def write_report(result: dict, work: Path) -> Path:
     """report.md beside the plots: the FLOPs-matched comparison per strategy and level (each with
     its 95% interval and problem count), then the exchange rate."""
@@ -338,24 +381,34 @@ def write_report(result: dict, work: Path) -> Path:
             "Points of test accuracy: the small policy at the larger one's mean policy FLOPs per problem, "
             "minus the larger one; 95% bootstrap interval over problems; (bound): the larger one's FLOPs "
             "lie outside the small policy's budgets (above the largest: the small policy's number is a "
-            "lower bound).",
+            "lower bound). PRM FLOPs: what the PRM spent there over all problems, as a multiple of the "
+            "policy FLOPs matched (the comparison holds policy FLOPs equal; the PRM's are beside them).",
             "",
         ]
         for prm in [name for name in ("learned", "oracle") if name in pair]:
-            for reference in ("greedy", "majority"):
+            for reference in ("greedy", "majority", "majority_equal_total_flops"):
                 some = next(iter(pair[prm].values()))[f"vs_large_{reference}"]
                 levels = list(some)
+                total = reference == "majority_equal_total_flops"
+                title = {
+                    "greedy": "greedy",
+                    "majority": f"majority@{pair['large_n']}",
+                    "majority_equal_total_flops": "majority vote at equal total FLOPs (policy + PRM)",
+                }[reference]
                 lines += [
-                    f"### {prm} PRM, against {large} {reference}",
+                    f"### {prm} PRM, against {large} {title}",
                     "",
                     "| strategy | "
                     + " | ".join(f"level {lv} (n={some[lv]['problems']})" for lv in levels)
-                    + " |",
-                    "| --- " * (len(levels) + 1) + "|",
+                    + (" | the larger one's N |" if total else " | PRM FLOPs |"),
+                    "| --- " * (len(levels) + 2) + "|",
                 ]
                 for strategy, cells in pair[prm].items():
                     row = cells[f"vs_large_{reference}"]
-                    lines.append(f"| {strategy} | " + " | ".join(cell(row[lv]) for lv in levels) + " |")
+                    last = f"{row['all']['large_n']:.1f}" if total else prm_share(row["all"])
+                    lines.append(
+                        f"| {strategy} | " + " | ".join(cell(row[lv]) for lv in levels) + f" | {last} |"
+                    )
                 lines.append("")
         lines += [
             "### Exchange rate (learned PRM, compute-optimal)",
@@ -410,7 +463,19 @@ def main() -> None:
         default=["learned", "oracle"],
         help="PRMs to search with (learned first: the headline; the oracle is a reference)",
     )
-    parser.add_argument("--large_n", type=int, default=4, help="N of the larger policies' majority vote")
+    parser.add_argument(
+        "--large_n",
+        type=int,
+        default=4,
+        help="N of the larger policies' majority vote, matched in policy FLOPs",
+    )
+    parser.add_argument(
+        "--large_budgets",
+        type=int,
+        nargs="+",
+        default=[1, 4, 16, 64],
+        help="the larger policies' majority-vote budgets for the control at equal total (policy + PRM) FLOPs",
+    )
     parser.add_argument(
         "--prm_base", default=None, help="LM the learned PRM starts from (default: the small policy)"
     )
@@ -432,8 +497,8 @@ def main() -> None:
 
     rungs = load_ladder(Path(args.ladder), args.extra_rungs)
     small = rungs[0]
-    larger = [r for r in rungs if r["parameters"] >= MIN_RATIO * small["parameters"]]
-    if not larger:
+    larger = rungs[1:]  # smallest first: the last is the headline's
+    if not larger or larger[-1]["parameters"] < MIN_RATIO * small["parameters"]:
         raise SystemExit(
             f"size_ladder: no rung is {MIN_RATIO}x the smallest ({small['parameters']:,} parameters)"
         )
@@ -466,7 +531,7 @@ def main() -> None:
             run_policy(
                 r["checkpoint"],
                 test_file,
-                args.large_n,
+                [args.large_n, *args.large_budgets],
                 work / f"rung-{r['rung']}-{r['curve'][-1]['samples']}",
             ),
         )
@@ -474,7 +539,7 @@ def main() -> None:
     }
     base_rows = None
     if prm_base != small["checkpoint"] and Path(prm_base).is_dir():
-        base_rows = run_policy(prm_base, test_file, args.large_n, work / "prm-base-policy")
+        base_rows = run_policy(prm_base, test_file, [args.large_n], work / "prm-base-policy")
 
     small_rows = {
         name: [r for folder in s["test_folders"] for r in read_results(Path(folder) / "results.jsonl")]
@@ -491,18 +556,26 @@ def main() -> None:
             "size_ratio": round(large["parameters"] / small["parameters"], 1),
             "small": small["rung"],
             "large": large["rung"],
+            "large_n": args.large_n,
         }
         for name in summaries:
             pair[name] = compare(
-                small_rows[name], small["parameters"], large_rows, args.large_n, levels, strategies
+                small_rows[name],
+                small["parameters"],
+                large_rows,
+                large["parameters"],
+                args.large_n,
+                levels,
+                strategies,
             )
         pair["exchange_rate"] = exchange_rate(
             outcomes(small_rows["learned"], HEADLINE), small, large, large_rows, levels, args.ratios
         )
         pairs[large["rung"]] = pair
-    headline_pair = pairs[larger[-1]["rung"]]  # the largest ratio
+    headline_pair = pairs[larger[-1]["rung"]]  # the largest ratio, >= MIN_RATIO
     learned = headline_pair["learned"][HEADLINE]["vs_large_greedy"]
     oracle = headline_pair["oracle"][HEADLINE]["vs_large_greedy"] if "oracle" in summaries else {}
+    total = headline_pair["learned"][HEADLINE]["vs_large_majority_equal_total_flops"]
     level_keys = [k for k in learned if k != "all"]
     curves = {s: outcomes(small_rows["learned"], s) for s in ("weighted_best_of_n", "beam_search", HEADLINE)}
     plots = [
@@ -523,6 +596,10 @@ def main() -> None:
         ),
         "levels_won": [int(k) for k in level_keys if learned[k]["points"] >= 0],
         "levels_won_significant": [int(k) for k in level_keys if learned[k]["low"] > 0],
+        "small_search_minus_large_majority_equal_total_flops_points": {
+            k: v["points"] for k, v in total.items()
+        },
+        "equal_total_flops_bounds": [k for k, v in total.items() if v["bound"]],
         "headline": f"{small['rung']} + {HEADLINE} (learned PRM) vs {headline_pair['large']} greedy, "
         "equal policy FLOPs",
         "intervals": {k: [v["low"], v["high"]] for k, v in learned.items()},
