@@ -24,8 +24,8 @@ SHIPPED_VERIFIER = CHECKPOINTS / "arithworld-verifier"
 SHIPPED_COUNTDOWN_POLICY = CHECKPOINTS / "countdown-policy"
 # The policy size ladder (`ponder ladder --ship_dir`): one recipe at several widths, the same samples.
 SHIPPED_LADDER = CHECKPOINTS / "ladder" / "ladder.json"
-# Its Countdown counterpart's small rung (69k); the 1.06M rung is SHIPPED_COUNTDOWN_POLICY, the same
-# recipe at the default width, given to tests/benchmarks/size_ladder.py as an extra rung.
+# Its Countdown counterpart's two small rungs (69k, 270k); the 1.06M rung is SHIPPED_COUNTDOWN_POLICY,
+# the same recipe at the default width, given to tests/benchmarks/size_ladder.py as an extra rung.
 SHIPPED_COUNTDOWN_LADDER = CHECKPOINTS / "ladder-countdown" / "ladder.json"
 
 

@@ -441,7 +441,7 @@ def main() -> None:
         "--ladder",
         default=str(SHIPPED_LADDER),
         help="ladder.json of `ponder ladder` (default: the shipped ArithWorld ladder; Countdown's small "
-        f"rung: {SHIPPED_COUNTDOWN_LADDER.relative_to(SHIPPED_LADDER.parents[3])}, with "
+        f"rungs: {SHIPPED_COUNTDOWN_LADDER.relative_to(SHIPPED_LADDER.parents[3])}, with "
         f"--extra_rungs {SHIPPED_COUNTDOWN_POLICY.relative_to(SHIPPED_LADDER.parents[3])})",
     )
     parser.add_argument(
