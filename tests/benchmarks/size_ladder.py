@@ -268,9 +268,10 @@ def equal_total_flops(
     """Per level: the small policy's point at the large greedy's policy FLOPs (`at_greedy`), minus
     the large policy's majority vote given the same total FLOPs (the small one's policy + PRM)."""
     votes = large["majority"]
+    shared = set(curve.problems) & set(votes.problems)
     cells = {}
     for lv, problems in [*by_level.items(), ("all", sorted(levels))]:
-        problems = [p for p in problems if p in set(curve.problems) & set(votes.problems)]
+        problems = [p for p in problems if p in shared]
         mine = at_flops(restrict(curve, problems), small_params, at_greedy[str(lv)]["policy_flops"])
         total = at_greedy[str(lv)]["policy_flops"] + mine["prm_flops"]
         theirs = at_flops(restrict(votes, problems), large_params, total)
