@@ -197,6 +197,8 @@ def _derivations(
                     yield part, a, rest, b
 
 
+# Bounded like `_value_array`; `draw_solution` asks again for the sub-multisets `reachable` just tried.
+@lru_cache(maxsize=1 << 16)
 def _makes(numbers: tuple[int, ...], target: int) -> bool:
     """Whether an expression that uses each of `numbers` exactly once gives `target`."""
     if len(numbers) == 1:

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
-from functools import cache, lru_cache
+from dataclasses import dataclass, field
+from functools import cache
 
 from tqdm.auto import tqdm
 
@@ -95,30 +96,53 @@ def generate_split(
     empty = [level for level in small if not split_space(world, level, split)]
     if empty:
         raise ConfigError(f"split: {world} level(s) {sorted(empty)} hold no '{split}' question")
-    return list(_draw_split(spec, world, split, per_level, seed, tuple(levels)))
+    return _draw_split(spec, world, split, per_level, seed, tuple(levels))
 
 
-# Drawing is deterministic, and a ladder's rungs share their training problems: rebuilding each
-# rung's questions for an overlap count (or training them one after another in one process) would
-# draw the same problems again, for minutes per 256,000 Countdown problems. Keyed by the world's
-# registered object, so a world registered anew (a candidate level table) draws anew; the last two
-# draws are kept.
-@lru_cache(maxsize=2)
+# Drawing is deterministic, and a ladder's rungs and stages share their training problems: each
+# stage's samples extend the last one's (one stream, so 256,000 problems are the first half of
+# 512,000), and an overlap count rebuilds every rung's questions. Drawing them again costs minutes
+# per 100,000 Countdown problems, so the last `KEPT_STREAMS` streams are kept with their generator's
+# state: a smaller request is a prefix of what is drawn, a larger one draws only the problems beyond
+# it. Keyed by the world's registered object, so a world registered anew (a candidate level table)
+# draws anew.
+KEPT_STREAMS = 2
+
+
+@dataclass
+class _Stream:
+    """The problems one (world, split, seed, levels) stream has drawn so far, and where it stands."""
+
+    rng: random.Random
+    problems: list[Problem] = field(default_factory=list)
+
+
+_streams: OrderedDict[tuple, _Stream] = OrderedDict()
+
+
 def _draw_split(
     spec: World, world: str, split: str, per_level: int, seed: int, levels: tuple[int, ...]
-) -> tuple[Problem, ...]:
-    rng = random.Random(seed)
-    problems = []
-    total = per_level * len(levels)
-    with tqdm(total=total, desc=f"drawing {world} {split} problems", disable=total < 20_000) as bar:
-        for index in range(per_level):
+) -> list[Problem]:
+    key = (spec, world, split, seed, levels)
+    stream = _streams.pop(key, None) or _Stream(random.Random(seed))
+    _streams[key] = stream  # the most recently used last
+    while len(_streams) > KEPT_STREAMS:
+        _streams.popitem(last=False)
+    total, drawn = per_level * len(levels), len(stream.problems) // len(levels)
+    missing = max(total - len(stream.problems), 0)
+    rng, new = random.Random(), []  # a copy of the stream, kept only if the draw completes
+    rng.setstate(stream.rng.getstate())
+    with tqdm(total=missing, desc=f"drawing {world} {split} problems", disable=missing < 20_000) as bar:
+        for index in range(drawn, per_level):
             for level in levels:
                 problem = spec.draw(level, rng, index)
                 while split != ALL and split_of(problem.question) != split:
                     problem = spec.draw(level, rng, index)
-                problems.append(problem)
+                new.append(problem)
             bar.update(len(levels))
-    return tuple(problems)
+    stream.rng = rng
+    stream.problems += new
+    return stream.problems[:total]
 
 
 def distinct_by_level(problems: Iterable[Problem]) -> dict[int | None, int]:

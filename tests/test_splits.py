@@ -113,6 +113,36 @@ def test_a_repeated_draw_is_reused_and_a_table_registered_anew_draws_anew() -> N
     assert {len(p.solution.split(STEP_SEPARATOR)) for p in longer if p.level == 5} == {9}
 
 
+def test_a_larger_draw_extends_the_last_one_and_a_smaller_is_its_prefix() -> None:
+    """A ladder's next stage doubles its samples: it draws only the problems beyond the last stage's,
+    and they are the problems one draw of the larger size gives."""
+    arithworld = WORLDS["arithworld"]
+    calls: dict[str, int] = {"extended": 0, "fresh": 0}
+
+    def counting(name):
+        def draw(level, rng, index):
+            calls[name] += 1
+            return arithworld.draw(level, rng, index)
+
+        return dataclasses.replace(arithworld, draw=draw)
+
+    WORLDS.add("extended", counting("extended"))
+    WORLDS.add("fresh", counting("fresh"))
+    try:
+        half = generate_split("extended", "train", 20, 4)
+        before = calls["extended"]
+        whole = generate_split("extended", "train", 40, 4)
+        drawn = calls["extended"]
+        assert whole[: len(half)] == half and drawn > before
+        assert generate_split("extended", "train", 10, 4) == whole[: 10 * len(LEVELS)]
+        assert calls["extended"] == drawn  # a prefix draws nothing
+        assert generate_split("fresh", "train", 40, 4) == whole  # one draw of the larger size
+        assert calls["fresh"] == drawn  # extending drew no problem twice
+        assert whole == generate_split("arithworld", "train", 40, 4)
+    finally:
+        del WORLDS["extended"], WORLDS["fresh"]
+
+
 def test_small_levels_repeat_their_few_test_questions_visibly() -> None:
     test = generate_split("arithworld", "test", 100, 1)
     distinct = distinct_by_level(test)
