@@ -203,6 +203,31 @@ def test_the_shipped_checkpoints_trained_on_most_small_level_test_questions(tmp_
     assert fresh and {split_of(q) for q in fresh} == {"train"} and not any(overlap(fresh).values())
 
 
+def test_a_recipe_drawn_from_splits_that_hold_no_test_question_is_not_drawn_again(tmp_path: Path) -> None:
+    """overlap.py: a checkpoint trained on the train split overlaps no test-split problem, whatever
+    it drew, so the report names its split instead of rebuilding its questions; problems of that
+    very split as the "test" set are counted by rebuilding them."""
+    from benchmarks.overlap import held_out_splits, overlap_report
+
+    from ponder.train.policy import recipe_training_questions
+
+    (tmp_path / "recipe.yaml").write_text(
+        "splits: true\ncommand: ponder train policy --config configs/train/policy.yaml --train_size 2000\n"
+    )
+    test = generate_split("arithworld", "test", 20, 1)
+    trained = generate_split("arithworld", "train", 400, 100)
+    assert held_out_splits(tmp_path, test) == ["train"] and held_out_splits(SHIPPED_POLICY, test) is None
+    report = overlap_report(test, {"policy": tmp_path})
+    assert report["train_test_overlap"] == 0
+    assert report["train_test_overlap_detail"]["by_source"] == {"policy": {"splits": ["train"], "overlap": 0}}
+    # train-split problems as the test set: its questions rebuilt, and the ones it trained on counted
+    assert held_out_splits(tmp_path, trained) is None
+    counted = overlap_report(trained, {"policy": tmp_path})
+    questions = recipe_training_questions(tmp_path)
+    assert 0 < counted["train_test_overlap"] == sum(p.question in questions for p in trained)
+    assert counted["train_test_overlap_detail"]["by_source"]["policy"]["questions"] == len(questions)
+
+
 def test_benchmark_overlap_counts_each_source_and_sets_small_levels_apart(tmp_path: Path) -> None:
     """tests/benchmarks/overlap.py on the shipped policy's recipe and hand-made training files of each
     kind a benchmark writes: the true overlap, per source and per level, small levels apart."""

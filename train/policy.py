@@ -201,25 +201,24 @@ SOURCE_TREE = Path(__file__).resolve().parents[1]
 PATH_OPTIONS = ("--config", "--model_name_or_path", "--model")
 
 
-def recipe_training_questions(checkpoint: str | Path) -> set[str]:
-    """Every question a checkpoint was trained on, rebuilt from its `recipe.yaml`.
+def recipe_training_sources(checkpoint: str | Path) -> list[SourceArguments]:
+    """Where every problem a checkpoint was trained on came from, rebuilt from its `recipe.yaml`.
 
     The recipe holds the `ponder train policy` command that made the checkpoint (`command`), or the
-    commands run one after another (`commands`); each is parsed as it was run and its training
-    problems are generated again. A command that starts from a checkpoint with a recipe adds that
-    checkpoint's questions (one that starts from an earlier command's output adds nothing more). A
-    recipe without `splits: true` was run before splits existed, when a world's training problems
-    came from its whole question space, so its commands are rebuilt with `--dataset_split all`
-    unless they name a split. Paths are read from the working directory, else from the repository
-    root.
+    commands run one after another (`commands`); each is parsed as it was run. A command that starts
+    from a checkpoint with a recipe adds that checkpoint's sources (one that starts from an earlier
+    command's output adds nothing more). A recipe without `splits: true` was run before splits
+    existed, when a world's training problems came from its whole question space, so its commands
+    are rebuilt with `--dataset_split all` unless they name a split. Paths are read from the working
+    directory, else from the repository root.
     """
     path = Path(checkpoint) / "recipe.yaml"
     spec = load_yaml(path)
     commands = spec.get("commands") or ([spec["command"]] if "command" in spec else [])
     if not commands:
         raise ConfigError(f"{path}: no `command` or `commands` to rebuild the training data from")
-    questions: set[str] = set()
-    outputs = set()  # what the earlier commands wrote (gone now; their questions are counted)
+    sources: list[SourceArguments] = []
+    outputs = set()  # what the earlier commands wrote (gone now; their sources are listed)
     for command in commands:
         argv = shlex.split(command)
         if argv[:3] != ["ponder", "train", "policy"]:
@@ -231,10 +230,15 @@ def recipe_training_questions(checkpoint: str | Path) -> set[str]:
         args, config = parse_config((PolicyArguments, PolicyConfig), argv, prog=f"{path} command")
         start = args.model_name_or_path
         if start and (Path(start) / "recipe.yaml").is_file():
-            questions |= recipe_training_questions(start)
-        questions |= {p.question for p in args.training_source().load()}
+            sources += recipe_training_sources(start)
+        sources.append(args.training_source())
         outputs.add(config.output_dir)
-    return questions
+    return sources
+
+
+def recipe_training_questions(checkpoint: str | Path) -> set[str]:
+    """Every question a checkpoint was trained on: its `recipe_training_sources` drawn again."""
+    return {p.question for source in recipe_training_sources(checkpoint) for p in source.load()}
 
 
 def _without_values(argv: list[str], values: set[str]) -> list[str]:

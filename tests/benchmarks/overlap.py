@@ -11,7 +11,11 @@ saw"); the held-out-levels number is the one a fix can bring to 0 on today's che
 A training source is a path:
 - a checkpoint folder with a `recipe.yaml` (the policy, the PRM's base LM, a model trained on
   generated data): every question its recipe trained on, rebuilt by
-  `ponder.train.policy.recipe_training_questions` (the shipped policy takes ~10 s);
+  `ponder.train.policy.recipe_training_questions` (the shipped policy takes ~10 s; 512,000 Countdown
+  problems about 25 minutes). Where every problem the recipe drew came from splits of a generated
+  world (`recipe_training_sources`) and no test question falls in those splits (`split_of`, a hash
+  of its text), its overlap is 0 exactly, whatever was drawn: splits partition the question space.
+  Then nothing is drawn, and `by_source` names the splits instead of counting questions;
 - a `ponder data distill` folder: the questions of its `sft.jsonl` and `pairs.jsonl` rows;
 - a jsonl file: PRM step labels (`prompt` is the question), chat rows (`prompt` messages: the
   user's), or problems (`question` / `problem`, read as `ponder.data.load_problems` reads them).
@@ -28,10 +32,24 @@ import json
 from pathlib import Path
 
 from ponder.data import Problem, load_problems
-from ponder.data.splits import small_levels
+from ponder.data.splits import SPLITS, small_levels, split_of
 from ponder.errors import ConfigError
 
 DISTILL_FILES = ("sft.jsonl", "pairs.jsonl")
+
+
+def held_out_splits(source: str | Path, test: list[Problem]) -> list[str] | None:
+    """The splits a checkpoint's recipe drew every training problem from, when none of them holds a
+    test question (so its overlap is 0 without drawing them); None otherwise, or for another source."""
+    if not (Path(source) / "recipe.yaml").is_file():
+        return None
+    from ponder.train.policy import recipe_training_sources  # imports torch and transformers
+
+    drawn = recipe_training_sources(source)
+    splits = {s.split for s in drawn}
+    if not all(s.generated_world for s in drawn) or not splits <= set(SPLITS):
+        return None  # a file or hub dataset, or a world's whole question space ("all")
+    return None if any(split_of(p.question) in splits for p in test) else sorted(splits)
 
 
 def training_questions(source: str | Path) -> set[str]:
@@ -81,9 +99,14 @@ def overlap_report(
     small = set(small_levels(world)) if world else set()
     unchecked = dict(unchecked or {})
     seen: dict[str, set[str]] = {}
+    by_split: dict[str, list[str]] = {}
     for name, path in sources.items():
         try:
-            seen[name] = training_questions(path)
+            splits = held_out_splits(path, test)
+            if splits:
+                by_split[name] = splits
+            else:
+                seen[name] = training_questions(path)
         except ConfigError as error:
             unchecked[name] = f"not read: {error}"
     trained = set().union(*seen.values())
@@ -101,8 +124,11 @@ def overlap_report(
         "test_problems": len(test),
         "small_levels": sorted(small),
         "by_source": {
-            name: {"questions": len(questions), "overlap": sum(p.question in questions for p in test)}
-            for name, questions in seen.items()
+            **{
+                name: {"questions": len(questions), "overlap": sum(p.question in questions for p in test)}
+                for name, questions in seen.items()
+            },
+            **{name: {"splits": splits, "overlap": 0} for name, splits in by_split.items()},
         },
         "by_level": by_level,
     }
