@@ -166,22 +166,16 @@ def _values(numbers: tuple[int, ...]) -> frozenset[int]:
     return frozenset(_value_array(numbers).tolist())
 
 
-def _step_makes(a: int, b: int, target: int) -> bool:
-    """Whether one step combining a and b gives `target` (never a value over VALUE_MAX)."""
-    big, small = max(a, b), min(a, b)
-    return target <= VALUE_MAX and (
-        target in (big + small, big - small, big * small) or big == target * small
-    )
-
-
-def _partners(a: int, target: int) -> Iterator[int]:
-    """Every b such that some step combining a and b gives `target`."""
+def _partners(a: int, target: int) -> list[int]:
+    """Every b such that one step combining a and b gives `target`, ascending: b = t-a (a+b),
+    a-t (a-b), a+t (b-a), t/a (a*b), a/t (a/b), a*t (b/a), where positive. The step's result is
+    the target, so only the target itself must be within VALUE_MAX (`_derivations` checks it)."""
     candidates = {target - a, a - target, a + target, a * target}
     if target % a == 0:
         candidates.add(target // a)
     if a % target == 0:
         candidates.add(a // target)
-    return (b for b in sorted(candidates) if b > 0 and _step_makes(a, b, target))
+    return sorted(b for b in candidates if b > 0)
 
 
 def _derivations(
@@ -189,6 +183,8 @@ def _derivations(
 ) -> Iterator[tuple[tuple[int, ...], int, tuple[int, ...], int]]:
     """Every (part, a, rest, b): a split of `numbers` whose parts make a and b, which combine to
     `target`. Only the smaller part's values are listed, so the whole set's never is."""
+    if target > VALUE_MAX:
+        return
     for part, rest in _splits(numbers):
         rest_values = _values(rest)
         for a in _value_array(part).tolist():
