@@ -3,7 +3,7 @@
 On ArithWorld every error is a sampling slip, so search, a learned PRM and distillation measured
 there say little about maths, where a step is a choice and a verifier can learn which choices lead
 nowhere. Countdown (data/countdown.py) has such choices; this runs the whole loop on it from a
-Countdown policy (`--policy`, default the shipped one, configs/train/policy_countdown.yaml):
+Countdown policy (`--policy`, default the shipped one: its recipe.yaml, at 3e-3 not today's 1e-3):
 
   1. `ponder data prm-labels` (configs/data/prm_labels.yaml: Monte-Carlo rollouts of the policy on
      train-split problems, seed 2), then `ponder train prm` (configs/train/prm.yaml) started from
