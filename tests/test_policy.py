@@ -10,9 +10,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ponder.data.arithworld import generate_problems
+from ponder.data.sources import SourceArguments
 from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.prompts import build_prompt
+from ponder.train.policy import DRAWN, draw_once
 
 pytestmark = pytest.mark.slow
 
@@ -124,6 +126,24 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
         final["global_step"] == 8
         and final["log_history"][: len(state["log_history"])] == state["log_history"]
     )
+    assert not (tmp_path / DRAWN).exists()  # kept only while a run trains
+
+
+def test_a_worlds_problems_are_drawn_once_per_run_and_read_back_on_resume(tmp_path):
+    """A killed run finds the problems it drew in its folder instead of drawing them again (minutes
+    at ladder sizes); a folder drawn for another source is drawn over."""
+    source = SourceArguments(dataset="countdown", split="train", seed=3, per_level=4)
+    drawn = draw_once(source, tmp_path)
+    assert drawn == source.load() and (tmp_path / DRAWN).is_file()
+    # what the file holds is what a resumed run trains on: change a row, and it comes back changed
+    header, first, *rest = (tmp_path / DRAWN).read_text().splitlines()
+    changed = {**json.loads(first), "solution": "read back, not drawn"}
+    (tmp_path / DRAWN).write_text("\n".join([header, json.dumps(changed), *rest]) + "\n")
+    again = draw_once(source, tmp_path)
+    assert again[0].solution == "read back, not drawn" and again[1:] == drawn[1:]
+    other = SourceArguments(dataset="countdown", split="train", seed=4, per_level=4)
+    assert draw_once(other, tmp_path) == other.load() != drawn
+    assert draw_once(other, tmp_path) == other.load()
 
 
 def test_the_same_command_trains_the_same_policy_and_the_seed_changes_it(tmp_path):

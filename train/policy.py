@@ -16,6 +16,7 @@ question is trained on; `recipe_training_questions` rebuilds what a shipped chec
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 from dataclasses import asdict, dataclass, field
@@ -184,8 +185,12 @@ def build_model(args: PolicyArguments, tokenizer) -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
-def load_training_problems(args: PolicyArguments) -> list[Problem]:
-    problems = args.training_source().load()
+# A generated world's training problems, kept in the output folder while its run trains.
+DRAWN = "drawn_problems.jsonl"
+
+
+def load_training_problems(args: PolicyArguments, output_dir: str | Path) -> list[Problem]:
+    problems = draw_once(args.training_source(), Path(output_dir))
     if not problems:
         raise ConfigError(f"dataset: {args.dataset} has no problems")
     missing = [p.id for p in problems if not p.solution]
@@ -193,6 +198,29 @@ def load_training_problems(args: PolicyArguments) -> list[Problem]:
         raise ConfigError(
             f"{args.dataset}: {len(missing)} rows have no solution to train on (first: {missing[0]})"
         )
+    return problems
+
+
+def draw_once(source: SourceArguments, folder: Path) -> list[Problem]:
+    """The source's problems; a generated world's are drawn once per run and kept in `folder/DRAWN`
+    (its first line the source they came from) until training ends. Drawing takes minutes at ladder
+    sizes (Countdown: about 370 problems/s), so a run killed while training resumes from its last
+    checkpoint without drawing them again. A file from another source is drawn over."""
+    if not source.generated_world:
+        return source.load()  # a file or hub dataset is read, not drawn
+    path = folder / DRAWN
+    header = json.dumps(asdict(source.source()), sort_keys=True)
+    if path.is_file():
+        with path.open(encoding="utf-8") as file:
+            if file.readline().rstrip("\n") == header:
+                return [Problem.from_dict(json.loads(line)) for line in file]
+    problems = source.load()
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{DRAWN}.{os.getpid()}")  # each process of a launch writes its own
+    with partial.open("w", encoding="utf-8") as file:
+        file.write(header + "\n")
+        file.writelines(json.dumps(problem.to_dict(), ensure_ascii=False) + "\n" for problem in problems)
+    partial.replace(path)
     return problems
 
 
@@ -275,7 +303,7 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     levels on the processes other than the main one, which neither evaluate nor write)."""
     config = on_device(config, args.resolved_device())
     config.start_run()
-    problems = load_training_problems(args)
+    problems = load_training_problems(args, config.output_dir)
     if args.model_name_or_path:
         tokenizer = AutoTokenizer.from_pretrained(
             args.model_name_or_path, trust_remote_code=args.trust_remote_code
@@ -300,6 +328,7 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     start = time.time()
     trainer.train(resume_from_checkpoint=last)
     train_s = time.time() - start
+    (Path(config.output_dir) / DRAWN).unlink(missing_ok=True)  # trained: nothing left to resume
     model = trainer.model
     if args.use_peft:
         model = model.merge_and_unload()  # a plain folder that every command loads
