@@ -204,7 +204,7 @@ def load_training_problems(args: PolicyArguments, output_dir: str | Path) -> lis
 def draw_once(source: SourceArguments, folder: Path) -> list[Problem]:
     """The source's problems; a generated world's are drawn once per run and kept in `folder/DRAWN`
     (its first line the source they came from) until training ends. Drawing a ladder stage's
-    Countdown problems takes longer than many a training run (docs/results.md), so a run killed while
+    Countdown problems takes tens of minutes on one core (docs/results.md), so a run killed while
     training resumes from its last checkpoint without drawing them again. A file from another source
     is drawn over."""
     if not source.generated_world:
