@@ -113,30 +113,57 @@ def _combinations(a: int, b: int) -> Iterator[Step]:
 
 
 @cache
+def _split_positions(n: int) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """Every split of n positions into two non-empty parts, each pair once (the part holding
+    position 0 first): what `_splits` maps onto the numbers, listed once per length."""
+    return tuple(
+        (
+            tuple(i for i in range(n) if mask >> i & 1),
+            tuple(i for i in range(n) if not mask >> i & 1),
+        )
+        for mask in range(1, (1 << n) - 1)
+        if mask & 1
+    )
+
+
+# Bounded, like every cache below: a training set meets millions of multisets (unbounded, the caches
+# of a 1,024,000-problem draw held 3.5 GB at its 14th percent), and one problem's working set is a
+# few hundred.
+@lru_cache(maxsize=1 << 16)
 def _splits(numbers: tuple[int, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     """Every way to split `numbers` into two non-empty parts, each unordered pair once, the smaller
     part first (the solver iterates over the smaller part's values and looks up the larger's)."""
-    n, found = len(numbers), set()
-    for mask in range(1, 1 << n):
-        if not mask & 1 or mask == (1 << n) - 1:  # the part holding numbers[0]: each pair once
-            continue
-        part = tuple(numbers[i] for i in range(n) if mask >> i & 1)
-        rest = tuple(numbers[i] for i in range(n) if not mask >> i & 1)
+    found = set()
+    for part_at, rest_at in _split_positions(len(numbers)):
+        part = tuple([numbers[i] for i in part_at])
+        rest = tuple([numbers[i] for i in rest_at])
         found.add((part, rest) if (len(part), part) <= (len(rest), rest) else (rest, part))
     return tuple(sorted(found))
 
 
-@cache
+@lru_cache(maxsize=1 << 12)
 def _sub_multisets(numbers: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     """Every non-empty sub-multiset of `numbers`, each once."""
     n = len(numbers)
     return tuple(sorted({tuple(numbers[i] for i in range(n) if m >> i & 1) for m in range(1, 1 << n)}))
 
 
-def _pair_values(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+# Below this many pairs a Python loop beats numpy's per-call overhead; most pairs in a training
+# set's draws are of a few values each (level 5's largest are about 150).
+NUMPY_PAIRS = 48
+
+
+def _pair_values(left: tuple[int, ...], right: tuple[int, ...]) -> list[int]:
     """Every result of one step that combines a value of `left` with a value of `right` (the rules
     of `apply`, for all pairs at once: the solver's inner loop, millions of pairs per training set)."""
-    a, b = left[:, None], right[None, :]
+    if len(left) * len(right) < NUMPY_PAIRS:
+        results = []
+        for a in left:
+            for b in right:
+                big, small = (a, b) if a > b else (b, a)
+                results += (a + b, big - small, a * b, big // small if big % small == 0 else 0)
+        return [r for r in results if 0 < r <= VALUE_MAX]
+    a, b = np.array(left)[:, None], np.array(right)[None, :]
     big, small = np.maximum(a, b), np.minimum(a, b)
     results = np.concatenate(
         [
@@ -146,54 +173,58 @@ def _pair_values(left: np.ndarray, right: np.ndarray) -> np.ndarray:
             np.where(big % small == 0, big // small, 0).ravel(),
         ]
     )
-    return results[(results > 0) & (results <= VALUE_MAX)]
+    return results[(results > 0) & (results <= VALUE_MAX)].tolist()
 
 
-# Bounded: a value set of five numbers holds thousands of values, and a training run meets
+# Bounded: a value set of five numbers holds hundreds of values, and a training run meets
 # millions of multisets. One problem's working set is a few hundred entries.
 @lru_cache(maxsize=4096)
-def _value_array(numbers: tuple[int, ...]) -> np.ndarray:
-    """Every value of an expression that uses each of `numbers` exactly once, sorted."""
+def _value_list(numbers: tuple[int, ...]) -> tuple[int, ...]:
+    """Every value of an expression that uses each of `numbers` exactly once, ascending."""
     if len(numbers) == 1:
-        return np.array(numbers, dtype=np.int64)
-    parts = [_pair_values(_value_array(part), _value_array(rest)) for part, rest in _splits(numbers)]
-    return np.unique(np.concatenate(parts))
+        return numbers
+    made: set[int] = set()
+    for part, rest in _splits(numbers):
+        made.update(_pair_values(_value_list(part), _value_list(rest)))
+    return tuple(sorted(made))
 
 
 @lru_cache(maxsize=4096)
 def _values(numbers: tuple[int, ...]) -> frozenset[int]:
-    """`_value_array(numbers)` as a set, for membership tests."""
-    return frozenset(_value_array(numbers).tolist())
+    """`_value_list(numbers)` as a set, for membership tests."""
+    return frozenset(_value_list(numbers))
 
 
-def _partners(a: int, target: int) -> list[int]:
-    """Every b such that one step combining a and b gives `target`, ascending: b = t-a (a+b),
-    a-t (a-b), a+t (b-a), t/a (a*b), a/t (a/b), a*t (b/a), where positive. The step's result is
-    the target, so only the target itself must be within VALUE_MAX (`_derivations` checks it)."""
+def _partners(a: int, target: int) -> set[int]:
+    """Every b such that one step combining a and b gives `target`: b = t-a (a+b), a-t (a-b),
+    a+t (b-a), t/a (a*b), a/t (a/b), a*t (b/a), and non-positive candidates beside them, which no
+    value set holds. The step's result is the target, so only the target itself must be within
+    VALUE_MAX (`_derivations` checks it)."""
     candidates = {target - a, a - target, a + target, a * target}
     if target % a == 0:
         candidates.add(target // a)
     if a % target == 0:
         candidates.add(a // target)
-    return sorted(b for b in candidates if b > 0)
+    return candidates
 
 
 def _derivations(
     numbers: tuple[int, ...], target: int
 ) -> Iterator[tuple[tuple[int, ...], int, tuple[int, ...], int]]:
     """Every (part, a, rest, b): a split of `numbers` whose parts make a and b, which combine to
-    `target`. Only the smaller part's values are listed, so the whole set's never is."""
+    `target`, in ascending a and then b. Only the smaller part's values are listed, so the whole
+    set's never is."""
     if target > VALUE_MAX:
         return
     for part, rest in _splits(numbers):
         rest_values = _values(rest)
-        for a in _value_array(part).tolist():
-            for b in _partners(a, target):
-                if b in rest_values:
-                    yield part, a, rest, b
+        for a in _value_list(part):
+            found = _partners(a, target) & rest_values
+            for b in sorted(found):
+                yield part, a, rest, b
 
 
-# Bounded like `_value_array`; `draw_solution` asks again for the sub-multisets `reachable` just tried.
+# Bounded like `_value_list`; `draw_solution` asks again for the sub-multisets `reachable` just tried.
 @lru_cache(maxsize=1 << 16)
 def _makes(numbers: tuple[int, ...], target: int) -> bool:
     """Whether an expression that uses each of `numbers` exactly once gives `target`."""

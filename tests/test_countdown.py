@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import random
 from statistics import mean
 
@@ -82,6 +84,23 @@ def test_generation_is_deterministic_by_seed_and_questions_are_reachable():
         assert all(1 <= n <= spec.number_max for n in numbers) and target not in numbers
         assert spec.target_min <= target <= spec.target_max and problem.answer == str(target)
         assert reachable(numbers, target)
+
+
+# sha256 of the draws below, as the solver drew them when the shipped Countdown checkpoints were trained.
+PINNED_DRAWS = "2e50e5c1d347d8b0f620d061901b24200a4a11beb830671156cef7b308ca015c"
+
+
+def test_the_solver_may_get_faster_but_never_draw_differently():
+    """A checkpoint's recipe rebuilds its training questions by drawing them again from its seed
+    (`train_test_overlap`, a ladder's later stages), so any change to the solver or the generator
+    must keep every draw byte-for-byte: problems of each level, and `solutions`' sampled paths."""
+    digest = hashlib.sha256()
+    for problem in generate_split("countdown", "train", 40, 0):
+        digest.update(json.dumps(problem.to_dict(), sort_keys=True).encode())
+    rng = random.Random(3)
+    for problem in generate_split("countdown", "dev", 4, 5):
+        digest.update("\n".join(solutions(problem, rng, 8)).encode())
+    assert digest.hexdigest() == PINNED_DRAWS
 
 
 @pytest.mark.parametrize("level", sorted(LEVELS))

@@ -8,10 +8,15 @@ valid first moves (every pair and operator that the rules allow) after which the
 longer reachable. A world where most valid moves are dead ends is one where a verifier has
 something to learn (ArithWorld has no choices: its rate is 0).
 
-Last line: one JSON object, per level: `question_space`, `solve_ms_mean`, `solve_ms_max`,
-`paths_of_16`, `steps_mean`, `dead_end_rate`.
+Then the speed a training run draws at: `--draw_per_level` train problems of each level, drawn as
+`ponder train policy` draws them (one stream, warm caches, problems of other splits drawn and
+dropped), in problems per second; a ladder's 1,024,000-problem stage waits this long before its
+first step.
 
-    python tests/benchmarks/countdown_world.py [--per_level 100] [--seed 1]
+Last line: one JSON object: per level `question_space`, `solve_ms_mean`, `solve_ms_max`,
+`paths_of_16`, `steps_mean`, `dead_end_rate`; and `train_draws_per_s`.
+
+    python tests/benchmarks/countdown_world.py [--per_level 100] [--seed 1] [--draw_per_level 2000]
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ def main() -> None:
     )
     parser.add_argument("--per_level", type=int, default=100, help="dev problems per level")
     parser.add_argument("--seed", type=int, default=1, help="seed of the dev problems")
+    parser.add_argument(
+        "--draw_per_level", type=int, default=2000, help="train problems per level drawn to time drawing"
+    )
     args = parser.parse_args()
     problems = generate_split("countdown", "dev", args.per_level, args.seed)
     levels = {}
@@ -80,7 +88,21 @@ def main() -> None:
             "dead_end_rate": round(mean(dead), 3),
         }
         print(f"level {level}: {levels[level]}", flush=True)
-    print(json.dumps({"per_level": args.per_level, "seed": args.seed, "levels": levels}))
+    clear_caches()
+    start = time.perf_counter()
+    generate_split("countdown", "train", args.draw_per_level, args.seed)
+    draws_per_s = args.draw_per_level * len(countdown.LEVELS) / (time.perf_counter() - start)
+    print(
+        json.dumps(
+            {
+                "per_level": args.per_level,
+                "seed": args.seed,
+                "levels": levels,
+                "draw_per_level": args.draw_per_level,
+                "train_draws_per_s": round(draws_per_s, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
