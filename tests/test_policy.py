@@ -171,3 +171,35 @@ def test_the_same_command_trains_the_same_policy_and_the_seed_changes_it(tmp_pat
     assert not torch.equal(
         first["model.layers.0.mlp.up_proj.weight"], other["model.layers.0.mlp.up_proj.weight"]
     )
+
+
+def test_the_attention_kernel_is_an_option_and_computes_the_same_loss(tmp_path):
+    """`--attn_implementation eager` (faster for these policies on the CPU) trains the same function
+    as transformers' default: the first step's loss, before any update, agrees to bf16's precision."""
+    from ponder.data.chartok import build_char_tokenizer
+    from ponder.train.policy import PolicyArguments, build_model, main
+
+    def first_loss(kernel: str) -> float:
+        out = tmp_path / kernel
+        main(
+            [
+                *("--output_dir", str(out), "--train_size", "64", "--max_steps", "1", "--logging_steps", "1"),
+                *("--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "2"),
+                *("--intermediate_size", "64", "--per_device_train_batch_size", "8"),
+                *("--attn_implementation", kernel, "--eval_per_level", "1", "--eval_k", "0"),
+                *("--report_to", "none"),
+            ]
+        )
+        state = json.loads(next(out.glob("checkpoint-*/trainer_state.json")).read_text())
+        return state["log_history"][0]["loss"]
+
+    assert (
+        build_model(
+            PolicyArguments(attn_implementation="eager"), build_char_tokenizer()
+        ).config._attn_implementation
+        == "eager"
+    )
+    eager, sdpa = first_loss("eager"), first_loss("sdpa")
+    assert eager == pytest.approx(sdpa, rel=1e-3)
+    with pytest.raises(ValueError, match="attn_implementation"):
+        PolicyArguments(attn_implementation="fast")

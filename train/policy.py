@@ -39,6 +39,9 @@ from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
 
+# transformers' names for its attention kernels (`attn_implementation`); they compute the same function.
+ATTENTION_KERNELS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
+
 
 @dataclass
 class PolicyArguments(ModelArguments):
@@ -92,9 +95,22 @@ class PolicyArguments(ModelArguments):
     num_hidden_layers: int = field(default=4, metadata={"help": "From scratch: number of decoder layers."})
     num_attention_heads: int = field(default=4, metadata={"help": "From scratch: attention heads per layer."})
     intermediate_size: int = field(default=512, metadata={"help": "From scratch: width of the MLP."})
+    attn_implementation: str | None = field(
+        default=None,
+        metadata={
+            "help": "Attention kernel the model trains with: eager, sdpa, flash_attention_2 (default: "
+            "transformers' choice, sdpa). On the CPU, eager trains the small character-level policies "
+            "faster: sdpa's flash-attention backward dominates their steps (docs/results.md)."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
+        if self.attn_implementation not in (None, *ATTENTION_KERNELS):
+            raise ValueError(
+                f"attn_implementation: expected one of {', '.join(ATTENTION_KERNELS)}, "
+                f"got '{self.attn_implementation}'"
+            )
         for name in (
             "train_size",
             "eval_per_level",
@@ -181,6 +197,7 @@ def build_model(args: PolicyArguments, tokenizer) -> LlamaForCausalLM:
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
+        attn_implementation=args.attn_implementation,  # not saved: a loaded checkpoint picks its own
     )
     return LlamaForCausalLM(config)
 
@@ -313,6 +330,7 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
             args.model_name_or_path,
             dtype=args.torch_dtype(for_training=True),
             trust_remote_code=args.trust_remote_code,
+            attn_implementation=args.attn_implementation,
         )
     else:
         tokenizer = build_char_tokenizer()

@@ -11,10 +11,11 @@ saw"); the held-out-levels number is the one a fix can bring to 0 on today's che
 A training source is a path:
 - a checkpoint folder with a `recipe.yaml` (the policy, the PRM's base LM, a model trained on
   generated data): every question its recipe trained on, rebuilt by
-  `ponder.train.policy.recipe_training_questions` (seconds for the shipped policy, many minutes for a
-  ladder stage's Countdown problems: docs/results.md). Where every problem the recipe drew came from splits of a generated
-  world (`recipe_training_sources`) and no test question falls in those splits (`split_of`, a hash
-  of its text), its overlap is 0 exactly, whatever was drawn: splits partition the question space.
+  `ponder.train.policy.recipe_training_questions` (seconds for the shipped policy, many minutes for
+  a ladder stage's Countdown problems: docs/results.md). Where every problem the recipe drew came
+  from splits of a generated world (`recipe_training_sources`) and no test question falls in those
+  splits (`split_of`, a hash of its text), its overlap is 0 exactly, whatever was drawn: splits
+  partition the question space.
   Then nothing is drawn, and `by_source` names the splits instead of counting questions;
 - a `ponder data distill` folder: the questions of its `sft.jsonl` and `pairs.jsonl` rows;
 - a jsonl file: PRM step labels (`prompt` is the question), chat rows (`prompt` messages: the
