@@ -14,7 +14,7 @@ from ponder.data.sources import SourceArguments
 from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.prompts import build_prompt
-from ponder.train.policy import DRAWN, draw_once
+from ponder.train.policy import CLOCK, DRAWN, draw_once
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +119,9 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     main(common + ["--max_steps", "4"])  # stands for a run killed right after checkpoint-4
     state = json.loads((tmp_path / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4
+    clock = tmp_path / "checkpoint-4" / CLOCK  # the time trained up to the checkpoint
+    assert json.loads(clock.read_text())["train_s"] > 0
+    clock.write_text(json.dumps({"train_s": 1000.0}))  # as if the first 4 steps had taken 1000 s
     main(common + ["--max_steps", "8"])
     final = json.loads((tmp_path / "checkpoint-8" / "trainer_state.json").read_text())
     # resumed: the log holds steps 5..8 continuing the first run's history, not a fresh 1..8
@@ -127,6 +130,9 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
         and final["log_history"][: len(state["log_history"])] == state["log_history"]
     )
     assert not (tmp_path / DRAWN).exists()  # kept only while a run trains
+    # train_s counts the steps before the resume too, not only the last process's
+    assert 1000 < json.loads((tmp_path / "eval_results.json").read_text())["train_s"] < 1300
+    assert json.loads((tmp_path / "checkpoint-8" / CLOCK).read_text())["train_s"] > 1000
 
 
 def test_a_worlds_problems_are_drawn_once_per_run_and_read_back_on_resume(tmp_path):

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from ponder.config import ConfigError, load_yaml, parse_config
@@ -202,6 +202,32 @@ def build_model(args: PolicyArguments, tokenizer) -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
+class TrainingClock(TrainerCallback):
+    """Seconds of training across resumes. Each checkpoint keeps the time trained up to it
+    (`CLOCK`), and a resumed run starts counting from there, so `train_s` is what the steps took
+    however often the run was killed (a ladder stage spans sessions), not only its last process's;
+    the steps after the last checkpoint, trained again, count once. A checkpoint without the file
+    (saved before it existed) counts as 0 s."""
+
+    def __init__(self, resume_from: str | None):
+        path = Path(resume_from or "") / CLOCK
+        self.before = json.loads(path.read_text())["train_s"] if resume_from and path.is_file() else 0.0
+        self.start = time.time()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.time()
+
+    def seconds(self) -> float:
+        return self.before + time.time() - self.start
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            (folder / CLOCK).write_text(json.dumps({"train_s": round(self.seconds(), 1)}))
+
+
+CLOCK = "train_seconds.json"
+
 # A generated world's training problems, kept in the output folder while its run trains.
 DRAWN = "drawn_problems.jsonl"
 
@@ -344,9 +370,10 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
         peft_config=args.peft_config("CAUSAL_LM"),
     )
     last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
-    start = time.time()
+    clock = TrainingClock(last)
+    trainer.add_callback(clock)
     trainer.train(resume_from_checkpoint=last)
-    train_s = time.time() - start
+    train_s = clock.seconds()
     (Path(config.output_dir) / DRAWN).unlink(missing_ok=True)  # trained: nothing left to resume
     model = trainer.model
     if args.use_peft:
