@@ -1,0 +1,120 @@
+"""Benchmark: a training step of a policy recipe under each attention kernel, on real batches.
+
+`ponder train policy --attn_implementation` picks the kernel transformers trains with. On the CPU,
+sdpa runs PyTorch's flash-attention kernel, whose backward dominated the steps of the small
+character-level policies (a py-spy profile of the 69k Countdown rung: 49% of its time); eager
+attention computes the same function with plain matmuls. For each recipe this builds the policy
+(`build_model`, seeded), tokenizes `--batches` random batches of its world's train problems as
+SFT sees them (chat template, padded to the batch's longest), and times forward, backward and an
+AdamW step under bf16 autocast, the kernels alternated `--rounds` times in one process. Threads:
+torch's default unless `--threads`.
+
+Last line: one JSON object, per recipe: `ms_per_step` per kernel (the best round's mean), the first
+batch's loss per kernel (the same function: equal to bf16's precision), and `eager_speedup` (sdpa's
+time over eager's).
+
+    python tests/benchmarks/attention_kernels.py [--recipes configs/train/policy_countdown_tiny.yaml ...]
+        [--batches 8] [--rounds 2] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+import torch
+
+from ponder.config import from_yaml
+from ponder.data.chartok import build_char_tokenizer
+from ponder.data.splits import generate_split
+from ponder.train.policy import PolicyArguments, PolicyConfig, build_model
+
+KERNELS = ("sdpa", "eager")
+
+
+def batches(args: PolicyArguments, config: PolicyConfig, tokenizer, count: int) -> list[dict]:
+    """`count` batches of the recipe's size, drawn from its world's train split like SFT's rows."""
+    size = config.per_device_train_batch_size
+    per_level = max(1, size * count // 5)
+    problems = generate_split(args.dataset, "train", per_level, seed=args.problem_seed)
+    random.Random(0).shuffle(problems)
+    out = []
+    for k in range(count):
+        texts = [
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": p.question}, {"role": "assistant", "content": p.solution}],
+                tokenize=False,
+            )
+            for p in problems[k * size : (k + 1) * size]
+        ]
+        batch = tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        batch["labels"] = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        out.append(dict(batch))
+    return out
+
+
+def time_kernel(args: PolicyArguments, config: PolicyConfig, tokenizer, data: list[dict], kernel: str):
+    """Mean seconds per training step and the first batch's loss (before any update)."""
+    torch.manual_seed(0)
+    args.attn_implementation = kernel
+    model = build_model(args, tokenizer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    losses = []
+
+    def step(batch: dict) -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+
+    step(data[0])  # warm-up, and the loss before any update
+    start = time.perf_counter()
+    for batch in data[1:]:
+        step(batch)
+    return (time.perf_counter() - start) / (len(data) - 1), losses[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--recipes",
+        nargs="+",
+        default=[f"configs/train/policy_countdown{size}.yaml" for size in ("_tiny", "_small", "")],
+        help="policy recipes (their sizes, batch size, bf16 and world)",
+    )
+    parser.add_argument("--batches", type=int, default=8, help="timed steps per kernel and round, plus one")
+    parser.add_argument("--rounds", type=int, default=2, help="times each kernel is timed, alternated")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    options = parser.parse_args()
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    tokenizer = build_char_tokenizer()
+    report = {}
+    for recipe in options.recipes:
+        args, config = from_yaml((PolicyArguments, PolicyConfig), recipe)
+        data = batches(args, config, tokenizer, options.batches + 1)
+        times: dict[str, list[float]] = {kernel: [] for kernel in KERNELS}
+        loss = {}
+        for _ in range(options.rounds):
+            for kernel in KERNELS:
+                seconds, loss[kernel] = time_kernel(args, config, tokenizer, data, kernel)
+                times[kernel].append(seconds)
+        best = {kernel: 1000 * min(values) for kernel, values in times.items()}
+        report[recipe] = {
+            "ms_per_step": {kernel: round(ms, 1) for kernel, ms in best.items()},
+            "first_loss": {kernel: round(value, 5) for kernel, value in loss.items()},
+            "eager_speedup": round(best["sdpa"] / best["eager"], 2),
+            "tokens_per_batch": int(data[0]["input_ids"].numel()),
+        }
+        print(f"{recipe}: {report[recipe]}", flush=True)
+    print(json.dumps({"threads": torch.get_num_threads(), "recipes": report}))
+
+
+if __name__ == "__main__":
+    main()
