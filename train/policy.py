@@ -202,6 +202,9 @@ def build_model(args: PolicyArguments, tokenizer) -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
+CLOCK = "train_seconds.json"  # in each checkpoint: the seconds trained up to it
+
+
 class TrainingClock(TrainerCallback):
     """Seconds of training across resumes. Each checkpoint keeps the time trained up to it
     (`CLOCK`), and a resumed run starts counting from there, so `train_s` is what the steps took
@@ -210,8 +213,8 @@ class TrainingClock(TrainerCallback):
     (saved before it existed) counts as 0 s."""
 
     def __init__(self, resume_from: str | None):
-        path = Path(resume_from or "") / CLOCK
-        self.before = json.loads(path.read_text())["train_s"] if resume_from and path.is_file() else 0.0
+        path = Path(resume_from) / CLOCK if resume_from else None
+        self.before = json.loads(path.read_text())["train_s"] if path and path.is_file() else 0.0
         self.start = time.time()
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -225,8 +228,6 @@ class TrainingClock(TrainerCallback):
         if state.is_world_process_zero and folder.is_dir():
             (folder / CLOCK).write_text(json.dumps({"train_s": round(self.seconds(), 1)}))
 
-
-CLOCK = "train_seconds.json"
 
 # A generated world's training problems, kept in the output folder while its run trains.
 DRAWN = "drawn_problems.jsonl"
