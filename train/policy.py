@@ -24,6 +24,7 @@ from pathlib import Path
 
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, TrainerCallback
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -38,9 +39,6 @@ from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
-
-# transformers' names for its attention kernels (`attn_implementation`); they compute the same function.
-ATTENTION_KERNELS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 
 
 @dataclass
@@ -98,19 +96,19 @@ class PolicyArguments(ModelArguments):
     attn_implementation: str | None = field(
         default=None,
         metadata={
-            "help": "Attention kernel the model trains with: eager, sdpa, flash_attention_2 (default: "
-            "transformers' choice, sdpa). On the CPU, eager trains the small character-level policies "
-            "faster: sdpa's flash-attention backward dominates their steps (docs/results.md)."
+            "help": "Attention kernel the model trains with: eager, sdpa, flash_attention_2, ... or a "
+            "hub kernel (default: transformers' choice, sdpa); the same function at different speeds. "
+            "On the CPU, eager trains the small character-level policies faster: sdpa's flash-attention "
+            "backward dominates their steps (docs/results.md)."
         },
     )
 
     def __post_init__(self):
         super().__post_init__()
-        if self.attn_implementation not in (None, *ATTENTION_KERNELS):
-            raise ValueError(
-                f"attn_implementation: expected one of {', '.join(ATTENTION_KERNELS)}, "
-                f"got '{self.attn_implementation}'"
-            )
+        kernels = ("eager", *ALL_ATTENTION_FUNCTIONS.valid_keys())  # what this transformers registers
+        kernel = self.attn_implementation
+        if kernel is not None and kernel not in kernels and "/" not in kernel:  # "org/name": a hub kernel
+            raise ValueError(f"attn_implementation: expected one of {', '.join(kernels)}, got '{kernel}'")
         for name in (
             "train_size",
             "eval_per_level",
