@@ -10,8 +10,7 @@ something to learn (ArithWorld has no choices: its rate is 0).
 
 Then the speed a training run draws at: `--draw_per_level` train problems of each level, drawn as
 `ponder train policy` draws them (one stream, warm caches, problems of other splits drawn and
-dropped), in problems per second; a ladder's 1,024,000-problem stage waits this long before its
-first step.
+dropped), in problems per second: what a ladder stage waits on before its first step.
 
 Last line: one JSON object: per level `question_space`, `solve_ms_mean`, `solve_ms_max`,
 `paths_of_16`, `steps_mean`, `dead_end_rate`; and `train_draws_per_s`.
