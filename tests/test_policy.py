@@ -14,7 +14,8 @@ from ponder.data.sources import SourceArguments
 from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.prompts import build_prompt
-from ponder.train.policy import CLOCK, DRAWN, draw_once
+from ponder.train.policy import DRAWN, draw_once
+from ponder.train.resume import CLOCK
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +34,6 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from ponder.config import ConfigError, parse_config
 from ponder.data import DatasetError, load_problems
@@ -49,6 +47,7 @@ from ponder.infer.difficulty import (
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
+from ponder.train.resume import train_resuming
 
 LABELS = ("bin", "level")
 
@@ -317,10 +316,8 @@ def run(args: DifficultyArguments, config: DifficultyConfig) -> dict:
         train_dataset=to_dataset(train_rows, tokenizer, config),
         data_collator=lambda batch: collate(batch, tokenizer.pad_token_id),
     )
-    last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
-    start = time.time()
-    trainer.train(resume_from_checkpoint=last)
-    record = {"train_s": round(time.time() - start, 1), "n_train": len(train_rows), "n_eval": len(held_out)}
+    train_s = train_resuming(trainer)
+    record = {"train_s": round(train_s, 1), "n_train": len(train_rows), "n_eval": len(held_out)}
     if not trainer.is_world_process_zero():
         return record
     if args.use_peft:

@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 from ponder.config import ConfigError, load_yaml, parse_config
@@ -37,6 +35,7 @@ from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
+from ponder.train.resume import train_resuming
 
 # method -> (rows file in a `ponder data distill` folder, the columns its trainer reads)
 METHODS = {
@@ -289,10 +288,7 @@ def train_and_evaluate(
     config = on_device(config, args.resolved_device())
     config.start_run()
     trainer, tokenizer = build_trainer(args, config, rows)
-    last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
-    start = time.time()
-    trainer.train(resume_from_checkpoint=last)
-    train_s = time.time() - start
+    train_s = train_resuming(trainer)
     model = trainer.model
     if args.use_peft and args.merge_adapter:
         model = model.merge_and_unload()  # a plain folder that `ponder infer --model` and vLLM load

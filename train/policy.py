@@ -18,14 +18,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, TrainerCallback
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from ponder.config import ConfigError, load_yaml, parse_config
@@ -39,6 +37,7 @@ from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
+from ponder.train.resume import train_resuming
 
 
 @dataclass
@@ -200,33 +199,6 @@ def build_model(args: PolicyArguments, tokenizer) -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
-CLOCK = "train_seconds.json"  # in each checkpoint: the seconds trained up to it
-
-
-class TrainingClock(TrainerCallback):
-    """Seconds of training across resumes. Each checkpoint keeps the time trained up to it
-    (`CLOCK`), and a resumed run starts counting from there, so `train_s` is what the steps took
-    however often the run was killed (a ladder stage spans sessions), not only its last process's;
-    the steps after the last checkpoint, trained again, count once. A checkpoint without the file
-    (saved before it existed) counts as 0 s."""
-
-    def __init__(self, resume_from: str | None):
-        path = Path(resume_from) / CLOCK if resume_from else None
-        self.before = json.loads(path.read_text())["train_s"] if path and path.is_file() else 0.0
-        self.start = time.time()
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.start = time.time()
-
-    def seconds(self) -> float:
-        return self.before + time.time() - self.start
-
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-        if state.is_world_process_zero and folder.is_dir():
-            (folder / CLOCK).write_text(json.dumps({"train_s": round(self.seconds(), 1)}))
-
-
 # A generated world's training problems, kept in the output folder while its run trains.
 DRAWN = "drawn_problems.jsonl"
 
@@ -368,11 +340,7 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
         processing_class=tokenizer,
         peft_config=args.peft_config("CAUSAL_LM"),
     )
-    last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
-    clock = TrainingClock(last)
-    trainer.add_callback(clock)
-    trainer.train(resume_from_checkpoint=last)
-    train_s = clock.seconds()
+    train_s = train_resuming(trainer)
     (Path(config.output_dir) / DRAWN).unlink(missing_ok=True)  # trained: nothing left to resume
     model = trainer.model
     if args.use_peft:

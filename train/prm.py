@@ -41,7 +41,6 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from ponder.config import ConfigError, parse_config
 from ponder.data import DatasetError
@@ -57,6 +56,7 @@ from ponder.infer.prm.token_cls import (
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
+from ponder.train.resume import train_resuming
 
 IGNORE = -100.0
 HEADS = ("token-cls", "lm")
@@ -450,8 +450,7 @@ def run(args: PRMArguments, config: PRMConfig) -> Path:
         data_collator=lambda b: collate(b, tokenizer.pad_token_id),
         verdict_ids=verdict_ids(tokenizer, config),
     )
-    last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
-    trainer.train(resume_from_checkpoint=last)
+    train_resuming(trainer)
     if args.use_peft:
         trainer.model = trainer.model.merge_and_unload()  # the token-cls scorer loads a plain model folder
     weights = None
