@@ -28,7 +28,6 @@ import torch
 
 from ponder.config import from_yaml
 from ponder.data.chartok import build_char_tokenizer
-from ponder.data.splits import generate_split
 from ponder.train.policy import PolicyArguments, PolicyConfig, build_model
 
 KERNELS = ("sdpa", "eager")
@@ -37,8 +36,8 @@ KERNELS = ("sdpa", "eager")
 def batches(args: PolicyArguments, config: PolicyConfig, tokenizer, count: int) -> list[dict]:
     """`count` batches of the recipe's size, drawn from its world's train split like SFT's rows."""
     size = config.per_device_train_batch_size
-    per_level = max(1, size * count // 5)
-    problems = generate_split(args.dataset, "train", per_level, seed=args.problem_seed)
+    args.train_size = size * count
+    problems = args.training_source().load()  # the recipe's world, split and seed, as training reads them
     random.Random(0).shuffle(problems)
     out = []
     for k in range(count):
