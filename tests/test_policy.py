@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.prompts import build_prompt
 from ponder.train.policy import DRAWN, draw_once
-from ponder.train.resume import CLOCK
+from ponder.train.resume import CLOCK, ROWS, drop_kept_rows, rows_kept_for_resume
 
 pytestmark = pytest.mark.slow
 
@@ -130,10 +131,45 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
         final["global_step"] == 8
         and final["log_history"][: len(state["log_history"])] == state["log_history"]
     )
-    assert not (tmp_path / DRAWN).exists()  # kept only while a run trains
+    assert not (tmp_path / DRAWN).exists() and not (tmp_path / ROWS).exists()  # kept only while a run trains
     # train_s counts the steps before the resume too, not only the last process's
     assert 1000 < json.loads((tmp_path / "eval_results.json").read_text())["train_s"] < 1300
     assert json.loads((tmp_path / "checkpoint-8" / CLOCK).read_text())["train_s"] > 1000
+
+
+def test_a_resumed_run_reads_its_tokenized_rows_instead_of_tokenizing_again(tmp_path):
+    """A run's rows stay in its folder with the copies TRL tokenized from them until training ends,
+    so the trainer of a resumed run (the same rows, loaded again) reads those copies instead of
+    making them again; rows for another prompt are written over, their copies with them."""
+    from trl import SFTConfig, SFTTrainer
+
+    from ponder.data.chartok import build_char_tokenizer
+    from ponder.train.policy import PolicyArguments, build_model, to_sft_dataset
+
+    config = SFTConfig(output_dir=str(tmp_path), report_to="none", use_cpu=True, bf16=False)
+    tokenizer = build_char_tokenizer()
+    size = PolicyArguments(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    problems = SourceArguments(dataset="countdown", split="train", seed=3, per_level=4).load()
+
+    def tokenized(system_prompt):
+        rows = rows_kept_for_resume(to_sft_dataset(problems, system_prompt), config)
+        trainer = SFTTrainer(
+            model=build_model(size, tokenizer), args=config, train_dataset=rows, processing_class=tokenizer
+        )
+        return trainer.train_dataset
+
+    def copies() -> dict:  # each tokenized copy in the folder, with when and where it was written
+        return {f.name: (f.stat().st_ino, f.stat().st_mtime_ns) for f in (tmp_path / ROWS).glob("cache-*")}
+
+    first = tokenized(None)
+    made = copies()
+    assert made and {Path(f["filename"]).name for f in first.cache_files} <= set(made)
+    again = tokenized(None)
+    assert copies() == made and again["input_ids"] == first["input_ids"]  # read, not written again
+    other = tokenized("Reach the target.")
+    assert not set(copies()) & set(made) and other["input_ids"] != first["input_ids"]
+    drop_kept_rows(tmp_path)
+    assert not (tmp_path / ROWS).exists()
 
 
 def test_a_worlds_problems_are_drawn_once_per_run_and_read_back_on_resume(tmp_path):

@@ -37,7 +37,7 @@ from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
 from ponder.train.defaults import SmallModelDefaults, on_device
-from ponder.train.resume import train_resuming
+from ponder.train.resume import drop_kept_rows, rows_kept_for_resume, train_resuming
 
 
 @dataclass
@@ -336,12 +336,15 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     trainer = SFTTrainer(
         model=model,
         args=config,
-        train_dataset=to_sft_dataset(problems, args.system_prompt),
+        train_dataset=rows_kept_for_resume(to_sft_dataset(problems, args.system_prompt), config),
         processing_class=tokenizer,
         peft_config=args.peft_config("CAUSAL_LM"),
     )
     train_s = train_resuming(trainer)
+    # what pre-training FLOPs (6 x parameters x tokens) are counted from
+    train_tokens = round(sum(map(len, trainer.train_dataset["input_ids"])) * config.num_train_epochs)
     (Path(config.output_dir) / DRAWN).unlink(missing_ok=True)  # trained: nothing left to resume
+    drop_kept_rows(config.output_dir)
     model = trainer.model
     if args.use_peft:
         model = model.merge_and_unload()  # a plain folder that every command loads
@@ -351,8 +354,7 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     record = {
         "parameters": model.num_parameters(),
         "train_s": round(train_s, 1),
-        # what pre-training FLOPs (6 x parameters x tokens) are counted from
-        "train_tokens": round(sum(map(len, trainer.train_dataset["input_ids"])) * config.num_train_epochs),
+        "train_tokens": train_tokens,
         "args": asdict(args),
     }
     # Under `accelerate launch` the other processes stop here: the folder, the evaluation and its
