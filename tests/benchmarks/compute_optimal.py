@@ -1,10 +1,11 @@
 """Benchmark: compute-optimal, difficulty-routed search against weighted best-of-N (Snell et al. 2024).
 
-With the shipped ArithWorld policy, `ponder.pipelines.routing.run_routing` searches a validation
-split with every strategy and budget, bins its problems by the policy's pass rate, fits the
-router and a difficulty predictor there, and then on a disjoint test split runs every fixed
-strategy and compute-optimal search with oracle and predicted bins. It runs once with the oracle
-PRM (ArithWorld's step checker) and, given `--prm_model`, once with that learned PRM.
+With a world's shipped policy (`--world`: ArithWorld or Countdown),
+`ponder.pipelines.routing.run_routing` searches a validation split with every strategy and budget,
+bins its problems by the policy's pass rate, fits the router and a difficulty predictor there, and
+then on a disjoint test split runs every fixed strategy and compute-optimal search with oracle and
+predicted bins. It runs once with the oracle
+PRM (the world's step checker) and, given `--prm_model`, once with that learned PRM.
 
 `efficiency_*` is how many more policy tokens weighted best-of-N needs to reach compute-optimal's
 accuracy at N = 16 (predicted bins; `oracle_bins` and the uneven budgets below it), interpolated on
@@ -15,12 +16,13 @@ the fixed strategy (and hyper-parameters) with the best validation accuracy at N
 `train_test_overlap` counts the test problems whose question the policy, the learned PRM (its
 base LM and its step labels, `--prm_base`, `--prm_labels`) or the router's validation problems
 (which the router and the difficulty predictor are fitted on) trained on (tests/benchmarks/overlap.py;
-`train_test_overlap_held_out_levels` without ArithWorld's small levels 1-2).
+`train_test_overlap_held_out_levels` without a world's levels too small to hold questions out).
 Last line: one JSON object with keys `efficiency_learned`, `efficiency_oracle`,
 `routing_gain_vs_best_fixed`, `targets`, `train_test_overlap`, `train_test_overlap_held_out_levels`
 (and details).
 
-    python tests/benchmarks/compute_optimal.py [--prm_model DIR] [--work_dir DIR] [--val_per_level 60]
+    python tests/benchmarks/compute_optimal.py [--world arithworld] [--policy DIR] [--prm_model DIR]
+                                               [--work_dir DIR] [--val_per_level 60]
                                                [--test_per_level 100] [--baseline_max_n 256]
                                                [--prm_base DIR] [--prm_labels FILE]
 """
@@ -36,7 +38,7 @@ from pathlib import Path
 from overlap import beside_prm, distinct_problems, overlap_report
 
 from ponder.data import load_problems
-from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
+from ponder.pipelines.quickstart import WORLD_STARTS
 from ponder.pipelines.routing import RoutingPlan, run_routing
 
 TARGET = 4.0
@@ -78,7 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--policy", default=str(SHIPPED_POLICY), help="ArithWorld policy folder")
+    parser.add_argument("--world", default="arithworld", choices=sorted(WORLD_STARTS), help="generated world")
+    parser.add_argument("--policy", default=None, help="policy folder (default: the world's shipped policy)")
     parser.add_argument(
         "--prm_model",
         default=None,
@@ -100,8 +103,9 @@ def main() -> None:
     parser.add_argument("--fixed_max_n", type=int, default=64, help="the same for the best fixed strategy")
     parser.add_argument(
         "--prm_base",
-        default=str(SHIPPED_VERIFIER),
-        help="causal-LM folder the learned PRM started from (for train_test_overlap)",
+        default=None,
+        help="causal-LM folder the learned PRM started from, for train_test_overlap (default: the "
+        "world's PRM base as the quickstart uses it: ArithWorld's verifier, Countdown's policy)",
     )
     parser.add_argument(
         "--prm_labels",
@@ -110,6 +114,9 @@ def main() -> None:
         "labels/labels.jsonl beside the PRM folder; for train_test_overlap)",
     )
     args = parser.parse_args()
+    start_from = WORLD_STARTS[args.world]
+    args.policy = args.policy or str(start_from.policy)
+    args.prm_base = args.prm_base or str(start_from.prm_base or args.policy)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="compute_optimal_"))
 
     start = time.perf_counter()
@@ -121,6 +128,7 @@ def main() -> None:
         summaries[name] = run_routing(
             RoutingPlan(
                 policy=args.policy,
+                world=args.world,
                 prm=scorer,
                 prm_model=model,
                 output_dir=str(work / name),
@@ -145,8 +153,10 @@ def main() -> None:
                 "efficiency_oracle": efficiency["oracle"],
                 "routing_gain_vs_best_fixed": {name: gain(s) for name, s in summaries.items()},
                 "targets": {f"efficiency_learned >= {TARGET:g}": target(learned)},
-                **overlap_report(test, sources),
+                **overlap_report(test, sources, world=args.world),
                 "predictor": {name: s["predictor"] for name, s in summaries.items()},
+                "world": args.world,
+                "policy": args.policy,
                 "prm": args.prm_model or "oracle only",
                 "wall_s": round(time.perf_counter() - start, 1),
                 "work_dir": str(work),
