@@ -17,6 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
+from accelerate import PartialState
 from datasets import Dataset, load_from_disk
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
@@ -66,11 +67,13 @@ def rows_kept_for_resume(rows: Dataset, config: TrainingArguments) -> Dataset:
     transform and its arguments, so the maps a trainer runs on its rows (TRL's chat template and
     tokenizer) are computed once per run and a resumed run reads their results: 1,024,000 Countdown
     rows took about 4 minutes of one core to tokenize at every restart. Rows kept for another dataset
-    are written over, their tokenized copies with them. Under `accelerate launch` the main process
-    writes them before the others read them.
+    are written over, their tokenized copies with them. Under `accelerate launch` the global main
+    process writes them first, then each node's local main where its disk is not shared (as TRL
+    orders its own dataset preparation), and the others read them.
     """
     path = Path(config.output_dir) / ROWS
-    with config.main_process_first(desc="training rows"):
+    state = PartialState()
+    with state.main_process_first(), state.local_main_process_first():
         if not _holds(path, rows):
             partial = path.with_name(f"{ROWS}.{os.getpid()}")
             rows.save_to_disk(str(partial))
