@@ -65,34 +65,38 @@ def rows_kept_for_resume(rows: Dataset, config: TrainingArguments) -> Dataset:
 
     datasets caches a `map` over a dataset read from files in files beside them, keyed by the
     transform and its arguments, so the maps a trainer runs on its rows (TRL's chat template and
-    tokenizer) are computed once per run and a resumed run reads their results: 1,024,000 Countdown
-    rows took about 4 minutes of one core to tokenize at every restart. Rows kept for another dataset
-    are written over, their tokenized copies with them. Under `accelerate launch` the global main
-    process writes them first, then each node's local main where its disk is not shared (as TRL
-    orders its own dataset preparation), and the others read them.
+    tokenizer) are computed once per run and a resumed run reads their results, where a ladder stage
+    spent minutes of one core tokenizing at every restart (docs/results.md). Rows kept for another
+    dataset are written over, their tokenized copies with them. Under `accelerate launch` the
+    global main process writes them first, then each node's local main where its disk is not shared
+    (as TRL orders its own dataset preparation), and the others read them.
     """
     path = Path(config.output_dir) / ROWS
     state = PartialState()
     with state.main_process_first(), state.local_main_process_first():
-        if not _holds(path, rows):
+        kept = _kept(path, rows)
+        if kept is None:
             partial = path.with_name(f"{ROWS}.{os.getpid()}")
             rows.save_to_disk(str(partial))
             shutil.rmtree(path, ignore_errors=True)
             partial.rename(path)
-        return load_from_disk(str(path))
+            kept = load_from_disk(str(path))
+        return kept
 
 
-def _holds(path: Path, rows: Dataset) -> bool:
-    """Whether `path` holds exactly `rows` (a folder that is not a saved dataset holds nothing)."""
+def _kept(path: Path, rows: Dataset) -> Dataset | None:
+    """The dataset saved at `path` if it holds exactly `rows`, else None (also where `path` is not a
+    saved dataset)."""
     try:
         kept = load_from_disk(str(path))
     except FileNotFoundError:
-        return False
-    return (
+        return None
+    same = (
         isinstance(kept, Dataset)
         and kept.features == rows.features
         and kept.data.table.equals(rows.data.table)
     )
+    return kept if same else None
 
 
 def drop_kept_rows(output_dir: str | Path) -> None:
