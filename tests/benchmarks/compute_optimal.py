@@ -4,8 +4,8 @@ With a world's shipped policy (`--world`: ArithWorld or Countdown),
 `ponder.pipelines.routing.run_routing` searches a validation split with every strategy and budget,
 bins its problems by the policy's pass rate, fits the router and a difficulty predictor there, and
 then on a disjoint test split runs every fixed strategy and compute-optimal search with oracle and
-predicted bins. It runs once with the oracle
-PRM (the world's step checker) and, given `--prm_model`, once with that learned PRM.
+predicted bins. It runs once with the oracle PRM (the world's step checker) and, given
+`--prm_model`, once with that learned PRM.
 
 `efficiency_*` is how many more policy tokens weighted best-of-N needs to reach compute-optimal's
 accuracy at N = 16 (predicted bins; `oracle_bins` and the uneven budgets below it), interpolated on
