@@ -7,14 +7,17 @@ attention computes the same function with plain matmuls. For each recipe this bu
 (`build_model`, seeded), tokenizes `--batches` random batches of its world's train problems as
 SFT sees them (chat template, padded to the batch's longest), and times forward, backward and an
 AdamW step under bf16 autocast, the kernels alternated `--rounds` times in one process. Threads:
-torch's default unless `--threads`.
+torch's default unless `--threads`. `--compile` also times each kernel under `torch.compile` (what a
+recipe's `torch_compile: true` asks the Trainer for): it fuses the many small element-wise ops of
+these narrow layers, whose per-op costs dominate on the CPU; its compile time is left out (it is
+paid once per run) and printed apart.
 
-Last line: one JSON object, per recipe: `ms_per_step` per kernel (the best round's mean), the first
-batch's loss per kernel (the same function: equal to bf16's precision), and `eager_speedup` (sdpa's
-time over eager's).
+Last line: one JSON object, per recipe: `ms_per_step` per variant (the best round's mean), the first
+batch's loss per variant (the same function: equal to bf16's precision), `eager_speedup` (sdpa's
+time over eager's) and, with `--compile`, `compile_speedup` (eager's over compiled eager's).
 
     python tests/benchmarks/attention_kernels.py [--recipes configs/train/policy_countdown_tiny.yaml ...]
-        [--batches 8] [--rounds 2] [--threads N]
+        [--batches 8] [--rounds 2] [--threads N] [--compile]
 """
 
 from __future__ import annotations
@@ -54,27 +57,36 @@ def batches(args: PolicyArguments, config: PolicyConfig, tokenizer, count: int) 
     return out
 
 
-def time_kernel(args: PolicyArguments, config: PolicyConfig, tokenizer, data: list[dict], kernel: str):
-    """Mean seconds per training step and the first batch's loss (before any update)."""
+def time_variant(
+    args: PolicyArguments, config: PolicyConfig, tokenizer, data: list[dict], kernel: str, compiled: bool
+) -> tuple[float, float, float]:
+    """Mean seconds per training step, the first batch's loss (before any update) and the seconds
+    the warm-up steps took (compiling, when `compiled`)."""
     torch.manual_seed(0)
     args.attn_implementation = kernel
     model = build_model(args, tokenizer)
+    forward = torch.compile(model, dynamic=True) if compiled else model  # lengths vary batch to batch
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     losses = []
 
     def step(batch: dict) -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            loss = model(**batch).loss
+            loss = forward(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         losses.append(loss.item())
 
-    step(data[0])  # warm-up, and the loss before any update
+    # A compiled model recompiles once when it sees the lengths vary; every variant times the same batches.
+    warm = 3
     start = time.perf_counter()
-    for batch in data[1:]:
+    for batch in data[:warm]:
         step(batch)
-    return (time.perf_counter() - start) / (len(data) - 1), losses[0]
+    warm_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for batch in data[warm:]:
+        step(batch)
+    return (time.perf_counter() - start) / (len(data) - warm), losses[0], warm_s
 
 
 def main() -> None:
@@ -87,9 +99,12 @@ def main() -> None:
         default=[f"configs/train/policy_countdown{size}.yaml" for size in ("_tiny", "_small", "")],
         help="policy recipes (their sizes, batch size, bf16 and world)",
     )
-    parser.add_argument("--batches", type=int, default=8, help="timed steps per kernel and round, plus one")
-    parser.add_argument("--rounds", type=int, default=2, help="times each kernel is timed, alternated")
+    parser.add_argument(
+        "--batches", type=int, default=8, help="timed steps per variant and round, after 3 warm-up steps"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="times each variant is timed, alternated")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--compile", action="store_true", help="also time each kernel under torch.compile")
     options = parser.parse_args()
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -97,20 +112,29 @@ def main() -> None:
     report = {}
     for recipe in options.recipes:
         args, config = from_yaml((PolicyArguments, PolicyConfig), recipe)
-        data = batches(args, config, tokenizer, options.batches + 1)
-        times: dict[str, list[float]] = {kernel: [] for kernel in KERNELS}
-        loss = {}
+        data = batches(args, config, tokenizer, options.batches + 3)
+        variants = [(kernel, False) for kernel in KERNELS]
+        if options.compile:
+            variants += [(kernel, True) for kernel in KERNELS]
+        times: dict[str, list[float]] = {}
+        loss, compile_s = {}, {}
         for _ in range(options.rounds):
-            for kernel in KERNELS:
-                seconds, loss[kernel] = time_kernel(args, config, tokenizer, data, kernel)
-                times[kernel].append(seconds)
-        best = {kernel: 1000 * min(values) for kernel, values in times.items()}
+            for kernel, compiled in variants:
+                name = kernel + ("+compile" if compiled else "")
+                seconds, loss[name], warm_s = time_variant(args, config, tokenizer, data, kernel, compiled)
+                times.setdefault(name, []).append(seconds)
+                if compiled:  # the first round compiles; later ones reuse its cache
+                    compile_s.setdefault(name, round(warm_s, 1))
+        best = {name: 1000 * min(values) for name, values in times.items()}
         report[recipe] = {
-            "ms_per_step": {kernel: round(ms, 1) for kernel, ms in best.items()},
-            "first_loss": {kernel: round(value, 5) for kernel, value in loss.items()},
+            "ms_per_step": {name: round(ms, 1) for name, ms in best.items()},
+            "first_loss": {name: round(value, 5) for name, value in loss.items()},
             "eager_speedup": round(best["sdpa"] / best["eager"], 2),
             "tokens_per_batch": int(data[0]["input_ids"].numel()),
         }
+        if options.compile:
+            report[recipe]["compile_speedup"] = round(best["eager"] / best["eager+compile"], 2)
+            report[recipe]["compile_warmup_s"] = compile_s
         print(f"{recipe}: {report[recipe]}", flush=True)
     print(json.dumps({"threads": torch.get_num_threads(), "recipes": report}))
 
