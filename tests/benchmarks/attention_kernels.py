@@ -7,8 +7,9 @@ attention computes the same function with plain matmuls. For each recipe this bu
 (`build_model`, seeded), tokenizes `--batches` random batches of its world's train problems as
 SFT sees them (chat template, padded to the batch's longest), and times forward, backward and an
 AdamW step under bf16 autocast, the kernels alternated `--rounds` times in one process. Threads:
-torch's default unless `--threads`. `--compile` also times each kernel under `torch.compile` (what a
-recipe's `torch_compile: true` asks the Trainer for): it fuses the many small element-wise ops of
+torch's default unless `--threads`. `--compile` also times each kernel under `torch.compile` (as a
+recipe's `torch_compile: true` asks the Trainer to, except that the Trainer's shapes turn dynamic at
+their first recompile and these are dynamic from the start): it fuses the many small element-wise ops of
 these narrow layers, whose per-op costs dominate on the CPU; its compile time is left out (it is
 paid once per run) and printed apart.
 
