@@ -22,11 +22,16 @@ questions stand behind their numbers (`distinct_by_level`, `split_space`).
 from __future__ import annotations
 
 import hashlib
+import inspect
+import json
+import os
 import random
+import sys
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -107,6 +112,19 @@ def generate_split(
 # it. Keyed by the world's registered object, so a world registered anew (a candidate level table)
 # draws anew.
 KEPT_STREAMS = 2
+# A stream of at least `CACHED_DRAW` problems is also kept on disk (`draw_cache`), so that the next
+# process asking for it (a ladder's next stage, a benchmark that rebuilds a rung's training questions)
+# reads it, or extends it, instead of drawing it all again: a 1,024,000-problem Countdown stage spent
+# about 40 minutes of one core drawing what the stage before it had drawn half of (docs/results.md).
+CACHED_DRAW = 20_000
+
+
+def draw_cache() -> Path | None:
+    """Where drawn streams are kept: `$PONDER_DRAW_CACHE` (empty: nowhere), else
+    `~/.cache/ponder/draws`. Each stream is one jsonl file (see `_DiskStream`); deleting it only
+    costs the next run its draw."""
+    folder = os.environ.get("PONDER_DRAW_CACHE", str(Path.home() / ".cache" / "ponder" / "draws"))
+    return Path(folder).expanduser() if folder else None
 
 
 @dataclass
@@ -120,15 +138,95 @@ class _Stream:
 _streams: OrderedDict[tuple, _Stream] = OrderedDict()
 
 
+def _generator_fingerprint(spec: World) -> str | None:
+    """A digest of what decides a world's draws: the source of the module that draws its problems
+    (a partial's arguments too, such as a candidate level table), of `split_of` and its shares, of
+    `Problem`, and the Python version (whose `random` makes the stream). Any edit to the generator
+    changes it, so a kept stream is never read for a generator it did not come from. None where the
+    source cannot be read (a function defined at a prompt): such a world is not kept on disk."""
+    draw = spec.draw
+    keywords = getattr(draw, "keywords", {})
+    draw = getattr(draw, "func", draw)
+    try:
+        parts = [
+            inspect.getsource(sys.modules[draw.__module__]),
+            draw.__qualname__,
+            repr(sorted(keywords.items())),
+            inspect.getsource(split_of),
+            repr((TEST_PERCENT, DEV_PERCENT)),
+            inspect.getsource(Problem),
+            repr(sys.version_info[:2]),
+        ]
+    except (OSError, TypeError, KeyError):
+        return None
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _DiskStream:
+    """A stream kept on disk: one jsonl file whose first line is a header (what the stream is, how
+    many problems follow, the generator's state after them) and then one problem per line. It is
+    written whole to a temporary file and renamed over the old one, so a reader sees the old stream
+    or the new one, never half of one, and a run killed while writing loses nothing already kept."""
+
+    path: Path
+    header: dict
+
+    @classmethod
+    def of(
+        cls, spec: World, world: str, split: str, seed: int, levels: tuple[int, ...]
+    ) -> _DiskStream | None:
+        folder, fingerprint = draw_cache(), _generator_fingerprint(spec)
+        if folder is None or fingerprint is None:
+            return None
+        header = {"world": world, "split": split, "seed": seed, "levels": list(levels)}
+        header["generator"] = fingerprint
+        name = hashlib.sha256(json.dumps(header, sort_keys=True).encode("utf-8")).hexdigest()[:24]
+        return cls(folder / f"{world}-{split}-{seed}-{name}.jsonl", header)
+
+    def read(self) -> _Stream | None:
+        """The kept stream, or None when there is none (or the file is not this stream's, or is cut
+        short: then it is drawn again and written over)."""
+        if not self.path.is_file():
+            return None
+        with self.path.open(encoding="utf-8") as file:
+            header = json.loads(file.readline() or "{}")
+            if {k: header.get(k) for k in self.header} != self.header:
+                return None
+            problems = [Problem.from_dict(json.loads(line)) for line in file]
+        if len(problems) != header["count"]:
+            return None
+        version, state, gauss = header["rng"]
+        rng = random.Random()
+        rng.setstate((version, tuple(state), gauss))
+        return _Stream(rng, problems)
+
+    def write(self, stream: _Stream) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        header = self.header | {"count": len(stream.problems), "rng": stream.rng.getstate()}
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}")  # each process writes its own
+        with partial.open("w", encoding="utf-8") as file:
+            file.write(json.dumps(header) + "\n")
+            file.writelines(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in stream.problems)
+        partial.replace(self.path)
+
+
 def _draw_split(
     spec: World, world: str, split: str, per_level: int, seed: int, levels: tuple[int, ...]
 ) -> list[Problem]:
     key = (spec, world, split, seed, levels)
-    stream = _streams.pop(key, None) or _Stream(random.Random(seed))
+    total = per_level * len(levels)
+    stream = _streams.pop(key, None)
+    disk = _DiskStream.of(spec, world, split, seed, levels) if total >= CACHED_DRAW else None
+    if disk is not None and (stream is None or len(stream.problems) < total):
+        kept = disk.read()
+        if kept is not None and (stream is None or len(kept.problems) > len(stream.problems)):
+            stream = kept
+    stream = stream or _Stream(random.Random(seed))
     _streams[key] = stream  # the most recently used last
     while len(_streams) > KEPT_STREAMS:
         _streams.popitem(last=False)
-    total, drawn = per_level * len(levels), len(stream.problems) // len(levels)
+    drawn = len(stream.problems) // len(levels)
     missing = max(total - len(stream.problems), 0)
     rng, new = random.Random(), []  # a copy of the stream, kept only if the draw completes
     rng.setstate(stream.rng.getstate())
@@ -142,6 +240,8 @@ def _draw_split(
             bar.update(len(levels))
     stream.rng = rng
     stream.problems += new
+    if disk is not None and new:
+        disk.write(stream)
     return stream.problems[:total]
 
 

@@ -25,6 +25,12 @@ def offline_wandb(tmp_path_factory):
     os.environ["WANDB_DIR"] = str(tmp_path_factory.mktemp("wandb"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def draw_cache_in_tmp(tmp_path_factory):
+    """Large draws are kept in a temporary folder, never in the user's cache."""
+    os.environ["PONDER_DRAW_CACHE"] = str(tmp_path_factory.mktemp("draws"))
+
+
 @pytest.fixture
 def tiny_recipe(tmp_path) -> Path:
     """A policy recipe small enough to train for a few steps in seconds, for the scripts that take a

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ponder.config import from_yaml, recipe
+from ponder.data import splits
 from ponder.data.answers import STEP_SEPARATOR
 from ponder.data.arithworld import LEVELS, apply, generate_problems, question_space
 from ponder.data.sources import SourceArguments
@@ -141,6 +142,49 @@ def test_a_larger_draw_extends_the_last_one_and_a_smaller_is_its_prefix() -> Non
         assert whole == generate_split("arithworld", "train", 40, 4)
     finally:
         del WORLDS["extended"], WORLDS["fresh"]
+
+
+def test_a_drawn_stream_is_kept_on_disk_for_the_next_process(tmp_path, monkeypatch) -> None:
+    """A ladder's next stage runs in another process: it reads the last stage's problems from the
+    draw cache and draws only those beyond them; the result is what one draw gives. A file cut short
+    is drawn again, never read; an empty `PONDER_DRAW_CACHE` keeps nothing."""
+    monkeypatch.setattr(splits, "CACHED_DRAW", 1)
+    monkeypatch.setenv("PONDER_DRAW_CACHE", str(tmp_path))
+    calls: list[int] = []
+    arithworld = WORLDS["arithworld"]
+
+    def counting(level, rng, index):
+        calls.append(level)
+        return arithworld.draw(level, rng, index)
+
+    WORLDS.add("counting", dataclasses.replace(arithworld, draw=counting))
+    try:
+        half = generate_split("counting", "train", 20, 4)
+        (kept,) = tmp_path.glob("counting-train-4-*.jsonl")
+        splits._streams.clear()  # a new process: nothing drawn in memory
+        whole = generate_split("counting", "train", 40, 4)
+        extended = len(calls)  # the half, then only the problems beyond it
+        assert whole[: len(half)] == half
+        splits._streams.clear()
+        assert generate_split("counting", "train", 30, 4) == whole[: 30 * len(LEVELS)]
+        assert len(calls) == extended  # a prefix of what is kept draws nothing
+
+        lines = kept.read_text().splitlines()
+        kept.write_text("\n".join(lines[:-1]) + "\n")  # a file cut short
+        splits._streams.clear()
+        assert generate_split("counting", "train", 40, 4) == whole
+        assert len(calls) == 2 * extended  # drawn again from the start
+        assert len(kept.read_text().splitlines()) == len(lines)  # and kept whole again
+
+        monkeypatch.setenv("PONDER_DRAW_CACHE", "")
+        splits._streams.clear()
+        calls.clear()
+        assert generate_split("counting", "train", 40, 4) == whole
+        assert len(calls) == extended  # one draw of the whole: extending drew nothing twice
+    finally:
+        del WORLDS["counting"]
+    assert [path.name.split("-")[0] for path in tmp_path.glob("*.jsonl")] == ["counting"]
+    assert whole == generate_split("arithworld", "train", 40, 4)
 
 
 def test_small_levels_repeat_their_few_test_questions_visibly() -> None:
