@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from ponder.errors import ConfigError
 
-from .problem import Problem
+from .problem import Problem, read_problem_file, write_problem_file
 from .worlds import WORLDS, World
 
 SPLITS = ("train", "dev", "test")
@@ -187,28 +187,18 @@ class _DiskStream:
     def read(self) -> _Stream | None:
         """The kept stream, or None when there is none (or the file is not this stream's, or is cut
         short: then it is drawn again and written over)."""
-        if not self.path.is_file():
+        kept = read_problem_file(self.path, lambda header: header.items() >= self.header.items())
+        if kept is None or len(kept[1]) != kept[0]["count"]:
             return None
-        with self.path.open(encoding="utf-8") as file:
-            header = json.loads(file.readline() or "{}")
-            if {k: header.get(k) for k in self.header} != self.header:
-                return None
-            problems = [Problem.from_dict(json.loads(line)) for line in file]
-        if len(problems) != header["count"]:
-            return None
+        header, problems = kept
         version, state, gauss = header["rng"]
         rng = random.Random()
         rng.setstate((version, tuple(state), gauss))
         return _Stream(rng, problems)
 
     def write(self, stream: _Stream) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        header = self.header | {"count": len(stream.problems), "rng": stream.rng.getstate()}
-        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}")  # each process writes its own
-        with partial.open("w", encoding="utf-8") as file:
-            file.write(json.dumps(header) + "\n")
-            file.writelines(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in stream.problems)
-        partial.replace(self.path)
+        state = {"count": len(stream.problems), "rng": stream.rng.getstate()}
+        write_problem_file(self.path, self.header | state, stream.problems)
 
 
 def _draw_split(

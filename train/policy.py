@@ -16,7 +16,6 @@ question is trained on; `recipe_training_questions` rebuilds what a shipped chec
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from trl import SFTConfig, SFTTrainer
 from ponder.config import ConfigError, load_yaml, parse_config
 from ponder.data import Problem
 from ponder.data.chartok import build_char_tokenizer
+from ponder.data.problem import read_problem_file, write_problem_file
 from ponder.data.sources import SourceArguments
 from ponder.data.splits import ALL, SPLITS, check_split
 from ponder.data.worlds import WORLDS
@@ -224,18 +224,12 @@ def draw_once(source: SourceArguments, folder: Path) -> list[Problem]:
     if not source.generated_world:
         return source.load()  # a file or hub dataset is read, not drawn
     path = folder / DRAWN
-    header = json.dumps(asdict(source.source()), sort_keys=True)
-    if path.is_file():
-        with path.open(encoding="utf-8") as file:
-            if file.readline().rstrip("\n") == header:
-                return [Problem.from_dict(json.loads(line)) for line in file]
+    header = json.loads(json.dumps(asdict(source.source())))  # as the file holds it (tuples as lists)
+    kept = read_problem_file(path, lambda found: found == header)
+    if kept is not None:
+        return kept[1]
     problems = source.load()
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{DRAWN}.{os.getpid()}")  # each process of a launch writes its own
-    with partial.open("w", encoding="utf-8") as file:
-        file.write(header + "\n")
-        file.writelines(json.dumps(problem.to_dict(), ensure_ascii=False) + "\n" for problem in problems)
-    partial.replace(path)
+    write_problem_file(path, header, problems)  # each process of a launch writes its own, then renames
     return problems
 
 
