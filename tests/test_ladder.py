@@ -61,11 +61,14 @@ def test_bad_ladders_fail_naming_the_key(options: dict, key: str) -> None:
         LadderArguments(**{"rungs": [TINY], **options})
 
 
-def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(tmp_path: Path) -> None:
+def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(
+    tmp_path: Path, size_ladder
+) -> None:
     """Two real stages of the tiny rung, continued (the schedule whose recipes chain): a few steps
     each leave it at 0%, so the first doubling gains nothing and (with no minimum) the rung has
     plateaued; a rerun with a higher minimum reuses both stages and trains only the third. The recipe
-    each stage writes rebuilds its training questions: train split only, every stage's problems."""
+    each stage writes rebuilds its training questions: train split only, every stage's problems;
+    size_ladder.py, given the last stage's folder as an extra rung, counts every stage's tokens."""
     options = dict(
         rungs=[TINY],
         output_dir=str(tmp_path),
@@ -98,6 +101,11 @@ def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(tmp_
     questions = recipe_training_questions(rung["checkpoint"])
     assert {split_of(q) for q in questions} == {"train"}
     assert len(questions) > len(recipe_training_questions(rung["curve"][0]["checkpoint"]))
+    _, samples, tokens = size_ladder.training_record(Path(rung["checkpoint"]))
+    assert (samples, tokens) == (256, rung["curve"][-1]["train_tokens"])
+    (Path(rung["curve"][0]["checkpoint"]) / "eval_results.json").unlink()
+    with pytest.raises(SystemExit, match="training tokens are unknown"):
+        size_ladder.training_record(Path(rung["checkpoint"]))
 
     # the shipped copy holds the model files, not the trainer's optimizer states, and moves as a whole
     moved = tmp_path / "elsewhere"

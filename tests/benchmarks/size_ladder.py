@@ -80,28 +80,49 @@ HEADLINE = "compute_optimal"  # predicted bins: what a user without difficulty l
 def load_ladder(path: Path, extra: list[str] = ()) -> list[dict]:
     """Rungs (name, checkpoint, parameters, training tokens), smallest first: a ladder.json
     (`read_ladder`: a shipped one reads its checkpoints beside it) and `extra` checkpoints of
-    `ponder train policy` (their eval_results.json holds parameters and training tokens), such as
-    configs/train/policy_large.yaml trained by scripts/device_check.sh on a GPU."""
+    `ponder train policy` (`training_record`: parameters, and the tokens of the run and of the runs it
+    continued), such as configs/train/policy_large.yaml trained by scripts/device_check.sh on a GPU."""
     rungs = read_ladder(path)
     for folder in map(Path, extra):
-        record = json.loads((folder / "eval_results.json").read_text())
-        if "train_tokens" not in record:
-            raise SystemExit(f"size_ladder: {folder}/eval_results.json has no train_tokens (retrain it)")
+        record, samples, tokens = training_record(folder)
         rungs.append(
             {
                 "rung": folder.name,
                 "checkpoint": str(folder),
                 "dataset": record["args"]["dataset"],
                 "parameters": record["parameters"],
-                "train_tokens": record["train_tokens"],
+                "train_tokens": tokens,
                 "plateaued": None,  # one run: nobody checked
-                "curve": [{"samples": record["args"]["train_size"], "train_tokens": record["train_tokens"]}],
+                "curve": [{"samples": samples, "train_tokens": tokens}],
             }
         )
     worlds = {world_of([r]) for r in rungs}
     if len(worlds) > 1:
         raise SystemExit(f"size_ladder: the rungs were trained on different worlds {sorted(worlds)}")
     return sorted(rungs, key=lambda r: r["parameters"])
+
+
+def training_record(folder: Path) -> tuple[dict, int, int]:
+    """A `ponder train policy` checkpoint's eval_results.json, and the samples and tokens it was
+    trained on in all: a run that started from another checkpoint (`model_name_or_path`, as a
+    ladder's 'continue' stage does) adds that one's, since pre-training FLOPs count every token."""
+    path = folder / "eval_results.json"
+    if not path.is_file():
+        raise SystemExit(f"size_ladder: {folder} has no eval_results.json (not a `ponder train policy` run)")
+    record = json.loads(path.read_text())
+    if "train_tokens" not in record:
+        raise SystemExit(f"size_ladder: {path} has no train_tokens (retrain it)")
+    samples, tokens = record["args"]["train_size"], record["train_tokens"]
+    start = record["args"].get("model_name_or_path")
+    if start:
+        if not (Path(start) / "eval_results.json").is_file():
+            raise SystemExit(
+                f"size_ladder: {folder} started from {start}, whose training tokens are unknown "
+                "(its pre-training FLOPs would be left out)"
+            )
+        _, before_samples, before_tokens = training_record(Path(start))
+        samples, tokens = samples + before_samples, tokens + before_tokens
+    return record, samples, tokens
 
 
 def world_of(rungs: list[dict]) -> str:
