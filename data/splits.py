@@ -117,6 +117,10 @@ KEPT_STREAMS = 2
 # reads it, or extends it, instead of drawing it all again: a 1,024,000-problem Countdown stage spent
 # about 40 minutes of one core drawing what the stage before it had drawn half of (docs/results.md).
 CACHED_DRAW = 20_000
+# A long draw is written to disk every `DRAW_CHECKPOINT` new problems (about ten minutes of one core
+# for Countdown), so a run killed while drawing keeps what it drew: a 2,048,000-problem Countdown
+# stream is about two hours of drawing, and a session can end inside it.
+DRAW_CHECKPOINT = 200_000
 
 
 def draw_cache() -> Path | None:
@@ -218,7 +222,10 @@ def _draw_split(
         _streams.popitem(last=False)
     drawn = len(stream.problems) // len(levels)
     missing = max(total - len(stream.problems), 0)
-    rng, new = random.Random(), []  # a copy of the stream, kept only if the draw completes
+    # The draw advances a copy of the stream, and the stream takes its problems and state only at
+    # the end of a round of levels (every `DRAW_CHECKPOINT` problems, and at the end): a draw that
+    # is interrupted leaves the stream as it was at its last checkpoint, never half a round ahead.
+    rng, new = random.Random(), []
     rng.setstate(stream.rng.getstate())
     with tqdm(total=missing, desc=f"drawing {world} {split} problems", disable=missing < 20_000) as bar:
         for index in range(drawn, per_level):
@@ -228,10 +235,12 @@ def _draw_split(
                     problem = spec.draw(level, rng, index)
                 new.append(problem)
             bar.update(len(levels))
-    stream.rng = rng
-    stream.problems += new
-    if disk is not None and new:
-        disk.write(stream)
+            if len(new) >= DRAW_CHECKPOINT or index == per_level - 1:
+                stream.rng.setstate(rng.getstate())
+                stream.problems += new
+                new = []
+                if disk is not None:
+                    disk.write(stream)
     return stream.problems[:total]
 
 

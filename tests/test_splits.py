@@ -177,6 +177,45 @@ def test_a_drawn_stream_is_kept_on_disk_for_the_next_process(tmp_path, monkeypat
     assert whole == generate_split("arithworld", "train", 40, 4)
 
 
+def test_a_draw_killed_midway_keeps_its_checkpoints_and_the_next_run_goes_on(tmp_path, monkeypatch) -> None:
+    """A two-hour draw can be cut off by the end of a session: it is written to disk at every
+    checkpoint, so the next process draws only what was not kept, and the problems are the ones one
+    uncut draw gives."""
+    monkeypatch.setattr(splits, "CACHED_DRAW", 1)
+    monkeypatch.setattr(splits, "DRAW_CHECKPOINT", 3 * len(LEVELS))  # three rounds of levels
+    monkeypatch.setenv("PONDER_DRAW_CACHE", str(tmp_path))
+    write, writes = splits._DiskStream.write, []
+
+    def killed_at_second_checkpoint(self, stream):
+        if len(writes) == 1:
+            raise KeyboardInterrupt
+        writes.append(len(stream.problems))
+        write(self, stream)
+
+    calls: list[int] = []
+    three, ten = [], []  # the draws of the first three rounds, and of all ten, without a kill
+    WORLDS.add("killed", counting_arithworld(calls))
+    WORLDS.add("three", counting_arithworld(three))
+    WORLDS.add("ten", counting_arithworld(ten))
+    try:
+        monkeypatch.setenv("PONDER_DRAW_CACHE", "")
+        generate_split("three", "train", 3, 4)
+        generate_split("ten", "train", 10, 4)
+        monkeypatch.setenv("PONDER_DRAW_CACHE", str(tmp_path))
+        with monkeypatch.context() as patch:
+            patch.setattr(splits._DiskStream, "write", killed_at_second_checkpoint)
+            with pytest.raises(KeyboardInterrupt):
+                generate_split("killed", "train", 10, 4)
+        assert writes == [3 * len(LEVELS)]
+        splits._streams.clear()  # a new process
+        drawn_before = len(calls)
+        resumed = generate_split("killed", "train", 10, 4)
+        assert len(calls) - drawn_before == len(ten) - len(three)  # the first three rounds were kept
+    finally:
+        del WORLDS["killed"], WORLDS["three"], WORLDS["ten"]
+    assert resumed == generate_split("arithworld", "train", 10, 4)
+
+
 def test_small_levels_repeat_their_few_test_questions_visibly() -> None:
     test = generate_split("arithworld", "test", 100, 1)
     distinct = distinct_by_level(test)
