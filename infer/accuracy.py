@@ -32,6 +32,64 @@ class LevelScore:
     pass_high: float | None = None
 
 
+@dataclass
+class ProblemScore:
+    """One problem's outcome: its greedy completion, whether it is right, and how many of its k
+    samples are right. Two policies' rows on the same problems give a paired comparison, whose
+    interval is far narrower than the difference of two per-level accuracies."""
+
+    id: str
+    level: int | None
+    greedy: bool
+    greedy_text: str
+    samples_correct: int | None = None
+
+
+def score_problems(
+    backend: Backend,
+    tokenizer,
+    problems: list[Problem],
+    max_tokens: int = 256,
+    k: int = 0,
+    temperature: float = 1.0,
+    system_prompt: str | None = None,
+    seed: int = 0,
+) -> list[ProblemScore]:
+    """Each problem's greedy outcome and, when `k` > 0, how many of `k` samples at `temperature`
+    are right."""
+    prompts = [build_prompt(tokenizer, p.question, system_prompt) for p in problems]
+    greedy = backend.generate(prompts, 1, Sampling(temperature=0.0, max_tokens=max_tokens))
+    greedy_ok = grade_solutions([(p, g[0].text) for g, p in zip(greedy, problems)])
+    rows = [ProblemScore(p.id, p.level, ok, g[0].text) for p, ok, g in zip(problems, greedy_ok, greedy)]
+    if k > 0:
+        samples = backend.generate(
+            prompts, k, Sampling(temperature=temperature, max_tokens=max_tokens, seed=seed)
+        )
+        flat = grade_solutions([(p, s.text) for group, p in zip(samples, problems) for s in group])
+        for i, row in enumerate(rows):
+            row.samples_correct = sum(flat[i * k : (i + 1) * k])
+    return rows
+
+
+def level_scores(rows: list[ProblemScore], k: int = 0) -> list[LevelScore]:
+    """Greedy accuracy and, when `k` > 0, pass@k per level, each with its 95% Wilson interval."""
+    by_level: dict[int | None, list[ProblemScore]] = defaultdict(list)
+    for row in rows:
+        by_level[row.level].append(row)
+    scores = []
+    for level in sorted(by_level, key=lambda lv: (lv is None, lv)):
+        level_rows = by_level[level]
+        greedy_hits = sum(r.greedy for r in level_rows)
+        score = LevelScore(level, len(level_rows), greedy_hits / len(level_rows), k=k or None)
+        score.greedy_low, score.greedy_high = wilson(greedy_hits, len(level_rows))
+        if k > 0:
+            pass_hits = sum(bool(r.samples_correct) for r in level_rows)
+            score.pass_at_k = pass_hits / len(level_rows)
+            score.pass_low, score.pass_high = wilson(pass_hits, len(level_rows))
+        scores.append(score)
+    return scores
+
+
 def score_by_level(
     backend: Backend,
     tokenizer,
@@ -43,30 +101,8 @@ def score_by_level(
     seed: int = 0,
 ) -> list[LevelScore]:
     """Greedy accuracy per level and, when `k` > 0, pass@k from `k` samples at `temperature`."""
-    prompts = [build_prompt(tokenizer, p.question, system_prompt) for p in problems]
-    greedy = backend.generate(prompts, 1, Sampling(temperature=0.0, max_tokens=max_tokens))
-    greedy_ok = grade_solutions([(p, g[0].text) for g, p in zip(greedy, problems)])
-    sample_ok = [None] * len(problems)
-    if k > 0:
-        samples = backend.generate(
-            prompts, k, Sampling(temperature=temperature, max_tokens=max_tokens, seed=seed)
-        )
-        flat = grade_solutions([(p, s.text) for group, p in zip(samples, problems) for s in group])
-        sample_ok = [any(flat[i * k : (i + 1) * k]) for i in range(len(problems))]
-    by_level: dict[int | None, list[tuple[bool, bool | None]]] = defaultdict(list)
-    for problem, g, s in zip(problems, greedy_ok, sample_ok):
-        by_level[problem.level].append((g, s))
-    scores = []
-    for level in sorted(by_level, key=lambda lv: (lv is None, lv)):
-        rows = by_level[level]
-        greedy_hits, pass_hits = sum(g for g, _ in rows), sum(bool(s) for _, s in rows)
-        score = LevelScore(level, len(rows), greedy_hits / len(rows), k=k or None)
-        score.greedy_low, score.greedy_high = wilson(greedy_hits, len(rows))
-        if k > 0:
-            score.pass_at_k = pass_hits / len(rows)
-            score.pass_low, score.pass_high = wilson(pass_hits, len(rows))
-        scores.append(score)
-    return scores
+    rows = score_problems(backend, tokenizer, problems, max_tokens, k, temperature, system_prompt, seed)
+    return level_scores(rows, k)
 
 
 def interval(low: float | None, high: float | None) -> str:

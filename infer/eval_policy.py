@@ -15,7 +15,7 @@ from ponder.config import ConfigError, parse_config
 from ponder.data.sources import SourceArguments
 from ponder.models import ModelArguments
 
-from .accuracy import format_table, score_by_level
+from .accuracy import format_table, level_scores, score_problems
 
 
 @dataclass
@@ -33,6 +33,14 @@ class EvalArguments(SourceArguments, ModelArguments):
     output: str | None = field(
         default=None,
         metadata={"help": "JSON file for the per-level scores (default: MODEL/eval_levels.json)."},
+    )
+    log_samples: str | None = field(
+        default=None,
+        metadata={
+            "help": "Also write one JSON line per problem to this file: its id, level, greedy "
+            "completion and whether it is right, and how many of its k samples are right (what a "
+            "paired comparison of two policies on the same problems needs)."
+        },
     )
 
     def __post_init__(self):
@@ -55,7 +63,7 @@ def run(args: EvalArguments) -> list[dict]:
         trust_remote_code=args.trust_remote_code,
         progress=True,
     )
-    scores = score_by_level(
+    per_problem = score_problems(
         backend,
         backend.tokenizer,
         problems,
@@ -65,7 +73,12 @@ def run(args: EvalArguments) -> list[dict]:
         args.system_prompt,
         args.seed,
     )
+    scores = level_scores(per_problem, args.k)
     print(format_table(scores))
+    if args.log_samples:
+        log = Path(args.log_samples)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(json.dumps(asdict(row)) + "\n" for row in per_problem))
     rows = [asdict(s) for s in scores]
     output = Path(args.output or Path(model) / "eval_levels.json")
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from ponder.data.arithworld import generate_problems
+from ponder.data.grading import grade_solutions
 from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.eval_policy import EvalArguments, run
@@ -40,6 +41,7 @@ def test_eval_reports_every_level(tiny_policy, tmp_path, capsys):
             k=2,
             max_tokens=60,
             output=str(tmp_path / "e.json"),
+            log_samples=str(tmp_path / "samples.jsonl"),
         )
     )
     assert [r["level"] for r in rows] == [1, 2, 3, 4, 5]
@@ -53,6 +55,18 @@ def test_eval_reports_every_level(tiny_policy, tmp_path, capsys):
         assert (r["pass_low"], r["pass_high"]) == pytest.approx(wilson(3 * r["pass_at_k"], 3))
     (header,) = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("level")]
     assert header == ["level", "n", "greedy", "95%", "CI", "pass@2", "95%", "CI"]
+    # one line per problem, which the per-level shares are made of and a regrade confirms
+    samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    problems = EvalArguments(per_level=3).load()
+    assert [row["id"] for row in samples] == [p.id for p in problems]
+    assert [row["greedy"] for row in samples] == grade_solutions(
+        [(p, row["greedy_text"]) for p, row in zip(problems, samples)]
+    )
+    for r in rows:
+        level = [row for row in samples if row["level"] == r["level"]]
+        assert all(0 <= row["samples_correct"] <= 2 for row in level)
+        assert r["greedy"] == sum(row["greedy"] for row in level) / 3
+        assert r["pass_at_k"] == sum(row["samples_correct"] > 0 for row in level) / 3
 
 
 def test_prefix_cache_continues_steps_exactly_like_a_fresh_encode(tiny_policy):
