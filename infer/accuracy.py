@@ -35,8 +35,9 @@ class LevelScore:
 @dataclass
 class ProblemScore:
     """One problem's outcome: its greedy completion, whether it is right, and how many of its k
-    samples are right. Two policies' rows on the same problems give a paired comparison, whose
-    interval is far narrower than the difference of two per-level accuracies."""
+    samples are right. Two policies' rows on the same problems give a paired comparison: only the
+    problems on which they differ count, so its interval is narrower than that of the difference of
+    two accuracies."""
 
     id: str
     level: int | None
