@@ -6,11 +6,14 @@ a good verifier could pick a correct sample that greedy decoding misses.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from ponder.data import Problem
 from ponder.data.grading import grade_solutions
+from ponder.errors import ConfigError
 
 from .backends.base import Backend, Sampling
 from .eval_search import wilson
@@ -104,6 +107,72 @@ def score_by_level(
     """Greedy accuracy per level and, when `k` > 0, pass@k from `k` samples at `temperature`."""
     rows = score_problems(backend, tokenizer, problems, max_tokens, k, temperature, system_prompt, seed)
     return level_scores(rows, k)
+
+
+def paired_difference(mine, theirs, resamples: int = 1000, seed: int = 0) -> dict:
+    """Mean of mine - theirs (per-problem outcomes, 0/1 or fractions) in points, with a percentile
+    bootstrap 95% interval over problems."""
+    import numpy as np
+
+    diff = 100 * (np.asarray(mine, dtype=float) - np.asarray(theirs, dtype=float))
+    rng = np.random.default_rng(seed)
+    means = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(resamples)]
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {
+        "points": round(float(diff.mean()), 1),
+        "low": round(float(low), 1),
+        "high": round(float(high), 1),
+    }
+
+
+def paired_by_level(mine: list[ProblemScore], theirs: list[ProblemScore]) -> dict[str, dict]:
+    """Greedy of `mine` minus `theirs` on the same problems (matched by id), per level and over all
+    ("all"): points with a 95% interval, and how many problems each got right alone. Every problem
+    of `mine` must be in `theirs`."""
+    other = {row.id: row for row in theirs}
+    missing = [row.id for row in mine if row.id not in other]
+    if missing:
+        raise ConfigError(
+            f"paired_with: no row for problem {missing[0]} ({len(missing)} of {len(mine)} missing); "
+            "log both policies on the same problems"
+        )
+    levels = sorted({row.level for row in mine}, key=lambda lv: (lv is None, lv))
+    groups = {str(level): [row for row in mine if row.level == level] for level in levels}
+    out = {}
+    for name, rows in {**groups, "all": mine}.items():
+        pairs = [(row.greedy, other[row.id].greedy) for row in rows]
+        out[name] = paired_difference([a for a, _ in pairs], [b for _, b in pairs]) | {
+            "n": len(pairs),
+            "gained": sum(a and not b for a, b in pairs),
+            "lost": sum(b and not a for a, b in pairs),
+        }
+    return out
+
+
+def read_problem_scores(path: str | Path) -> list[ProblemScore]:
+    """The rows a `--log_samples` file holds; a line that is not one names itself."""
+    rows = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        try:
+            rows.append(ProblemScore(**json.loads(line)))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise ConfigError(
+                f"paired_with: {path} line {number} is not a --log_samples row ({error})"
+            ) from None
+    return rows
+
+
+def format_paired(paired: dict[str, dict], other: str) -> str:
+    """Per level: this policy's greedy minus `other`'s on the same problems, with its interval."""
+    lines = [
+        f"{'level':>5}{'n':>7}{'greedy difference':>19}{'95% CI':>16}{'gained':>8}{'lost':>6}   vs {other}"
+    ]
+    for level, d in paired.items():
+        interval = f"[{d['low']:+.1f}, {d['high']:+.1f}]"
+        lines.append(
+            f"{level:>5}{d['n']:>7}{d['points']:>+18.1f} {interval:>16}{d['gained']:>8}{d['lost']:>6}"
+        )
+    return "\n".join(lines)
 
 
 def interval(low: float | None, high: float | None) -> str:

@@ -2,7 +2,9 @@
 
 Prints a table and writes it as JSON: per level its problems (`n`), greedy and pass@k, each with
 its 95% Wilson interval (`greedy_low`, `greedy_high`, `pass_low`, `pass_high`). pass@k well above
-greedy on a level is the room that test-time search can win back there.
+greedy on a level is the room that test-time search can win back there. `--log_samples` keeps
+each problem's outcome; `--paired_with` compares this policy's greedy with another's logged one on
+the same problems, per level, paired by problem.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from ponder.config import ConfigError, parse_config
 from ponder.data.sources import SourceArguments
 from ponder.models import ModelArguments
 
-from .accuracy import format_table, level_scores, score_problems
+from .accuracy import (
+    format_paired,
+    format_table,
+    level_scores,
+    paired_by_level,
+    read_problem_scores,
+    score_problems,
+)
 
 
 @dataclass
@@ -43,10 +52,21 @@ class EvalArguments(SourceArguments, ModelArguments):
         },
     )
 
+    paired_with: str | None = field(
+        default=None,
+        metadata={
+            "help": "A --log_samples file of another policy on the same problems: also print this "
+            "policy's greedy minus that one's per level, paired by problem, with a bootstrap 95% "
+            "interval (narrower than two accuracies' difference), and add it to the JSON as 'paired'."
+        },
+    )
+
     def __post_init__(self):
         super().__post_init__()
         if self.k < 0:
             raise ConfigError(f"k: must be >= 0, got {self.k}")
+        if self.paired_with and not Path(self.paired_with).is_file():
+            raise ConfigError(f"paired_with: no such file {self.paired_with}")
 
 
 def run(args: EvalArguments) -> list[dict]:
@@ -75,11 +95,16 @@ def run(args: EvalArguments) -> list[dict]:
     )
     scores = level_scores(per_problem, args.k)
     print(format_table(scores))
+    rows = [asdict(s) for s in scores]
+    if args.paired_with:
+        paired = paired_by_level(per_problem, read_problem_scores(args.paired_with))
+        print(format_paired(paired, args.paired_with))
+        for row in rows:
+            row["paired"] = paired[str(row["level"])]
     if args.log_samples:
         log = Path(args.log_samples)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("".join(json.dumps(asdict(row)) + "\n" for row in per_problem))
-    rows = [asdict(s) for s in scores]
     output = Path(args.output or Path(model) / "eval_levels.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(rows, indent=2))

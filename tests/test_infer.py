@@ -6,6 +6,8 @@ import pytest
 
 from ponder.data.arithworld import generate_problems
 from ponder.data.grading import grade_solutions
+from ponder.errors import ConfigError
+from ponder.infer.accuracy import ProblemScore, paired_by_level, read_problem_scores
 from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.eval_policy import EvalArguments, run
@@ -67,6 +69,77 @@ def test_eval_reports_every_level(tiny_policy, tmp_path, capsys):
         assert all(0 <= row["samples_correct"] <= 2 for row in level)
         assert r["greedy"] == sum(row["greedy"] for row in level) / 3
         assert r["pass_at_k"] == sum(row["samples_correct"] > 0 for row in level) / 3
+
+
+def test_two_policies_are_compared_on_the_same_problems_paired(tiny_policy, tmp_path, capsys):
+    """The tiny policy's logged outcomes against the shipped policy's: the paired difference per
+    level and over all is the mean of the per-problem differences, with the problems each got right
+    alone; a log of other problems, or no log, is refused before anything runs."""
+    tiny_log, shipped_log = tmp_path / "tiny.jsonl", tmp_path / "shipped.jsonl"
+    common = dict(per_level=4, k=0, max_tokens=60)
+    run(
+        EvalArguments(
+            model_name_or_path=str(tiny_policy),
+            output=str(tmp_path / "t.json"),
+            log_samples=str(tiny_log),
+            **common,
+        )
+    )
+    rows = run(
+        EvalArguments(
+            model_name_or_path=str(SHIPPED_POLICY),
+            output=str(tmp_path / "s.json"),
+            log_samples=str(shipped_log),
+            paired_with=str(tiny_log),
+            **common,
+        )
+    )
+    shipped, tiny = ({r.id: r for r in read_problem_scores(log)} for log in (shipped_log, tiny_log))
+    for row in rows:
+        ids = [i for i in shipped if shipped[i].level == row["level"]]
+        differences = [shipped[i].greedy - tiny[i].greedy for i in ids]
+        paired = row["paired"]
+        assert paired["n"] == 4 and paired["points"] == pytest.approx(100 * sum(differences) / 4, abs=0.05)
+        assert (paired["gained"], paired["lost"]) == (differences.count(1), differences.count(-1))
+        assert paired["low"] <= paired["points"] <= paired["high"]
+    assert (
+        sum(row["paired"]["gained"] for row in rows) > 0
+    )  # the shipped policy solves what the tiny one misses
+    assert "vs " + str(tiny_log) in capsys.readouterr().out
+
+    (tmp_path / "short.jsonl").write_text("".join(tiny_log.read_text().splitlines(keepends=True)[:-1]))
+    with pytest.raises(ConfigError, match="paired_with: no row for problem .*1 of 20 missing"):
+        run(
+            EvalArguments(
+                model_name_or_path=str(tiny_policy),
+                paired_with=str(tmp_path / "short.jsonl"),
+                output=str(tmp_path / "x.json"),
+                **common,
+            )
+        )
+    with pytest.raises(ConfigError, match="paired_with: no such file"):
+        EvalArguments(model_name_or_path=str(tiny_policy), paired_with=str(tmp_path / "none.jsonl"))
+
+
+def test_a_paired_difference_counts_only_the_problems_on_which_two_policies_differ():
+    mine = [ProblemScore(str(i), 1, ok, "") for i, ok in enumerate([True, True, True, False])]
+    theirs = [ProblemScore(str(i), 1, ok, "") for i, ok in enumerate([True, False, False, True])]
+    paired = paired_by_level(mine, theirs)
+    assert paired["1"] == paired["all"]
+    assert {k: paired["all"][k] for k in ("points", "n", "gained", "lost")} == {
+        "points": 25.0,
+        "n": 4,
+        "gained": 2,
+        "lost": 1,
+    }
+    assert paired_by_level(mine, mine)["all"] | {"n": 0} == {
+        "points": 0.0,
+        "low": 0.0,
+        "high": 0.0,
+        "n": 0,
+        "gained": 0,
+        "lost": 0,
+    }
 
 
 def test_prefix_cache_continues_steps_exactly_like_a_fresh_encode(tiny_policy):

@@ -65,6 +65,7 @@ from overlap import distinct_problems, overlap_report
 from ponder.config import from_yaml, recipe
 from ponder.data import load_problems
 from ponder.data.results import read_results
+from ponder.infer.accuracy import paired_difference
 from ponder.infer.eval_search import Outcomes, outcomes
 from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
@@ -227,19 +228,6 @@ def at_flops(o: Outcomes, params: int, flops: float) -> dict:
         # below the cheapest budget the small policy is already dearer: an upper bound on it;
         # above the largest one, its accuracy there is a lower bound (it spent less)
         "bound": bool(bound),
-    }
-
-
-def paired_difference(small: np.ndarray, large: np.ndarray, resamples: int = 1000, seed: int = 0) -> dict:
-    """Mean of small - large in points, with a percentile bootstrap 95% interval over problems."""
-    diff = 100 * (small - large)
-    rng = np.random.default_rng(seed)
-    means = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(resamples)]
-    low, high = np.percentile(means, [2.5, 97.5])
-    return {
-        "points": round(float(diff.mean()), 1),
-        "low": round(float(low), 1),
-        "high": round(float(high), 1),
     }
 
 
