@@ -56,7 +56,7 @@ class EvalArguments(SourceArguments, ModelArguments):
         default=None,
         metadata={
             "help": "A --log_samples file of another policy on the same problems: also print this "
-            "policy's greedy minus that one's per level, paired by problem, with a bootstrap 95% "
+            "policy's greedy minus that one's per level, paired by problem, with its 95 percent bootstrap "
             "interval (narrower than two accuracies' difference), and add it to the JSON as 'paired'."
         },
     )
