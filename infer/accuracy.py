@@ -125,17 +125,23 @@ def paired_difference(mine, theirs, resamples: int = 1000, seed: int = 0) -> dic
     }
 
 
+def rows_by_id(ids: list[str], theirs: list[ProblemScore]) -> dict[str, ProblemScore]:
+    """`theirs` by problem id; every one of `ids` must be there (checked before a run generates)."""
+    other = {row.id: row for row in theirs}
+    missing = [i for i in ids if i not in other]
+    if missing:
+        raise ConfigError(
+            f"paired_with: no row for problem {missing[0]} ({len(missing)} of {len(ids)} missing); "
+            "log both policies on the same problems"
+        )
+    return other
+
+
 def paired_by_level(mine: list[ProblemScore], theirs: list[ProblemScore]) -> dict[str, dict]:
     """Greedy of `mine` minus `theirs` on the same problems (matched by id), per level and over all
     ("all"): points with a 95% interval, and how many problems each got right alone. Every problem
     of `mine` must be in `theirs`."""
-    other = {row.id: row for row in theirs}
-    missing = [row.id for row in mine if row.id not in other]
-    if missing:
-        raise ConfigError(
-            f"paired_with: no row for problem {missing[0]} ({len(missing)} of {len(mine)} missing); "
-            "log both policies on the same problems"
-        )
+    other = rows_by_id([row.id for row in mine], theirs)
     levels = sorted({row.level for row in mine}, key=lambda lv: (lv is None, lv))
     groups = {str(level): [row for row in mine if row.level == level] for level in levels}
     out = {}

@@ -23,6 +23,7 @@ from .accuracy import (
     level_scores,
     paired_by_level,
     read_problem_scores,
+    rows_by_id,
     score_problems,
 )
 
@@ -75,6 +76,9 @@ def run(args: EvalArguments) -> list[dict]:
 
     model = args.require_model()
     problems = args.load()
+    theirs = read_problem_scores(args.paired_with) if args.paired_with else None
+    if theirs is not None:
+        rows_by_id([p.id for p in problems], theirs)  # a log of other problems fails before generating
     backend = HFBackend(
         model,
         batch_size=args.batch_size,
@@ -95,16 +99,16 @@ def run(args: EvalArguments) -> list[dict]:
     )
     scores = level_scores(per_problem, args.k)
     print(format_table(scores))
-    rows = [asdict(s) for s in scores]
-    if args.paired_with:
-        paired = paired_by_level(per_problem, read_problem_scores(args.paired_with))
-        print(format_paired(paired, args.paired_with))
-        for row in rows:
-            row["paired"] = paired[str(row["level"])]
     if args.log_samples:
         log = Path(args.log_samples)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("".join(json.dumps(asdict(row)) + "\n" for row in per_problem))
+    rows = [asdict(s) for s in scores]
+    if theirs is not None:
+        paired = paired_by_level(per_problem, theirs)
+        print(format_paired(paired, args.paired_with))
+        for row in rows:
+            row["paired"] = paired[str(row["level"])]
     output = Path(args.output or Path(model) / "eval_levels.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(rows, indent=2))

@@ -108,10 +108,11 @@ def test_two_policies_are_compared_on_the_same_problems_paired(tiny_policy, tmp_
     assert "vs " + str(tiny_log) in capsys.readouterr().out
 
     (tmp_path / "short.jsonl").write_text("".join(tiny_log.read_text().splitlines(keepends=True)[:-1]))
+    (tmp_path / "no-model").mkdir()  # nothing to load: the refusal must come first
     with pytest.raises(ConfigError, match="paired_with: no row for problem .*1 of 20 missing"):
         run(
             EvalArguments(
-                model_name_or_path=str(tiny_policy),
+                model_name_or_path=str(tmp_path / "no-model"),
                 paired_with=str(tmp_path / "short.jsonl"),
                 output=str(tmp_path / "x.json"),
                 **common,
