@@ -75,14 +75,19 @@ def score_problems(
     return rows
 
 
-def level_scores(rows: list[ProblemScore], k: int = 0) -> list[LevelScore]:
-    """Greedy accuracy and, when `k` > 0, pass@k per level, each with its 95% Wilson interval."""
-    by_level: dict[int | None, list[ProblemScore]] = defaultdict(list)
+def by_level(rows: list[ProblemScore]) -> dict[int | None, list[ProblemScore]]:
+    """`rows` grouped by level, levels ascending and problems without one last."""
+    groups: dict[int | None, list[ProblemScore]] = defaultdict(list)
     for row in rows:
-        by_level[row.level].append(row)
+        groups[row.level].append(row)
+    return {level: groups[level] for level in sorted(groups, key=lambda lv: (lv is None, lv))}
+
+
+def level_scores(rows: list[ProblemScore], k: int = 0) -> list[LevelScore]:
+    """Greedy accuracy and, when `k` > 0, pass@k per level, each with its 95% Wilson interval:
+    what `ponder eval policy` prints and trainers record after training."""
     scores = []
-    for level in sorted(by_level, key=lambda lv: (lv is None, lv)):
-        level_rows = by_level[level]
+    for level, level_rows in by_level(rows).items():
         greedy_hits = sum(r.greedy for r in level_rows)
         score = LevelScore(level, len(level_rows), greedy_hits / len(level_rows), k=k or None)
         score.greedy_low, score.greedy_high = wilson(greedy_hits, len(level_rows))
@@ -92,21 +97,6 @@ def level_scores(rows: list[ProblemScore], k: int = 0) -> list[LevelScore]:
             score.pass_low, score.pass_high = wilson(pass_hits, len(level_rows))
         scores.append(score)
     return scores
-
-
-def score_by_level(
-    backend: Backend,
-    tokenizer,
-    problems: list[Problem],
-    max_tokens: int = 256,
-    k: int = 0,
-    temperature: float = 1.0,
-    system_prompt: str | None = None,
-    seed: int = 0,
-) -> list[LevelScore]:
-    """Greedy accuracy per level and, when `k` > 0, pass@k from `k` samples at `temperature`."""
-    rows = score_problems(backend, tokenizer, problems, max_tokens, k, temperature, system_prompt, seed)
-    return level_scores(rows, k)
 
 
 def paired_difference(mine, theirs, resamples: int = 1000, seed: int = 0) -> dict:
@@ -142,8 +132,7 @@ def paired_by_level(mine: list[ProblemScore], theirs: list[ProblemScore]) -> dic
     ("all"): points with a 95% interval, and how many problems each got right alone. Every problem
     of `mine` must be in `theirs`."""
     other = rows_by_id([row.id for row in mine], theirs)
-    levels = sorted({row.level for row in mine}, key=lambda lv: (lv is None, lv))
-    groups = {str(level): [row for row in mine if row.level == level] for level in levels}
+    groups = {str(level): rows for level, rows in by_level(mine).items()}
     out = {}
     for name, rows in {**groups, "all": mine}.items():
         pairs = [(row.greedy, other[row.id].greedy) for row in rows]

@@ -52,7 +52,6 @@ class EvalArguments(SourceArguments, ModelArguments):
             "paired comparison of two policies on the same problems needs)."
         },
     )
-
     paired_with: str | None = field(
         default=None,
         metadata={

@@ -30,7 +30,7 @@ from ponder.config import ConfigError, load_yaml, parse_config
 from ponder.data import DatasetError
 from ponder.data.sources import SourceArguments
 from ponder.data.worlds import WORLDS
-from ponder.infer.accuracy import format_table, score_by_level
+from ponder.infer.accuracy import format_table, level_scores, score_problems
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
@@ -267,7 +267,8 @@ def evaluate(args: DistillArguments, model, tokenizer, rows: Dataset, name: str 
         ),  # float32, as below
         (name, HFBackend(model.float(), tokenizer)),
     ):
-        scores = score_by_level(backend, tokenizer, problems, k=args.eval_k, system_prompt=system)
+        per_problem = score_problems(backend, tokenizer, problems, k=args.eval_k, system_prompt=system)
+        scores = level_scores(per_problem, args.eval_k)
         print(f"{label} policy, {len(problems)} held-out problems:\n{format_table(scores)}")
         record[label] = [asdict(s) for s in scores]
     return record

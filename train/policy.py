@@ -32,7 +32,7 @@ from ponder.data.problem import read_problem_file, write_problem_file
 from ponder.data.sources import SourceArguments
 from ponder.data.splits import ALL, SPLITS, check_split
 from ponder.data.worlds import WORLDS
-from ponder.infer.accuracy import format_table, score_by_level
+from ponder.infer.accuracy import format_table, level_scores, score_problems
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
@@ -361,9 +361,10 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     held_out = args.evaluation_source()
     if held_out is not None:
         backend = HFBackend(model.float(), tokenizer)
-        scores = score_by_level(
+        per_problem = score_problems(
             backend, tokenizer, held_out.load(), k=args.eval_k, system_prompt=args.system_prompt
         )
+        scores = level_scores(per_problem, args.eval_k)
         print(format_table(scores))
         record["levels"] = [asdict(s) for s in scores]
     Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
