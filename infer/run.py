@@ -19,7 +19,7 @@ from ponder.data import Problem
 from ponder.data.results import SearchResult, read_results, results_config, search_key
 from ponder.data.sources import SourceArguments
 from ponder.models import ModelArguments
-from ponder.resumable import open_output
+from ponder.resumable import differing_keys, open_output
 
 from .backends import BACKENDS
 from .prm import PRMS  # names only: a scorer imports torch when it is built
@@ -303,7 +303,7 @@ def load_reused(args: InferArguments) -> dict[str, SearchResult]:
     ours = args.shared_search_config()
     for folder in args.reuse_results:
         theirs = results_config(folder)
-        differing = sorted(k for k in ours if ours[k] != theirs.get(k))
+        differing = differing_keys(theirs, ours)
         if differing:
             values = ", ".join(f"{k}={theirs.get(k)!r}" for k in differing)
             raise ConfigError(

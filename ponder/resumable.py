@@ -4,6 +4,12 @@ A run writes `config.json` (its arguments and a hash of those that change result
 JSON-lines file. Started again on the same folder, it keeps every complete line, cuts a line
 that a kill left half-written, and refuses a folder that holds results of another configuration
 rather than mixing the two. `ponder infer` and `ponder data prm-labels` both work this way.
+
+A folder copied together with its inputs still resumes: where the recorded configuration names
+other files or folders than this run's, they count as the same when their bytes are the same, so
+a copied work dir need not redo what it already holds. Inputs that are no longer where the record
+says cannot be compared, and the folder is refused. `ponder infer --reuse_results` compares the
+folders it borrows from in the same way.
 """
 
 from __future__ import annotations
@@ -32,13 +38,56 @@ def open_output(out_dir: str | Path, filename: str, arguments: dict, config: dic
     config_path = out_dir / "config.json"
     if config_path.exists() and path.exists():
         previous = json.loads(config_path.read_text())
-        if previous.get("config_hash") != digest:
+        if previous.get("config_hash") != digest and not _same_but_moved(previous, config):
             raise ConfigError(
                 f"output_dir: {out_dir} holds output of a different configuration; use another folder"
             )
     config_path.write_text(json.dumps({**arguments, "config_hash": digest}, indent=2))
     _drop_partial_line(path)
     return path, digest
+
+
+def _same_but_moved(previous: dict, config: dict) -> bool:
+    """Whether the recorded arguments `previous` hold the same configuration as `config` except
+    for paths that point at identical contents (a work dir copied with its problem files)."""
+    recorded = {key: previous.get(key) for key in config}
+    # arguments that do not hash to the recorded hash cannot vouch for the folder's contents
+    return config_hash(recorded) == previous.get("config_hash") and not differing_keys(recorded, config)
+
+
+def differing_keys(recorded: dict, config: dict) -> list[str]:
+    """The keys of `config` whose value differs from `recorded`'s, where two paths to the same bytes
+    do not differ: a hash cannot tell a moved input from a changed one, so those are read from disk.
+    Only values that differ are read, so an unchanged multi-GB model is never hashed."""
+    config = json.loads(json.dumps(config))  # tuples become lists, as in the recorded JSON
+    keys = []
+    for key, value in config.items():
+        old = recorded.get(key)
+        if old == value:
+            continue
+        if isinstance(old, str) and isinstance(value, str):
+            old_digest = _content_digest(Path(old))
+            if old_digest is not None and old_digest == _content_digest(Path(value)):
+                continue
+        keys.append(key)
+    return sorted(keys)
+
+
+def _content_digest(path: Path) -> str | None:
+    """SHA-1 of a file's bytes, or of a folder's relative file names and their bytes; None if absent."""
+    if path.is_file():
+        files = [("", path)]
+    elif path.is_dir():
+        files = sorted((str(f.relative_to(path)), f) for f in path.rglob("*") if f.is_file())
+    else:
+        return None
+    digest = hashlib.sha1()
+    for name, file in files:
+        digest.update(name.encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def complete_lines(path: str | Path) -> list[dict]:
