@@ -57,28 +57,35 @@ def _same_but_moved(previous: dict, config: dict) -> bool:
 
 def differing_keys(recorded: dict, config: dict) -> list[str]:
     """The keys of `config` whose value differs from `recorded`'s, where two paths to the same bytes
-    do not differ: a hash cannot tell a moved input from a changed one, so those are read from disk.
-    Only values that differ are read, so an unchanged multi-GB model is never hashed."""
+    do not differ (nor two lists of such paths): a hash cannot tell a moved input from a changed
+    one, so those are read from disk. Only values that differ are read, so an unchanged multi-GB
+    model is never hashed."""
     config = json.loads(json.dumps(config))  # tuples become lists, as in the recorded JSON
-    keys = []
-    for key, value in config.items():
-        old = recorded.get(key)
-        if old == value:
-            continue
-        if isinstance(old, str) and isinstance(value, str):
-            old_digest = _content_digest(Path(old))
-            if old_digest is not None and old_digest == _content_digest(Path(value)):
-                continue
-        keys.append(key)
-    return sorted(keys)
+    return sorted(key for key, value in config.items() if not _same_setting(recorded.get(key), value))
+
+
+def _same_setting(old, new) -> bool:
+    if old == new:
+        return True
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(map(_same_setting, old, new))
+    if isinstance(old, str) and isinstance(new, str):
+        old_digest = _content_digest(Path(old))
+        return old_digest is not None and old_digest == _content_digest(Path(new))
+    return False
 
 
 def _content_digest(path: Path) -> str | None:
-    """SHA-1 of a file's bytes, or of a folder's relative file names and their bytes; None if absent."""
+    """SHA-1 of a file's bytes, or of a folder's relative file names and their bytes; None if absent.
+
+    A folder's own run record (a `config.json` written by `open_output`) is left out: it names the
+    folder's paths, so it differs in every copy, and what the folder holds is its other files."""
     if path.is_file():
         files = [("", path)]
     elif path.is_dir():
-        files = sorted((str(f.relative_to(path)), f) for f in path.rglob("*") if f.is_file())
+        files = sorted(
+            (str(f.relative_to(path)), f) for f in path.rglob("*") if f.is_file() and not _is_run_record(f)
+        )
     else:
         return None
     digest = hashlib.sha1()
@@ -88,6 +95,15 @@ def _content_digest(path: Path) -> str | None:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def _is_run_record(file: Path) -> bool:
+    if file.name != "config.json":
+        return False
+    try:
+        return "config_hash" in json.loads(file.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 def complete_lines(path: str | Path) -> list[dict]:

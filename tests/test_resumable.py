@@ -67,3 +67,24 @@ def test_differing_keys_reads_only_paths_and_compares_folders_by_name_and_bytes(
     assert differing_keys(recorded, changed) == ["budgets", "strategy"]
     (tmp_path / "m2" / "model.safetensors").rename(tmp_path / "m2" / "other.safetensors")
     assert differing_keys(recorded, {**recorded, "model": str(tmp_path / "m2")}) == ["model"]
+
+
+def test_a_copied_results_folder_is_the_same_though_its_run_record_names_the_new_place(tmp_path):
+    """`--reuse_results` names result folders: a copy's rows are what count, not its config.json,
+    which `open_output` rewrites with the copy's own paths when the copy is resumed."""
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text('{"id": "a"}\n')
+    for name in ("pool", "tree"):
+        path, _ = start(tmp_path / "first" / name, problems)
+        path.write_text(f'{{"strategy": "{name}"}}\n')
+    shutil.copytree(tmp_path / "first", tmp_path / "copy")
+    copied_problems = tmp_path / "copy" / "problems.jsonl"
+    shutil.copy(problems, copied_problems)
+    for name in ("pool", "tree"):
+        start(tmp_path / "copy" / name, copied_problems)  # resumed there: the record now differs
+    recorded = {"reuse_results": [str(tmp_path / "first" / n) for n in ("pool", "tree")]}
+    copied = {"reuse_results": [str(tmp_path / "copy" / n) for n in ("pool", "tree")]}
+    assert differing_keys(recorded, copied) == []
+    assert differing_keys(recorded, {"reuse_results": copied["reuse_results"][::-1]}) == ["reuse_results"]
+    (tmp_path / "copy" / "tree" / "results.jsonl").write_text('{"strategy": "other"}\n')
+    assert differing_keys(recorded, copied) == ["reuse_results"]
