@@ -223,7 +223,8 @@ def test_the_shipped_countdown_policy_loads_and_solves_level_one_problems():
     from ponder.models import SHIPPED_COUNTDOWN_POLICY
 
     recipe = load_yaml(SHIPPED_COUNTDOWN_POLICY / "recipe.yaml")
-    assert recipe["splits"] and "--dataset_split train" in recipe["command"]
+    commands = recipe.get("commands") or [recipe["command"]]  # a continued rung lists every stage
+    assert recipe["splits"] and all("--dataset_split train" in command for command in commands)
     problems = generate_split("countdown", "test", 20, seed=1, levels=[1])
     backend = HFBackend(str(SHIPPED_COUNTDOWN_POLICY), device="cpu")
     prompts = [build_prompt(backend.tokenizer, p.question) for p in problems]
