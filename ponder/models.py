@@ -20,7 +20,7 @@ SHIPPED_POLICY = CHECKPOINTS / "arithworld-policy"
 # The LM the ArithWorld PRM recipe starts from: the shipped policy's architecture trained on more
 # problems (its recipe.yaml). Published PRMs, too, start from a stronger model than the policy.
 SHIPPED_VERIFIER = CHECKPOINTS / "arithworld-verifier"
-# The Countdown policy: configs/train/policy_countdown.yaml at 3e-3 on 256,000 samples (its recipe.yaml).
+# The Countdown policy: configs/train/policy_countdown.yaml, 4,096,000 samples in 3 stages (recipe.yaml).
 SHIPPED_COUNTDOWN_POLICY = CHECKPOINTS / "countdown-policy"
 # The policy size ladder (`ponder ladder --ship_dir`): one recipe at several widths, the same samples.
 SHIPPED_LADDER = CHECKPOINTS / "ladder" / "ladder.json"
