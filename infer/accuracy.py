@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ponder.data import Problem
@@ -142,6 +142,13 @@ def paired_by_level(mine: list[ProblemScore], theirs: list[ProblemScore]) -> dic
             "lost": sum(b and not a for a, b in pairs),
         }
     return out
+
+
+def write_problem_scores(path: str | Path, rows: list[ProblemScore]) -> None:
+    """`rows` as a `--log_samples` file: one JSON row per problem, read back by `read_problem_scores`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(asdict(row)) + "\n" for row in rows))
 
 
 def read_problem_scores(path: str | Path) -> list[ProblemScore]:

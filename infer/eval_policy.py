@@ -25,6 +25,7 @@ from .accuracy import (
     read_problem_scores,
     rows_by_id,
     score_problems,
+    write_problem_scores,
 )
 
 
@@ -99,9 +100,7 @@ def run(args: EvalArguments) -> list[dict]:
     scores = level_scores(per_problem, args.k)
     print(format_table(scores))
     if args.log_samples:
-        log = Path(args.log_samples)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("".join(json.dumps(asdict(row)) + "\n" for row in per_problem))
+        write_problem_scores(args.log_samples, per_problem)
     rows = [asdict(s) for s in scores]
     if theirs is not None:
         paired = paired_by_level(per_problem, theirs)

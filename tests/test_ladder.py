@@ -84,6 +84,9 @@ def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(
     assert not (tmp_path / "policy_tiny" / "samples-256").exists()
     assert rung["curve"][1]["train_tokens"] > rung["curve"][0]["train_tokens"] > 0
     assert rung["parameters"] == 69_152
+    # the doubling's gain, paired on the same 10 dev problems: 0% twice gains exactly 0
+    assert "gain_paired" not in rung["curve"][0]
+    assert rung["curve"][1]["gain_paired"] == {"points": 0.0, "low": 0.0, "high": 0.0, "n": 10}
     model = tmp_path / "policy_tiny" / "samples-128" / "model.safetensors"
     trained_at = model.stat().st_mtime
 
@@ -115,6 +118,7 @@ def test_a_rung_stops_at_its_plateau_resumes_and_records_what_it_trained_on(
     assert (moved / "policy_tiny" / "model.safetensors").is_file()
     assert not list((moved / "policy_tiny").glob("checkpoint-*"))
     assert not (moved / "policy_tiny" / "training_args.bin").exists()
+    assert not (moved / "policy_tiny" / "eval_samples.jsonl").exists()
     assert read["train_tokens"] == rung["curve"][-1]["train_tokens"]
     (moved / "policy_tiny" / "config.json").unlink()
     with pytest.raises(ConfigError, match="rung policy_tiny has no checkpoint"):

@@ -34,7 +34,7 @@ from ponder.infer.accuracy import format_table, level_scores, score_problems
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
-from ponder.train.defaults import SmallModelDefaults, on_device
+from ponder.train.defaults import SmallModelDefaults, on_device, trained_model
 from ponder.train.resume import train_resuming
 
 # method -> (rows file in a `ponder data distill` folder, the columns its trainer reads)
@@ -290,7 +290,7 @@ def train_and_evaluate(
     config.start_run()
     trainer, tokenizer = build_trainer(args, config, rows)
     train_s = train_resuming(trainer)
-    model = trainer.model
+    model = trained_model(trainer)
     if args.use_peft and args.merge_adapter:
         model = model.merge_and_unload()  # a plain folder that `ponder infer --model` and vLLM load
         if trainer.is_world_process_zero():

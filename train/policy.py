@@ -9,8 +9,10 @@ PEFT load like any other. With `use_peft`, a LoRA adapter is trained and merged 
 folder. When the problems come from a generated world, it reports greedy accuracy (and pass@k)
 per level on held-out problems of the same world after training (its test split, seed
 `problem_seed + 1`) and writes them, with the training time, to `eval_results.json` in the output
-folder. A world's training problems come from its train split (`ponder.data.splits`), so no test
-question is trained on; `recipe_training_questions` rebuilds what a shipped checkpoint trained on.
+folder, and each problem's outcome to `eval_samples.jsonl` (the rows `ponder eval policy
+--log_samples` writes, so two checkpoints compare on the same problems). A world's training
+problems come from its train split (`ponder.data.splits`), so no test question is trained on;
+`recipe_training_questions` rebuilds what a shipped checkpoint trained on.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from ponder.data.problem import read_problem_file, write_problem_file
 from ponder.data.sources import SourceArguments
 from ponder.data.splits import ALL, SPLITS, check_split
 from ponder.data.worlds import WORLDS
-from ponder.infer.accuracy import format_table, level_scores, score_problems
+from ponder.infer.accuracy import format_table, level_scores, score_problems, write_problem_scores
 from ponder.infer.backends.hf import HFBackend
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
-from ponder.train.defaults import SmallModelDefaults, on_device
+from ponder.train.defaults import SmallModelDefaults, on_device, trained_model
 from ponder.train.resume import drop_kept_rows, rows_kept_for_resume, train_resuming
 
 
@@ -201,6 +203,8 @@ def build_model(args: PolicyArguments, tokenizer) -> LlamaForCausalLM:
 
 # A generated world's training problems, kept in the output folder while its run trains.
 DRAWN = "drawn_problems.jsonl"
+# Each held-out problem's outcome after training: `ponder eval policy --log_samples` rows.
+EVAL_SAMPLES = "eval_samples.jsonl"
 
 
 def load_training_problems(args: PolicyArguments, output_dir: str | Path) -> list[Problem]:
@@ -339,7 +343,7 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
     train_tokens = round(sum(map(len, trainer.train_dataset["input_ids"])) * config.num_train_epochs)
     (Path(config.output_dir) / DRAWN).unlink(missing_ok=True)  # trained: nothing left to resume
     drop_kept_rows(config.output_dir)
-    model = trainer.model
+    model = trained_model(trainer)
     if args.use_peft:
         model = model.merge_and_unload()  # a plain folder that every command loads
     else:
@@ -367,6 +371,7 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
         scores = level_scores(per_problem, args.eval_k)
         print(format_table(scores))
         record["levels"] = [asdict(s) for s in scores]
+        write_problem_scores(Path(config.output_dir, EVAL_SAMPLES), per_problem)
     Path(config.output_dir, "eval_results.json").write_text(json.dumps(record, indent=2))
     finish_wandb(
         config.report_to, {f"eval/greedy_L{s['level']}": s["greedy"] for s in record.get("levels", [])}

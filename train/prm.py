@@ -55,7 +55,7 @@ from ponder.infer.prm.token_cls import (
 )
 from ponder.models import ModelArguments
 from ponder.tracking import finish_wandb
-from ponder.train.defaults import SmallModelDefaults, on_device
+from ponder.train.defaults import SmallModelDefaults, on_device, trained_model
 from ponder.train.resume import train_resuming
 
 IGNORE = -100.0
@@ -458,7 +458,7 @@ def run(args: PRMArguments, config: PRMConfig) -> Path:
         # On every process, though only the main one writes the weights: under ZeRO-3 a forward
         # pass gathers the sharded weights, which needs all of them.
         weights = fit_score_weights(
-            step_features(trainer.model, tokenizer, held_out, config, verdict_ids(tokenizer, config))
+            step_features(trained_model(trainer), tokenizer, held_out, config, verdict_ids(tokenizer, config))
         )
     trainer.save_model(config.output_dir)  # gathers ZeRO-3 shards; writes on the main process only
     if trainer.is_world_process_zero():

@@ -40,8 +40,9 @@ from ponder.tracking import log_run, new_group, wandb_scope
 RUNGS = ("policy_tiny.yaml", "policy_small.yaml", "policy.yaml")  # about 69k, 265k and 1.06M parameters
 # What the trainer leaves beside a checkpoint that a shipped copy does without: TRL's generated model
 # card (it names no base model and describes no ArithWorld task) and the pickled training arguments
-# (recipe.yaml and eval_results.json record them as text).
-NOT_SHIPPED = ("README.md", "training_args.bin")
+# (recipe.yaml and eval_results.json record them as text), and each dev problem's outcome
+# (eval_samples.jsonl, about 100 KB at ladder sizes; eval_results.json keeps the accuracy per level).
+NOT_SHIPPED = ("README.md", "training_args.bin", "eval_samples.jsonl")
 SCHEDULES = ("scratch", "continue")
 
 
@@ -219,13 +220,33 @@ def train_rung(args: LadderArguments, rung: str) -> dict:
             }
         )
         gain = curve[-1]["dev_greedy"] - curve[-2]["dev_greedy"] if k else None
+        paired = paired_gain(Path(curve[-2]["checkpoint"]), folder) if k else None
+        if paired is not None:
+            curve[-1]["gain_paired"] = paired
         print(
             f"ladder: {rung_name(rung)} at {seen:,} samples: dev greedy {curve[-1]['dev_greedy']:.1f}%"
-            + (f" ({gain:+.1f} points from doubling)" if gain is not None else "")
+            + (f" ({gain:+.1f} points from doubling" if gain is not None else "")
+            + (f"; paired, 95%: [{paired['low']:+.1f}, {paired['high']:+.1f}]" if paired else "")
+            + (")" if gain is not None else "")
         )
         if gain is not None and gain < args.min_gain_points and seen >= args.min_samples:
             return rung_record(rung, curve, plateaued=True)
     return rung_record(rung, curve, plateaued=False)
+
+
+def paired_gain(before: Path, after: Path) -> dict | None:
+    """What a doubling gained on the dev problems, paired problem by problem (points, a 95%
+    bootstrap interval, n): one stage's gain is small beside the noise of two 1,000-problem means,
+    and the pairing counts only the problems the two stages disagree on. None when a stage has no
+    per-problem record (trained before `ponder train policy` wrote one)."""
+    from ponder.infer.accuracy import paired_by_level, read_problem_scores
+    from ponder.train.policy import EVAL_SAMPLES
+
+    logs = [folder / EVAL_SAMPLES for folder in (after, before)]
+    if not all(log.is_file() for log in logs):
+        return None
+    paired = paired_by_level(*(read_problem_scores(log) for log in logs))["all"]
+    return {key: paired[key] for key in ("points", "low", "high", "n")}
 
 
 def rung_record(rung: str, curve: list[dict], plateaued: bool) -> dict:
