@@ -255,18 +255,19 @@ def test_the_evaluation_after_training_is_what_eval_policy_gives_the_saved_folde
     (Under the wrapper a 69k Countdown policy scored 16.9% where its saved folder scores 16.4%.)"""
     from ponder.infer.accuracy import read_problem_scores
     from ponder.infer.eval_policy import main as eval_policy
+    from ponder.train.policy import PolicyArguments
 
     args = json.loads((tiny_policy / "eval_results.json").read_text())["args"]
-    seed = args["problem_seed"] + 1 if args["eval_seed"] is None else args["eval_seed"]
+    held_out = PolicyArguments(**args).evaluation_source()  # the problems training evaluated on
     log = tmp_path / "again.jsonl"
     eval_policy(
         [
-            *("--model", str(tiny_policy), "--dataset", args["dataset"], "--split", args["eval_split"]),
-            *("--seed", str(seed), "--per_level", str(args["eval_per_level"]), "--k", "0"),
+            *("--model", str(tiny_policy), "--dataset", held_out.dataset, "--split", held_out.split),
+            *("--seed", str(held_out.seed), "--per_level", str(held_out.per_level), "--k", "0"),
             *("--log_samples", str(log), "--output", str(tmp_path / "levels.json")),
         ]
     )
     trained = read_problem_scores(tiny_policy / "eval_samples.jsonl")
-    assert len(trained) == 5 * args["eval_per_level"]
+    assert len(trained) == 5 * held_out.per_level
     again = read_problem_scores(log)
     assert [(r.id, r.greedy_text) for r in trained] == [(r.id, r.greedy_text) for r in again]
