@@ -1,6 +1,6 @@
 """Benchmark: a PRM learned from ponder's own Monte-Carlo labels, against the exact checker.
 
-The default ArithWorld recipe, end to end with the shipped policy:
+The default recipe, end to end with a world's shipped policy (`--world`: ArithWorld or Countdown):
   1. `ponder data prm-labels` with configs/data/prm_labels.yaml (training problems, seed 2);
   2. `ponder train prm` with configs/train/prm.yaml, timed (target: at most 10 minutes on 2 cores);
   3. `ponder eval prm`: step AUROC against the oracle checker on held-out problems (seed 1;
@@ -10,16 +10,19 @@ The default ArithWorld recipe, end to end with the shipped policy:
      of weighted best-of-N in accuracy points, on all levels and on levels 3-5 only
      (`gap_points_hard`, target <= 5): levels 1-2 are solved by every method and dilute the gap;
   5. the PRM's base LM as the policy, without a PRM: greedy and majority vote at N=16 on the same
-     problems, with FLOPs. The PRM starts from a stronger LM than the policy it guides; when that
-     LM alone beats the search it guides, the PRM's value lies in its base, not in its labels.
+     problems, with FLOPs. ArithWorld's PRM starts from a stronger LM than the policy it guides;
+     when that LM alone beats the search it guides, the PRM's value lies in its base, not in its
+     labels. Countdown's starts from the policy itself, so there this row is the policy's own
+     greedy and majority vote: the control a PRM must beat at equal samples.
 `train_test_overlap`: held-out problems whose question the policy, the PRM's base LM or the step
 labels trained on (tests/benchmarks/overlap.py; `train_test_overlap_held_out_levels` without
-ArithWorld's small levels 1-2).
+a world's levels too small to hold questions out: ArithWorld's 1-2).
 Last line: one JSON object with keys `auroc`, `gap_points`, `gap_points_hard`, `base_policy_greedy`,
 `train_s`, `train_test_overlap`, `train_test_overlap_held_out_levels` (and the details: accuracy
 overall and per level, mean FLOPs per problem of each method).
 
-    python tests/benchmarks/prm_quality.py [--work_dir DIR] [--per_level 100] [--label_per_level 300]
+    python tests/benchmarks/prm_quality.py [--world arithworld] [--policy DIR] [--prm_base DIR]
+                                           [--work_dir DIR] [--per_level 100] [--label_per_level 300]
                                            [--n 16]
 """
 
@@ -40,7 +43,7 @@ from ponder.infer.eval_prm import EvalPRMArguments
 from ponder.infer.eval_prm import run as eval_prm
 from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
-from ponder.models import SHIPPED_POLICY, SHIPPED_VERIFIER
+from ponder.pipelines.quickstart import WORLD_STARTS
 from ponder.train.prm import PRMArguments, PRMConfig
 from ponder.train.prm import run as train_prm
 from ponder.train.prm_labels import LabelArguments
@@ -80,15 +83,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--world", default="arithworld", choices=sorted(WORLD_STARTS), help="generated world")
     parser.add_argument(
         "--policy",
-        default=str(SHIPPED_POLICY),
-        help="ArithWorld policy folder: it writes the labelled and the searched solutions",
+        default=None,
+        help="policy folder that writes the labelled and the searched solutions (default: the world's "
+        "shipped policy)",
     )
     parser.add_argument(
         "--prm_base",
-        default=str(SHIPPED_VERIFIER),
-        help="causal-LM folder the PRM starts from (default: the shipped verifier LM, as in the recipe)",
+        default=None,
+        help="causal-LM folder the PRM starts from (default: the world's PRM base as the quickstart "
+        "uses it: ArithWorld's shipped verifier LM, Countdown's policy)",
     )
     parser.add_argument(
         "--work_dir", default=None, help="folder for labels, PRM and results (default: a temporary one)"
@@ -106,6 +112,9 @@ def main() -> None:
         help="budget N: weighted best-of-N, beam search, the base's majority vote",
     )
     args = parser.parse_args()
+    start_from = WORLD_STARTS[args.world]
+    args.policy = args.policy or str(start_from.policy)
+    args.prm_base = args.prm_base or str(start_from.prm_base or args.policy)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="prm_quality_"))
 
     per_level = {"per_level": args.label_per_level} if args.label_per_level else {}
@@ -115,6 +124,7 @@ def main() -> None:
             (LabelArguments,),
             recipe("data", "prm_labels.yaml"),
             model_name_or_path=args.policy,
+            dataset=args.world,
             output_dir=str(work / "labels"),
             **per_level,
         ),
@@ -135,6 +145,7 @@ def main() -> None:
             prm="token-cls",
             prm_model=str(work / "prm"),
             model_name_or_path=args.policy,
+            dataset=args.world,
             per_level=args.per_level,
             output=str(work / "eval_prm.json"),
         )
@@ -149,6 +160,7 @@ def main() -> None:
                 prm_model=prm_model,
                 strategies=list(searched),
                 budgets=[args.n],
+                dataset=args.world,
                 per_level=args.per_level,
                 output_dir=str(work / f"search_{name}"),
             )
@@ -159,6 +171,7 @@ def main() -> None:
             model_name_or_path=args.prm_base,
             strategies=["greedy", "majority"],
             budgets=[args.n],
+            dataset=args.world,
             per_level=args.per_level,
             output_dir=str(work / "base_policy"),
         )
@@ -168,7 +181,7 @@ def main() -> None:
     overall = table[-1]
     searches = [work / f"search_{name}" for name in search] + [work / "base_policy"]
     test = distinct_problems(
-        SourceArguments(per_level=args.per_level).load(),  # what eval prm sampled on
+        SourceArguments(dataset=args.world, per_level=args.per_level).load(),  # what eval prm sampled on
         *(list(results_problems(folder).values()) for folder in searches),
     )
     overlap = overlap_report(
@@ -178,6 +191,7 @@ def main() -> None:
             "prm_base": args.prm_base,
             "prm_labels": str(work / "labels" / "labels.jsonl"),
         },
+        world=args.world,
     )
     print(
         json.dumps(
@@ -196,8 +210,10 @@ def main() -> None:
                 "beam_oracle": search["oracle"]["beam_search"],
                 "auroc_by_level": {s.group: s.auroc for s in table[:-1]},
                 "processbench_f1": overall.f1,
+                "world": args.world,
                 "n": args.n,
                 "per_level": args.per_level,
+                "policy": args.policy,
                 "prm_base": args.prm_base,
                 "work_dir": str(work),
             }
