@@ -263,6 +263,11 @@ def tokens_to_reach(curve: list[Point], accuracy: float) -> tuple[float, bool]:
     return interpolate_tokens([p.tokens for p in curve], [p.accuracy for p in curve], accuracy)
 
 
+# Share of bootstrap resamples whose baseline curve must reach the target for the 95% interval's
+# upper end (the 97.5th percentile) to be a measurement rather than a bound.
+INTERVAL_REACHED = 0.975
+
+
 def efficiency(target: Outcomes, n: int, baseline: Outcomes, resamples: int = 1000, seed: int = 0) -> dict:
     """How many times more policy tokens `baseline` needs to reach `target`'s accuracy at budget n.
 
@@ -271,7 +276,10 @@ def efficiency(target: Outcomes, n: int, baseline: Outcomes, resamples: int = 10
     `resamples` draws with `seed`, each recomputing both accuracies, both mean token counts and the
     interpolated crossing. When the baseline's curve never reaches the accuracy, `reached` is False,
     the ratio is a lower bound (`ratio_bound`, and `text` reads ">= r"), and no target may count it;
-    `reached_share` is the share of resamples in which it did.
+    `reached_share` is the share of resamples in which it did. A resample whose curve stops short
+    gives a lower bound too, so when more than 2.5% of them do, the interval's upper end is one
+    (`high_bound`, and `text` reads "r [low, >= high]"): the curve must reach further before the
+    interval is measured.
     """
     import numpy as np
 
@@ -301,14 +309,18 @@ def efficiency(target: Outcomes, n: int, baseline: Outcomes, resamples: int = 10
     rng = np.random.default_rng(seed)
     draws = [ratio(w) for w in rng.multinomial(len(problems), [1 / len(problems)] * len(problems), resamples)]
     low, high = (float(x) for x in np.percentile([d[0] for d in draws], [2.5, 97.5]))
+    reached_share = sum(d[1] for d in draws) / resamples
+    high_bound = reached_share < INTERVAL_REACHED
+    upper = f">= {high:.2f}" if high_bound else f"{high:.2f}"
     return {
         "ratio": value,
         "low": low,
         "high": high,
         "reached": bool(reached),
         "ratio_bound": not reached,
-        "text": f"{value:.2f} [{low:.2f}, {high:.2f}]" if reached else f">= {value:.2f}",
-        "reached_share": sum(d[1] for d in draws) / resamples,
+        "high_bound": high_bound,
+        "text": f"{value:.2f} [{low:.2f}, {upper}]" if reached else f">= {value:.2f}",
+        "reached_share": reached_share,
         "accuracy": accuracy,
         "tokens": tokens,
         "baseline": baseline.strategy,

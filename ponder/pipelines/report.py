@@ -327,6 +327,8 @@ def run(args: ReportArguments) -> Path:
         e = routing[key]
         ratio = f"{'' if e['reached'] else '≥ '}{e['ratio']:.2f}×"
         bootstrap = _interval(e.get("low"), e.get("high"), 1, 2) if e["reached"] else "-"
+        if e["reached"] and e.get("high_bound"):  # the upper end is a lower bound (`efficiency`)
+            bootstrap = f"[{e['low']:.2f}, ≥ {e['high']:.2f}]"
         n = e.get("problems")
         lines.append(
             f"| {bins} | {spread} | {_count(n)} | {_pct(e['accuracy'])} "

@@ -29,9 +29,12 @@ when a killed run starts again.
 
 A ratio of tokens is only a measurement where the other strategy reaches compute-optimal's
 accuracy: a curve that stops short gives a lower bound (a pool of 64 against N = 16 can never show
-more than 4x). So weighted best-of-N, and the fixed strategy with the best validation accuracy at
-the top budget, are searched at doubling N until they get there (`baseline_max_n`, `fixed_max_n`),
-and a ratio that is still a bound says so (`reached: false`).
+more than 4x). The same holds inside the bootstrap: a resample whose curve stops short bounds its
+ratio, and the interval's upper end with it. So weighted best-of-N, and the fixed strategy with the
+best validation accuracy at the top budget, are searched at doubling N until their curve reaches
+every compute-optimal variant's accuracy in at least 97.5% of the resamples, which measures the
+whole interval, or until `baseline_max_n` / `fixed_max_n`; a ratio that is still a bound says so
+(`reached: false`), and so does an upper end that is one (`high_bound: true`).
 
 Which strategies are pooled, searched step-wise or routed, and which routed ones read oracle or
 predicted bins, is read from the strategy registry (`ponder.infer.strategies.STRATEGIES`).
@@ -162,20 +165,18 @@ def extend_until_reached(
     params: dict | None,
     largest: int,
     max_n: int,
-    accuracy: float,
+    reached: Callable[[list], bool],
 ) -> list[str]:
     """Search `strategy` at doubling budgets above `largest` (`search(strategy, n)` returns the new
-    folder) until its curve in `rows` reaches `accuracy` or N reaches `max_n`; the new folders, their
-    rows added to `rows`. Each budget gets a folder of its own, so a killed run resumes each one and
-    a rerun walks the same doublings. For the best-of-N family the new folder is one larger pool,
-    from which eval subsamples every smaller N; the smaller pools stay where they are."""
+    folder) until `reached(rows)` or N reaches `max_n`; the new folders, their rows added to `rows`.
+    Each budget gets a folder of its own, so a killed run resumes each one and a rerun walks the same
+    doublings. For the best-of-N family the new folder is one larger pool, from which eval
+    subsamples every smaller N; the smaller pools stay where they are."""
     from ponder.data.results import read_results
-    from ponder.infer.eval_search import outcomes
 
     folders = []
     while largest < max_n:
-        curve = outcomes(rows, strategy, params)
-        if max(curve.accuracy(n) for n in curve.ns) >= accuracy:
+        if reached(rows):
             break
         largest = min(2 * largest, max_n)
         folders.append(search(strategy, largest))
@@ -184,6 +185,19 @@ def extend_until_reached(
         if not any(params is None or r.params == params for r in new):
             break  # a hyper-parameter that N caps (a beam width above N): larger N is another candidate
     return folders
+
+
+def interval_reached(
+    rows: list, routed: list[str], n: int, strategy: str, params: dict | None, resamples: int
+) -> bool:
+    """Whether `strategy`'s curve (with `params`) reaches each routed strategy's accuracy at budget
+    n in enough bootstrap resamples that the efficiency interval against it is measured, not bounded
+    (`INTERVAL_REACHED`, `efficiency`'s `reached_share`)."""
+    from ponder.infer.eval_search import INTERVAL_REACHED, efficiency, outcomes
+
+    curve = outcomes(rows, strategy, params)
+    shares = [efficiency(outcomes(rows, s), n, curve, resamples)["reached_share"] for s in routed]
+    return min(shares) >= INTERVAL_REACHED
 
 
 def run_routing(plan: RoutingPlan) -> dict:
@@ -290,15 +304,30 @@ def run_routing(plan: RoutingPlan) -> dict:
     goal = max(outcomes(rows, s).accuracy(top) for s in routed_names)
 
     def search(strategy: str, n: int) -> str:
-        print(f"routing: {strategy} at N={n} on the test split, to reach {100 * goal:.1f}%", flush=True)
+        print(
+            f"routing: {strategy} at N={n} on the test split, to reach {100 * goal:.1f}% "
+            "in 97.5% of the bootstrap resamples",
+            flush=True,
+        )
         return infer(f"test-{strategy}-{n}", test_file, [strategy], [n])
 
-    test_folders += extend_until_reached(search, rows, BASELINE, None, first_pool, plan.baseline_max_n, goal)
+    def reached(strategy: str, params: dict | None) -> Callable[[list], bool]:
+        return lambda rows: interval_reached(rows, routed_names, top, strategy, params, plan.resamples)
+
+    test_folders += extend_until_reached(
+        search, rows, BASELINE, None, first_pool, plan.baseline_max_n, reached(BASELINE, None)
+    )
     val_rows = read_results(Path(val) / "results.jsonl")
     fixed = best_fixed(val_rows, top, plan.strategies)
     largest = max(r.n for r in rows if r.strategy == fixed["strategy"])
     test_folders += extend_until_reached(
-        search, rows, fixed["strategy"], fixed["params"], largest, plan.fixed_max_n, goal
+        search,
+        rows,
+        fixed["strategy"],
+        fixed["params"],
+        largest,
+        plan.fixed_max_n,
+        reached(fixed["strategy"], fixed["params"]),
     )
     points = eval_search(
         EvalSearchArguments(results=test_folders, output_dir=str(out / "eval"), levels=False)

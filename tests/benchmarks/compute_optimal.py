@@ -42,7 +42,19 @@ from ponder.pipelines.quickstart import WORLD_STARTS
 from ponder.pipelines.routing import RoutingPlan, run_routing
 
 TARGET = 4.0
-SHOWN = ("ratio", "low", "high", "reached", "text", "accuracy", "tokens", "baseline_tokens", "baseline_max_n")
+SHOWN = (
+    "ratio",
+    "low",
+    "high",
+    "reached",
+    "high_bound",
+    "reached_share",
+    "text",
+    "accuracy",
+    "tokens",
+    "baseline_tokens",
+    "baseline_max_n",
+)
 
 
 def brief(e: dict) -> dict:

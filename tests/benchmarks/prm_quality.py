@@ -18,8 +18,11 @@ The default recipe, end to end with a world's shipped policy (`--world`: ArithWo
 labels trained on (tests/benchmarks/overlap.py; `train_test_overlap_held_out_levels` without
 a world's levels too small to hold questions out: ArithWorld's 1-2).
 Last line: one JSON object with keys `auroc`, `gap_points`, `gap_points_hard`, `base_policy_greedy`,
-`train_s`, `train_test_overlap`, `train_test_overlap_held_out_levels` (and the details: accuracy
-overall and per level, mean FLOPs per problem of each method).
+`learned_minus_base_majority_points_hard` (weighted best-of-N with the learned PRM minus the base
+LM's majority vote at the same N, levels 3-5), `intervals` (each difference paired on the same
+problems, with a bootstrap 95% interval and its problem count), `train_s`, `train_test_overlap`,
+`train_test_overlap_held_out_levels` (and the details: accuracy overall and per level, mean FLOPs
+per problem of each method).
 
     python tests/benchmarks/prm_quality.py [--world arithworld] [--policy DIR] [--prm_base DIR]
                                            [--work_dir DIR] [--per_level 100] [--label_per_level 300]
@@ -77,6 +80,25 @@ def accuracy(results_dir: Path, strategy: str) -> dict:
         "flops": sum(r.compute.flops for r in rows) / len(rows),
         "problems": len(rows),
     }
+
+
+def paired(mine: tuple[Path, str], theirs: tuple[Path, str], levels=None) -> dict:
+    """Accuracy points of one run's strategy minus another's on the problems both answered (on
+    `levels` only when given), with a bootstrap 95% interval over problems and their count."""
+    from ponder.infer.accuracy import paired_difference
+
+    def correct(run: tuple[Path, str]) -> dict[str, bool]:
+        folder, strategy = run
+        rows = read_results(folder / "results.jsonl")
+        return {
+            r.problem_id: r.correct
+            for r in rows
+            if r.strategy == strategy and (not levels or r.level in levels)
+        }
+
+    a, b = correct(mine), correct(theirs)
+    shared = sorted(set(a) & set(b))
+    return {**paired_difference([a[p] for p in shared], [b[p] for p in shared]), "problems": len(shared)}
 
 
 def main() -> None:
@@ -178,6 +200,18 @@ def main() -> None:
     )
     base = {s: accuracy(work / "base_policy", s) for s in ("greedy", "majority")}
     wbon = {name: runs["weighted_best_of_n"] for name, runs in search.items()}
+    learned, oracle, majority = (
+        (work / "search_learned", "weighted_best_of_n"),
+        (work / "search_oracle", "weighted_best_of_n"),
+        (work / "base_policy", "majority"),
+    )
+    intervals = {
+        "gap_points": paired(oracle, learned),
+        "gap_points_hard": paired(oracle, learned, HARD_LEVELS),
+        # the control a PRM must beat: the base LM's own majority vote over the same number of samples
+        "learned_minus_base_majority_points": paired(learned, majority),
+        "learned_minus_base_majority_points_hard": paired(learned, majority, HARD_LEVELS),
+    }
     overall = table[-1]
     searches = [work / f"search_{name}" for name in search] + [work / "base_policy"]
     test = distinct_problems(
@@ -197,10 +231,14 @@ def main() -> None:
         json.dumps(
             {
                 "auroc": round(overall.auroc, 4),
-                "gap_points": round(wbon["oracle"]["all"] - wbon["learned"]["all"], 1),
-                "gap_points_hard": round(wbon["oracle"]["hard"] - wbon["learned"]["hard"], 1),
+                "gap_points": intervals["gap_points"]["points"],
+                "gap_points_hard": intervals["gap_points_hard"]["points"],
                 "base_policy_greedy": base["greedy"],
                 "base_policy_majority": base["majority"],
+                "learned_minus_base_majority_points_hard": intervals[
+                    "learned_minus_base_majority_points_hard"
+                ],
+                "intervals": intervals,
                 "train_s": train_s,
                 "label_s": label_s,
                 **overlap,
