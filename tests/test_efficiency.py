@@ -132,13 +132,19 @@ def test_doubling_stops_where_the_curve_reaches_the_accuracy_or_at_the_largest_n
         (folder / "results.jsonl").write_text("".join(r.to_json() + "\n" for r in rows))
         return str(folder)
 
-    def reaches(accuracy: float):
-        return lambda rows: (
-            max(c.accuracy(n) for c in [outcomes(rows, "beam_search")] for n in c.ns) >= accuracy
-        )
+    def reaches(accuracy: float, params: dict | None = None):
+        """The stopping rule the doubling had before it took a predicate: the curve's best accuracy."""
+
+        def reached(rows) -> bool:
+            curve = outcomes(rows, "beam_search", params)
+            return max(curve.accuracy(n) for n in curve.ns) >= accuracy
+
+        return reached
 
     rows = curve_rows("beam_search", [(16, 0.3, 160.0)], params={"beam_width": 4})
-    folders = extend_until_reached(search, rows, "beam_search", {"beam_width": 4}, 16, 256, reaches(0.45))
+    folders = extend_until_reached(
+        search, rows, "beam_search", {"beam_width": 4}, 16, 256, reaches(0.45, {"beam_width": 4})
+    )
     assert searched == [32, 64] and [Path(f).name for f in folders] == ["beam_search-32", "beam_search-64"]
     assert sorted({r.n for r in rows}) == [16, 32, 64]
     searched.clear()
@@ -150,7 +156,12 @@ def test_doubling_stops_where_the_curve_reaches_the_accuracy_or_at_the_largest_n
     searched.clear()  # the chosen beam width is 8, but the search writes width 4: another candidate
     wide = curve_rows("beam_search", [(16, 0.3, 160.0)], params={"beam_width": 8})
     assert (
-        len(extend_until_reached(search, wide, "beam_search", {"beam_width": 8}, 16, 256, reaches(0.99))) == 1
+        len(
+            extend_until_reached(
+                search, wide, "beam_search", {"beam_width": 8}, 16, 256, reaches(0.99, {"beam_width": 8})
+            )
+        )
+        == 1
     )
 
 
