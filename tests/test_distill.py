@@ -410,6 +410,9 @@ def test_evolve_options_are_checked():
     assert EvolveArguments(prm="oracle", world="countdown", eval_dataset="x.jsonl").eval_dataset == "x.jsonl"
     with pytest.raises(ValueError, match="world: unknown 'chess'"):
         EvolveArguments(prm="oracle", world="chess")
+    assert EvolveArguments(prm="oracle", eval_split="dev").eval_split == "dev"  # for choosing a recipe
+    with pytest.raises(ValueError, match="eval_split: expected 'test' or 'dev'"):
+        EvolveArguments(prm="oracle", eval_split="train")  # an evaluation on trained-on questions
 
 
 def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, tmp_path):
@@ -482,7 +485,7 @@ def test_evolve_relabels_steps_and_retrains_the_prm_from_prm_base(tiny_policy, t
     assert all(r["greedy_problems"] == r["search_problems"] == 5 for r in rounds)  # 1 per level
 
 
-def test_a_resumed_round_reuses_its_policy_only_if_it_learned_the_same_rows(tmp_path):
+def test_a_resumed_round_reuses_its_policy_only_if_it_learned_the_same_rows_with_the_same_recipe(tmp_path):
     from ponder.errors import ConfigError
     from ponder.pipelines.evolve import record_rows, trained_on
 
@@ -497,3 +500,8 @@ def test_a_resumed_round_reuses_its_policy_only_if_it_learned_the_same_rows(tmp_
     (data / "sft.jsonl").write_text('{"row": 1}\n{"row": 2}\n')  # the round's rows changed since
     with pytest.raises(ConfigError, match="distilled from other rows"):
         trained_on(policy, data)
+    recipe = {"method": "sft", "max_steps": 50, "learning_rate": 1e-4}
+    record_rows(policy, data, recipe)
+    assert trained_on(policy, data, recipe)
+    with pytest.raises(ConfigError, match="with another recipe"):  # same rows, other steps: train again
+        trained_on(policy, data, {**recipe, "max_steps": 200})

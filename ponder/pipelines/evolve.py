@@ -117,6 +117,13 @@ class EvolveArguments:
             "seed 1) or a problems file (default: `world`)."
         },
     )
+    eval_split: str = field(
+        default="test",
+        metadata={
+            "help": "Split of a generated eval_dataset: test for the numbers we report, dev to choose "
+            "settings (a distillation recipe) on questions the reported numbers never see."
+        },
+    )
     round0_results: list[str] = field(
         default_factory=list,
         metadata={
@@ -142,6 +149,10 @@ class EvolveArguments:
 
         WORLDS.get(self.world)  # an unknown world fails here, naming the known ones
         self.eval_dataset = self.eval_dataset or self.world
+        if self.eval_split not in ("test", "dev"):
+            raise ConfigError(
+                f"eval_split: expected 'test' or 'dev' (held-out questions), got '{self.eval_split}'"
+            )
         if self.method not in ("sft", "dpo"):
             raise ConfigError(f"method: expected 'sft' or 'dpo', got '{self.method}'")
         if self.distill_max_steps is not None and self.distill_max_steps < 1:
@@ -183,6 +194,7 @@ def evaluate_round(policy: str, prm_model: str | None, args: EvolveArguments, fo
             strategies=["greedy", "weighted_best_of_n"],
             budgets=[args.budget],
             dataset=args.eval_dataset,
+            split=args.eval_split,
             per_level=args.eval_per_level,
             seed=EVAL_SEED,
             output_dir=str(folder),
@@ -221,6 +233,7 @@ def searched_round0(args: EvolveArguments) -> dict:
         "prm": args.prm,
         "prm_model": args.prm_model,
         "dataset": args.eval_dataset,
+        "split": args.eval_split,
     }
     for folder in args.round0_results:
         theirs = results_config(folder)
@@ -240,58 +253,83 @@ def same_path(a: str | None, b: str | None) -> bool:
     )
 
 
-ROWS_RECORD = "trained_on_rows.txt"  # in a distilled policy's folder: the digest of the rows it learned
+ROWS_RECORD = "trained_on_rows.txt"  # in a distilled policy's folder: the digest of what it learned
 
 
-def rows_digest(data: Path) -> str:
-    """A digest of a `ponder data distill` folder's rows (sft.jsonl and pairs.jsonl)."""
+def rows_digest(data: Path, recipe: dict | None = None) -> str:
+    """A digest of a `ponder data distill` folder's rows (sft.jsonl and pairs.jsonl) and, when
+    given, of the training recipe they were learned with."""
     digest = hashlib.sha256()
     for name in ("sft.jsonl", "pairs.jsonl"):
         if (data / name).is_file():
             digest.update(name.encode() + (data / name).read_bytes())
+    if recipe is not None:
+        digest.update(json.dumps(recipe, sort_keys=True).encode())
     return digest.hexdigest()
 
 
-def trained_on(policy: Path, data: Path) -> bool:
-    """Whether `policy` is already a finished distillation of `data`'s rows, so a resumed round skips
-    its training. A finished policy recorded with other rows (the search or the distill settings
-    changed since) is refused rather than reused or overwritten; one without a record (written
-    before records were kept) is taken as it is."""
+def trained_on(policy: Path, data: Path, recipe: dict | None = None) -> bool:
+    """Whether `policy` is already a finished distillation of `data`'s rows with `recipe`, so a
+    resumed round skips its training. A finished policy recorded with other rows or another recipe
+    (the search, the distill settings or the training overrides changed since) is refused rather
+    than reused or overwritten; one without a record (written before records were kept) is taken as
+    it is."""
     if not (policy / "config.json").is_file():
         return False
     record = policy / ROWS_RECORD
-    if record.is_file() and record.read_text().strip() != rows_digest(data):
+    if record.is_file() and record.read_text().strip() != rows_digest(data, recipe):
         raise ConfigError(
-            f"output_dir: {policy} was distilled from other rows than {data} holds now; "
-            "delete it to train again, or use another output_dir"
+            f"output_dir: {policy} was distilled from other rows or with another recipe than "
+            f"{data} and this run's settings give; delete it to train again, or use another output_dir"
         )
     return True
 
 
-def record_rows(policy: Path, data: Path) -> None:
-    (policy / ROWS_RECORD).write_text(rows_digest(data) + "\n")
+def record_rows(policy: Path, data: Path, recipe: dict | None = None) -> None:
+    (policy / ROWS_RECORD).write_text(rows_digest(data, recipe) + "\n")
 
 
-def run_round(
-    r: int, policy: str, prm_model: str | None, args: EvolveArguments
-) -> tuple[str, str | None, dict] | None:
-    """One round from `policy`: the new policy, the PRM folder to search with next, and timings;
-    None when the search found nothing to distil (no problem with a trajectory the grader accepts),
-    which a policy that solves none of the round's problems gives."""
+def distil(policy: str, data: Path, out: Path, args: EvolveArguments) -> None:
+    """`ponder train distill` of `policy` on `data`'s rows into `out`: args' method, recipe file and
+    overrides (steps, learning rate). Skipped when `out` already is that distillation (a resumed
+    round). The round's own training and distill_gain's rejection-sampling control both come
+    through here, so the arms of a comparison share one recipe by construction."""
+    from ponder.train.distill import DistillArguments, DistillDPOConfig, DistillSFTConfig
+    from ponder.train.distill import run as train_distill
+
+    config = args.distill_config or recipe("train", f"distill_{args.method}.yaml")
+    overrides = {"max_steps": args.distill_max_steps, "learning_rate": args.distill_learning_rate}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    record = {"method": args.method, "config": str(config), **overrides}
+    if trained_on(out, data, record):
+        return
+    config_type = DistillSFTConfig if args.method == "sft" else DistillDPOConfig
+    train_distill(
+        *from_yaml(
+            (DistillArguments, config_type),
+            config,
+            method=args.method,
+            model_name_or_path=policy,
+            dataset=str(data),
+            eval_per_level=0,
+            output_dir=str(out),
+            **overrides,
+        )
+    )
+    record_rows(out, data, record)
+
+
+def search_round(r: int, policy: str, prm_model: str | None, args: EvolveArguments) -> Path | None:
+    """Round r's rows: `policy` searches fresh train-split problems with the PRM and `ponder data
+    distill` keeps the verified trajectories. The folder of rows, or None when the search found
+    nothing to distil (no problem with a trajectory the grader accepts), which a policy that solves
+    none of the round's problems gives."""
     from ponder.data.distill import DistillDataArguments
     from ponder.data.distill import run as distill_data
     from ponder.infer.run import InferArguments
     from ponder.infer.run import run as infer
-    from ponder.train.distill import DistillArguments, DistillDPOConfig, DistillSFTConfig
-    from ponder.train.distill import run as train_distill
-    from ponder.train.prm import PRMArguments, PRMConfig
-    from ponder.train.prm import run as train_prm
-    from ponder.train.prm_labels import LabelArguments
-    from ponder.train.prm_labels import run as label
 
     folder = Path(args.output_dir) / f"round-{r}"
-    times = {}
-    start = time.time()
     infer(
         InferArguments(
             model_name_or_path=policy,
@@ -306,33 +344,32 @@ def run_round(
             output_dir=str(folder / "search"),
         )
     )
-    times["search_s"] = time.time() - start
     counts = distill_data(
         DistillDataArguments(results=[str(folder / "search")], output_dir=str(folder / "data"))
     )
-    if not counts["sft_rows"]:
+    return folder / "data" if counts["sft_rows"] else None
+
+
+def run_round(
+    r: int, policy: str, prm_model: str | None, args: EvolveArguments
+) -> tuple[str, str | None, dict] | None:
+    """One round from `policy`: the new policy, the PRM folder to search with next, and timings;
+    None when the search found nothing to distil."""
+    from ponder.train.prm import PRMArguments, PRMConfig
+    from ponder.train.prm import run as train_prm
+    from ponder.train.prm_labels import LabelArguments
+    from ponder.train.prm_labels import run as label
+
+    folder = Path(args.output_dir) / f"round-{r}"
+    times = {}
+    start = time.time()
+    data = search_round(r, policy, prm_model, args)
+    times["search_s"] = time.time() - start
+    if data is None:
         return None
     start = time.time()
     new_policy = folder / "policy"
-    if not trained_on(new_policy, folder / "data"):
-        config_type = DistillSFTConfig if args.method == "sft" else DistillDPOConfig
-        overrides = {
-            "max_steps": args.distill_max_steps,
-            "learning_rate": args.distill_learning_rate,
-        }
-        train_distill(
-            *from_yaml(
-                (DistillArguments, config_type),
-                args.distill_config or recipe("train", f"distill_{args.method}.yaml"),
-                method=args.method,
-                model_name_or_path=policy,
-                dataset=str(folder / "data"),
-                eval_per_level=0,
-                output_dir=str(new_policy),
-                **{k: v for k, v in overrides.items() if v is not None},
-            )
-        )
-        record_rows(new_policy, folder / "data")
+    distil(policy, data, new_policy, args)
     times["train_s"] = time.time() - start
     if args.relabel_prm:
         start = time.time()
