@@ -501,6 +501,8 @@ def test_a_resumed_round_reuses_its_policy_only_if_it_learned_the_same_rows_with
     with pytest.raises(ConfigError, match="distilled from other rows"):
         trained_on(policy, data)
     recipe = {"method": "sft", "max_steps": 50, "learning_rate": 1e-4}
+    record_rows(policy, data)  # a record from before recipes were recorded: checked on its rows
+    assert trained_on(policy, data, recipe)
     record_rows(policy, data, recipe)
     assert trained_on(policy, data, recipe)
     with pytest.raises(ConfigError, match="with another recipe"):  # same rows, other steps: train again

@@ -272,12 +272,14 @@ def trained_on(policy: Path, data: Path, recipe: dict | None = None) -> bool:
     """Whether `policy` is already a finished distillation of `data`'s rows with `recipe`, so a
     resumed round skips its training. A finished policy recorded with other rows or another recipe
     (the search, the distill settings or the training overrides changed since) is refused rather
-    than reused or overwritten; one without a record (written before records were kept) is taken as
-    it is."""
+    than reused or overwritten. Older folders are taken as far as they can be checked: one without
+    a record (written before records were kept) as it is, one whose record holds its rows only
+    (written before recipes were recorded) on its rows."""
     if not (policy / "config.json").is_file():
         return False
     record = policy / ROWS_RECORD
-    if record.is_file() and record.read_text().strip() != rows_digest(data, recipe):
+    known = {rows_digest(data, recipe), rows_digest(data)}
+    if record.is_file() and record.read_text().strip() not in known:
         raise ConfigError(
             f"output_dir: {policy} was distilled from other rows or with another recipe than "
             f"{data} and this run's settings give; delete it to train again, or use another output_dir"
@@ -300,7 +302,9 @@ def distil(policy: str, data: Path, out: Path, args: EvolveArguments) -> None:
     config = args.distill_config or recipe("train", f"distill_{args.method}.yaml")
     overrides = {"max_steps": args.distill_max_steps, "learning_rate": args.distill_learning_rate}
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    record = {"method": args.method, "config": str(config), **overrides}
+    # the recipe file by its content, so that a moved install resumes and an edited recipe trains again
+    content = hashlib.sha256(Path(config).read_bytes()).hexdigest()
+    record = {"method": args.method, "config": content, **overrides}
     if trained_on(out, data, record):
         return
     config_type = DistillSFTConfig if args.method == "sft" else DistillDPOConfig
