@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -112,6 +113,17 @@ def paired_difference(mine, theirs, resamples: int = 1000, seed: int = 0) -> dic
         "points": round(float(diff.mean()), 1),
         "low": round(float(low), 1),
         "high": round(float(high), 1),
+    }
+
+
+def paired_by_key(mine: Mapping[str, float], theirs: Mapping[str, float]) -> dict:
+    """`paired_difference` of two per-problem outcomes keyed by problem id, on the problems both hold,
+    with their count (`problems`): the benchmarks compare runs that may not have answered the same
+    problems (a resumed or partial run)."""
+    shared = sorted(mine.keys() & theirs.keys())
+    return {
+        **paired_difference([mine[p] for p in shared], [theirs[p] for p in shared]),
+        "problems": len(shared),
     }
 
 

@@ -7,7 +7,7 @@ import pytest
 from ponder.data.arithworld import generate_problems
 from ponder.data.grading import grade_solutions
 from ponder.errors import ConfigError
-from ponder.infer.accuracy import ProblemScore, paired_by_level, read_problem_scores
+from ponder.infer.accuracy import ProblemScore, paired_by_key, paired_by_level, read_problem_scores
 from ponder.infer.backends.base import Sampling
 from ponder.infer.backends.hf import HFBackend
 from ponder.infer.eval_policy import EvalArguments, run
@@ -141,6 +141,15 @@ def test_a_paired_difference_counts_only_the_problems_on_which_two_policies_diff
         "gained": 0,
         "lost": 0,
     }
+
+
+def test_a_difference_keyed_by_problem_pairs_only_the_problems_both_runs_answered():
+    mine = {"a": True, "b": True, "c": False, "only-mine": True}
+    theirs = {"c": True, "b": False, "a": True, "only-theirs": False}
+    d = paired_by_key(mine, theirs)
+    assert d["problems"] == 3
+    assert d["points"] == 0.0  # b gained, c lost, a tied: the unpaired problems count for nothing
+    assert paired_by_key(mine, {"b": False})["points"] == 100.0
 
 
 def test_prefix_cache_continues_steps_exactly_like_a_fresh_encode(tiny_policy):

@@ -18,7 +18,7 @@ Countdown policy (`--policy`, default the shipped one: its recipe.yaml, at 3e-3 
      `learned_prm_minus_majority_points`: weighted best-of-N minus majority, levels 3-5 (target
      >= 10); `beam_minus_bon_points`: beam search minus weighted best-of-N on the hardest two
      levels (target >= 5); `lookahead_minus_beam_points`: lookahead minus beam search, same levels.
-     Each is paired by problem, with a bootstrap 95% interval (size_ladder.paired_difference);
+     Each is paired by problem, with a bootstrap 95% interval (ponder.infer.accuracy.paired_by_key);
   4. one round of distillation (tests/benchmarks/distill_gain.py's arms, `--skip_distill` skips it):
      the policy searches fresh train-split problems with the learned PRM (`--distill_strategy`),
      `ponder data distill` keeps the rows the grader verifies (the whole trajectory checked) that
@@ -49,17 +49,16 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 from distill_gain import control_arm, points, policy_tokens
 from overlap import distinct_problems, overlap_report
 from prm_quality import HARD_LEVELS, accuracy
-from size_ladder import paired_difference
 
 from ponder.config import from_yaml, recipe
 from ponder.data.loaders import DatasetError
 from ponder.data.results import SearchResult, read_results, results_problems
 from ponder.data.sources import SourceArguments
 from ponder.data.worlds import WORLDS
+from ponder.infer.accuracy import paired_by_key
 from ponder.infer.eval_prm import EvalPRMArguments
 from ponder.infer.eval_prm import run as eval_prm
 from ponder.infer.run import InferArguments
@@ -97,15 +96,11 @@ def rows_by_problem(folder: Path, strategy: str) -> dict[str, SearchResult]:
 
 def difference(a: dict[str, SearchResult], b: dict[str, SearchResult], levels) -> dict:
     """a - b in accuracy points on the problems of `levels` both searched, paired by problem."""
-    shared = sorted(p for p in a.keys() & b.keys() if a[p].level in levels)
-    return {
-        **paired_difference(
-            np.array([a[p].correct for p in shared], dtype=float),
-            np.array([b[p].correct for p in shared], dtype=float),
-        ),
-        "levels": list(levels),
-        "problems": len(shared),
-    }
+
+    def correct(rows: dict[str, SearchResult]) -> dict[str, bool]:
+        return {p: r.correct for p, r in rows.items() if r.level in levels}
+
+    return {**paired_by_key(correct(a), correct(b)), "levels": list(levels)}
 
 
 def strategy_table(folder: Path, strategy: str) -> dict:

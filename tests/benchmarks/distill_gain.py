@@ -46,7 +46,7 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from overlap import beside_prm, distinct_problems, overlap_report
@@ -56,7 +56,7 @@ from ponder.data.distill import run as distill_data
 from ponder.data.results import read_results, results_config, results_problems
 from ponder.data.sources import source_from_config
 from ponder.errors import ConfigError
-from ponder.infer.accuracy import paired_difference
+from ponder.infer.accuracy import paired_by_key
 from ponder.infer.run import InferArguments
 from ponder.infer.run import run as infer
 from ponder.pipelines.evolve import EVAL_SEED, EvolveArguments, distil, evaluate_round, search_round
@@ -94,29 +94,39 @@ def sample_pool(policy: str, search: Path, tokens: int, pool: int, work: Path) -
         pool *= 2
 
 
-def control_rows(evolved: EvolveArguments, work: Path) -> tuple[Path, Path, int]:
+@dataclass
+class ControlRows:
+    """The rejection-sampling control's rows and where they came from."""
+
+    data: Path  # the rows' folder (`ponder data distill`)
+    pool: Path  # the policy's samples they were kept from
+    k: int  # samples per problem used, matching the searched arm's policy tokens
+    searched_tokens: int  # the searched arm's policy tokens, which the control matches
+
+
+def control_rows(evolved: EvolveArguments, work: Path) -> ControlRows:
     """The rejection-sampling control's rows for the searched round in `evolved.output_dir`: the
     policy's own samples at the searched arm's policy tokens, cut to the first K per problem and
-    kept when right. The rows' folder, the pool's folder and K."""
-    tokens = policy_tokens(Path(evolved.output_dir) / "round-1" / "search")
+    kept when right."""
     search = Path(evolved.output_dir) / "round-1" / "search"
+    tokens = policy_tokens(search)
     pool, first_n = sample_pool(evolved.policy, search, tokens, 2 * evolved.budget, work)
     distill_data(DistillDataArguments(results=[str(pool)], output_dir=str(work / "data"), first_n=first_n))
-    return work / "data", pool, first_n
+    return ControlRows(work / "data", pool, first_n, tokens)
 
 
 def control_arm(evolved: EvolveArguments, work: Path) -> dict:
     """The rejection-sampling control of the searched round in `evolved.output_dir`: its policy
     tokens, rows, SFT recipe and steps, and evaluation, with the policy's own samples in place of
     the PRM's search."""
-    data, pool, first_n = control_rows(evolved, work)
-    distil(evolved.policy, data, work / "policy", evolved)  # the searched arm's method, recipe and steps
+    rows = control_rows(evolved, work)
+    distil(evolved.policy, rows.data, work / "policy", evolved)  # the searched arm's method, recipe and steps
     return {
         **evaluate_round(str(work / "policy"), evolved.prm_model, evolved, work / "eval"),
-        "pool_k": first_n,
-        "policy_tokens": policy_tokens(pool, first_n),
-        "searched_policy_tokens": policy_tokens(Path(evolved.output_dir) / "round-1" / "search"),
-        "sft_rows": sft_rows(data.parent),
+        "pool_k": rows.k,
+        "policy_tokens": policy_tokens(rows.pool, rows.k),
+        "searched_policy_tokens": rows.searched_tokens,
+        "sft_rows": sft_rows(rows.data.parent),
     }
 
 
@@ -165,7 +175,7 @@ def choose_recipe(
         raise ConfigError(
             f"the search found nothing to distil in {evolved.train_per_level} problems per level"
         )
-    control, _, _ = control_rows(evolved, work.parent / "control")
+    control = control_rows(evolved, work.parent / "control").data
     start = greedy_hits(evolved.policy, evolved, per_level, work / "start")
     grid = []
     for lr, steps in recipes:
@@ -182,7 +192,7 @@ def choose_recipe(
                 "max_steps": steps,
                 "greedy_dev": accuracy,
                 "mean": round((accuracy["searched"] + accuracy["control"]) / 2, 1),
-                "searched_minus_control": paired_vs(hits["searched"], hits["control"]),
+                "searched_minus_control": paired_by_key(hits["searched"], hits["control"]),
                 "start_dev": round(100 * sum(start.values()) / len(start), 1),
             }
         )
@@ -194,15 +204,6 @@ def choose_recipe(
 def greedy_rows(folder: Path) -> dict[str, bool]:
     """Per problem, whether a results folder's greedy answer is right."""
     return {r.problem_id: r.correct for r in read_results(folder / "results.jsonl") if r.strategy == "greedy"}
-
-
-def paired_vs(mine: dict[str, bool], theirs: dict[str, bool]) -> dict:
-    """mine - theirs in accuracy points, paired by problem, with a bootstrap 95% interval."""
-    shared = sorted(mine.keys() & theirs.keys())
-    return {
-        **paired_difference([mine[p] for p in shared], [theirs[p] for p in shared]),
-        "problems": len(shared),
-    }
 
 
 def sft_rows(round_dir: Path) -> int:
@@ -333,7 +334,7 @@ def main() -> None:
         json.dumps(
             {
                 "gain_over_control_points": points(searched["greedy"], control["greedy"]),
-                "gain_over_control": paired_vs(greedy["searched"], greedy["control"]),
+                "gain_over_control": paired_by_key(greedy["searched"], greedy["control"]),
                 "bon_gain_over_control_points": points(searched["search"], control["search"]),
                 "greedy_gain_points": points(searched["greedy"], before["greedy"]),
                 "bon_change_points": points(searched["search"], before["search"]),

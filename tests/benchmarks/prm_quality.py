@@ -85,7 +85,7 @@ def accuracy(results_dir: Path, strategy: str) -> dict:
 def paired(mine: tuple[Path, str], theirs: tuple[Path, str], levels=None) -> dict:
     """Accuracy points of one run's strategy minus another's on the problems both answered (on
     `levels` only when given), with a bootstrap 95% interval over problems and their count."""
-    from ponder.infer.accuracy import paired_difference
+    from ponder.infer.accuracy import paired_by_key
 
     def correct(run: tuple[Path, str]) -> dict[str, bool]:
         folder, strategy = run
@@ -96,9 +96,7 @@ def paired(mine: tuple[Path, str], theirs: tuple[Path, str], levels=None) -> dic
             if r.strategy == strategy and (not levels or r.level in levels)
         }
 
-    a, b = correct(mine), correct(theirs)
-    shared = sorted(set(a) & set(b))
-    return {**paired_difference([a[p] for p in shared], [b[p] for p in shared]), "problems": len(shared)}
+    return paired_by_key(correct(mine), correct(theirs))
 
 
 def main() -> None:
