@@ -299,6 +299,26 @@ def _from_tree(name: str) -> str:
     return str(tree) if not Path(name).is_absolute() and not Path(name).exists() and tree.exists() else name
 
 
+def training_totals(checkpoint: str | Path) -> tuple[int, int] | None:
+    """Samples and tokens a `ponder train policy` checkpoint's weights were trained on in all, the
+    checkpoint it continued from included (pre-training FLOPs, 6 x parameters x tokens, count every
+    token); None where that is unknown (no record, or a start without one). A record written since
+    2026-12-06 carries its totals, so a shipped or copied folder answers without the folder it
+    started from; an older one is followed down its chain of starts."""
+    path = Path(checkpoint) / "eval_results.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if "total_train_tokens" in record:
+        return record["total_train_samples"], record["total_train_tokens"]
+    if "train_tokens" not in record:
+        return None
+    samples, tokens = record["args"]["train_size"], record["train_tokens"]
+    start = record["args"].get("model_name_or_path")
+    before = training_totals(start) if start else (0, 0)
+    return None if before is None else (before[0] + samples, before[1] + tokens)
+
+
 def to_sft_dataset(problems: list[Problem], system_prompt: str | None) -> Dataset:
     """Conversational prompt/completion rows: TRL applies the chat template and trains on the
     completion only."""
@@ -355,6 +375,13 @@ def run(args: PolicyArguments, config: PolicyConfig) -> dict:
         "train_tokens": train_tokens,
         "args": asdict(args),
     }
+    before = training_totals(args.model_name_or_path) if args.model_name_or_path else (0, 0)
+    if before is not None:  # unknown for a start without a record (a hub model's pre-training)
+        # a world's samples as the run asked for them (`train_size`, what a ladder names its stages
+        # by; a split that leaves out test questions may hold a few fewer), a file's rows; tokens as trained
+        samples = args.train_size if args.training_source().generated_world else len(problems)
+        record["total_train_samples"] = before[0] + samples
+        record["total_train_tokens"] = before[1] + train_tokens
     # Under `accelerate launch` the other processes stop here: the folder, the evaluation and its
     # record are written once, by the main process.
     if not trainer.is_world_process_zero():

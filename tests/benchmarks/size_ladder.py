@@ -105,25 +105,22 @@ def load_ladder(path: Path, extra: list[str] = ()) -> list[dict]:
 
 def training_record(folder: Path) -> tuple[dict, int, int]:
     """A `ponder train policy` checkpoint's eval_results.json, and the samples and tokens it was
-    trained on in all: a run that started from another checkpoint (`model_name_or_path`, as a
-    ladder's 'continue' stage does) adds that one's, since pre-training FLOPs count every token."""
+    trained on in all (`training_totals`: a 'continue' stage counts the checkpoint it started from)."""
+    from ponder.train.policy import training_totals
+
     path = folder / "eval_results.json"
     if not path.is_file():
         raise SystemExit(f"size_ladder: {folder} has no eval_results.json (not a `ponder train policy` run)")
     record = json.loads(path.read_text())
     if "train_tokens" not in record:
         raise SystemExit(f"size_ladder: {path} has no train_tokens (retrain it)")
-    samples, tokens = record["args"]["train_size"], record["train_tokens"]
-    start = record["args"].get("model_name_or_path")
-    if start:
-        if not (Path(start) / "eval_results.json").is_file():
-            raise SystemExit(
-                f"size_ladder: {folder} started from {start}, whose training tokens are unknown "
-                "(its pre-training FLOPs would be left out)"
-            )
-        _, before_samples, before_tokens = training_record(Path(start))
-        samples, tokens = samples + before_samples, tokens + before_tokens
-    return record, samples, tokens
+    totals = training_totals(folder)
+    if totals is None:
+        raise SystemExit(
+            f"size_ladder: {folder} started from {record['args'].get('model_name_or_path')}, whose training "
+            "tokens are unknown (its pre-training FLOPs would be left out)"
+        )
+    return record, *totals
 
 
 def world_of(rungs: list[dict]) -> str:
