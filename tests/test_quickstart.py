@@ -62,6 +62,7 @@ def test_quickstart_runs_every_stage_and_writes_the_report(tmp_path, tiny_policy
         "efficiency_predicted",
         "efficiency_oracle_uneven",
         "efficiency_predicted_uneven",
+        "efficiency_vs_best_of_n",
     ):
         assert routing[key]["ratio"] > 0
     assert {"accuracy", "within_one", "spearman"} <= set(routing["predictor"])

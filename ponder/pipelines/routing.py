@@ -342,6 +342,13 @@ def run_routing(plan: RoutingPlan) -> dict:
         "efficiency_predicted": ratio("compute_optimal"),
         "efficiency_oracle_uneven": ratio("compute_optimal_oracle_uneven"),
         "efficiency_predicted_uneven": ratio("compute_optimal_uneven"),
+        # best-of-N (the PRM's top-scored sample) on the same samples, a reference beside the
+        # baseline: where weighted voting levels off below compute-optimal, its ratio is only a bound
+        # and this one says whether the PRM's scores alone get there (to N = the first pool; a bound
+        # beyond it, as for any curve)
+        "efficiency_vs_best_of_n": efficiency(
+            outcomes(rows, "compute_optimal"), top, outcomes(rows, "best_of_n"), plan.resamples
+        ),
         "routing_gain_vs_best_fixed": routing_gain_vs_best_fixed(
             val_rows, rows, routed_names, top, plan.strategies, resamples=plan.resamples
         ),

@@ -12,14 +12,17 @@ accuracy at N = 16 (predicted bins; `oracle_bins` and the uneven budgets below i
 its curve, whose pool doubles from 64 until it gets there or reaches `--baseline_max_n` (256), with
 a bootstrap 95% interval over the test problems. `reached: false` marks a lower bound, printed
 ">= r", which never meets the target (>= 4). `routing_gain_vs_best_fixed` is the same ratio against
-the fixed strategy (and hyper-parameters) with the best validation accuracy at N = 16.
+the fixed strategy (and hyper-parameters) with the best validation accuracy at N = 16;
+`efficiency_vs_best_of_n` against best-of-N (the PRM's top-scored sample, no voting) on the same
+samples, a reference where weighted voting levels off below compute-optimal and its ratio stays a
+bound (best-of-N's pool is not extended past the first, 64).
 `train_test_overlap` counts the test problems whose question the policy, the learned PRM (its
 base LM and its step labels, `--prm_base`, `--prm_labels`) or the router's validation problems
 (which the router and the difficulty predictor are fitted on) trained on (tests/benchmarks/overlap.py;
 `train_test_overlap_held_out_levels` without a world's levels too small to hold questions out).
 Last line: one JSON object with keys `efficiency_learned`, `efficiency_oracle`,
-`routing_gain_vs_best_fixed`, `targets`, `train_test_overlap`, `train_test_overlap_held_out_levels`
-(and details).
+`routing_gain_vs_best_fixed`, `efficiency_vs_best_of_n`, `targets`, `train_test_overlap`,
+`train_test_overlap_held_out_levels` (and details).
 
     python tests/benchmarks/compute_optimal.py [--world arithworld] [--policy DIR] [--prm_model DIR]
                                                [--work_dir DIR] [--val_per_level 60]
@@ -171,6 +174,9 @@ def main() -> None:
                 "efficiency_learned": learned or "not run: no --prm_model given, only the oracle PRM ran",
                 "efficiency_oracle": efficiency["oracle"],
                 "routing_gain_vs_best_fixed": {name: gain(s) for name, s in summaries.items()},
+                "efficiency_vs_best_of_n": {
+                    name: brief(s["efficiency_vs_best_of_n"]) for name, s in summaries.items()
+                },
                 "targets": {f"efficiency_learned >= {TARGET:g}": target(learned)},
                 **overlap_report(test, sources, world=args.world),
                 "predictor": {name: s["predictor"] for name, s in summaries.items()},
