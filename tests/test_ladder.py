@@ -17,7 +17,7 @@ from ponder.data.worlds import WORLDS
 from ponder.errors import ConfigError
 from ponder.pipelines.ladder import LadderArguments, read_ladder, stage_overrides, stage_samples
 from ponder.pipelines.ladder import run as ladder
-from ponder.train.policy import recipe_training_questions
+from ponder.train.policy import recipe_training_questions, training_totals
 
 TINY = str(recipe("train", "policy_tiny.yaml"))
 BENCHMARKS = Path(__file__).parent / "benchmarks"
@@ -242,6 +242,18 @@ def test_the_exchange_rate_spends_the_larger_policys_total_flops(size_ladder) ->
     many = table["R=1000"]["1"]
     assert many["multiple_of_large_greedy"] == pytest.approx(1.0, rel=0.01)
     assert many["small_n"] == pytest.approx(4.0, rel=0.01)
+
+
+def test_every_shipped_policy_counts_its_training_without_the_folders_it_continued_from() -> None:
+    """A shipped checkpoint that continued another must carry its totals: the folder it continued
+    from stayed on the machine that trained it, and a fresh clone has only the shipped one."""
+    from ponder.models import CHECKPOINTS
+
+    records = CHECKPOINTS.glob("**/eval_results.json")
+    counted = [path for path in records if "train_tokens" in json.loads(path.read_text())]
+    assert len(counted) >= 5  # the ArithWorld ladder's three rungs, Countdown's two and its policy
+    for path in counted:
+        assert training_totals(path.parent) is not None, path
 
 
 def test_the_comparison_searches_the_world_its_rungs_were_trained_on(size_ladder) -> None:
