@@ -17,9 +17,9 @@ from ponder.errors import ConfigError
 # Checkpoints shipped as package data (ponder/checkpoints/): the pipelines' defaults.
 CHECKPOINTS = Path(__file__).parent / "checkpoints"
 SHIPPED_POLICY = CHECKPOINTS / "arithworld-policy"
-# The LM the ArithWorld PRM recipe starts from: the shipped policy's architecture trained on more
-# problems (its recipe.yaml). Published PRMs, too, start from a stronger model than the policy.
-SHIPPED_VERIFIER = CHECKPOINTS / "arithworld-verifier"
+# The LM the ArithWorld PRM recipe starts from: the ladder's 1.06M rung, the policy's architecture
+# trained on 4x its samples (256,000, train split). Published PRMs, too, start from a stronger model.
+SHIPPED_VERIFIER = CHECKPOINTS / "ladder" / "policy"
 # The Countdown policy: configs/train/policy_countdown.yaml, 4,096,000 samples in 3 stages (recipe.yaml).
 SHIPPED_COUNTDOWN_POLICY = CHECKPOINTS / "countdown-policy"
 # The policy size ladder (`ponder ladder --ship_dir`): one recipe at several widths, the same samples.

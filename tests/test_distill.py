@@ -402,7 +402,7 @@ def test_evolve_options_are_checked():
     with pytest.raises(ValueError, match="distill_learning_rate"):
         EvolveArguments(prm="oracle", distill_learning_rate=0.0)
     with pytest.raises(ValueError, match="prm_base: only used with relabel_prm"):
-        EvolveArguments(prm="oracle", prm_base="ponder/checkpoints/arithworld-verifier")
+        EvolveArguments(prm="oracle", prm_base="ponder/checkpoints/ladder/policy")
     with pytest.raises(ValueError, match="prm_base: no model folder './no-such-lm'"):
         EvolveArguments(prm="token-cls", prm_model="outputs/prm", relabel_prm=True, prm_base="./no-such-lm")
     # a round searches the train split of its world, and is evaluated on that world unless told

@@ -251,8 +251,29 @@ def test_train_test_overlap_counts_test_problems_whose_question_was_trained_on()
     assert train_test_overlap(["3 -1"], []) == 0
 
 
-def test_the_shipped_checkpoints_trained_on_most_small_level_test_questions(tmp_path: Path) -> None:
-    """Rebuilt from their recipes (trained before splits existed): the honest overlap, not zero."""
+def pre_split_checkpoints(folder: Path) -> tuple[Path, Path]:
+    """The recipes of the ArithWorld policy and verifier shipped until 2026-12-06, trained before
+    splits existed (no `splits: true`): the policy, and the verifier continued from it three times."""
+    policy, verifier = folder / "pre-split-policy", folder / "pre-split-verifier"
+    policy.mkdir(parents=True)
+    verifier.mkdir()
+    trained = "ponder train policy --config configs/train/policy.yaml --train_size 64000"
+    (policy / "recipe.yaml").write_text(f"command: {trained}\n")
+    run = f"{trained} --learning_rate 0.001"
+    (verifier / "recipe.yaml").write_text(
+        "commands:\n"
+        f"  - {run} --model_name_or_path {policy} --problem_seed 4 --output_dir /tmp/verifier1\n"
+        f"  - {run} --model_name_or_path /tmp/verifier1 --problem_seed 5 --output_dir /tmp/verifier2\n"
+        f"  - {run} --model_name_or_path /tmp/verifier2 --problem_seed 6 --output_dir /tmp/verifier3\n"
+    )
+    return policy, verifier
+
+
+def test_checkpoints_trained_before_splits_saw_most_small_level_test_questions(tmp_path: Path) -> None:
+    """Rebuilt from their recipes: the honest overlap of a pre-split checkpoint, not zero; the
+    shipped ArithWorld policy and verifier, trained on the train split, hold no test question."""
+    from benchmarks.overlap import held_out_splits
+
     from ponder.train.policy import recipe_training_questions
 
     test = generate_split("arithworld", "test", 100, 1)
@@ -263,11 +284,13 @@ def test_the_shipped_checkpoints_trained_on_most_small_level_test_questions(tmp_
             for level in sorted(LEVELS)
         }
 
-    policy = recipe_training_questions(SHIPPED_POLICY)
+    old_policy, old_verifier = pre_split_checkpoints(tmp_path)
+    policy = recipe_training_questions(old_policy)
     assert len(policy) == 43_186  # distinct questions among its 64,000 training problems
     assert overlap(policy) == {1: 100, 2: 89, 3: 1, 4: 0, 5: 0}
-    verifier = recipe_training_questions(SHIPPED_VERIFIER)  # its three runs and the policy's own
+    verifier = recipe_training_questions(old_verifier)  # its three runs and the policy's own
     assert policy < verifier and overlap(verifier) == {1: 100, 2: 100, 3: 9, 4: 0, 5: 0}
+    assert held_out_splits(SHIPPED_POLICY, test) == held_out_splits(SHIPPED_VERIFIER, test) == ["train"]
     # a recipe run with splits rebuilds from the train split: nothing of the test split
     (tmp_path / "recipe.yaml").write_text(
         "splits: true\ncommand: ponder train policy --config configs/train/policy.yaml --train_size 2000\n"
@@ -289,7 +312,8 @@ def test_a_recipe_drawn_from_splits_that_hold_no_test_question_is_not_drawn_agai
     )
     test = generate_split("arithworld", "test", 20, 1)
     trained = generate_split("arithworld", "train", 400, 100)
-    assert held_out_splits(tmp_path, test) == ["train"] and held_out_splits(SHIPPED_POLICY, test) is None
+    old_policy, _ = pre_split_checkpoints(tmp_path / "old")
+    assert held_out_splits(tmp_path, test) == ["train"] and held_out_splits(old_policy, test) is None
     report = overlap_report(test, {"policy": tmp_path})
     assert report["train_test_overlap"] == 0
     assert report["train_test_overlap_detail"]["by_source"] == {"policy": {"splits": ["train"], "overlap": 0}}
@@ -302,7 +326,7 @@ def test_a_recipe_drawn_from_splits_that_hold_no_test_question_is_not_drawn_agai
 
 
 def test_benchmark_overlap_counts_each_source_and_sets_small_levels_apart(tmp_path: Path) -> None:
-    """tests/benchmarks/overlap.py on the shipped policy's recipe and hand-made training files of each
+    """tests/benchmarks/overlap.py on a pre-split policy's recipe and hand-made training files of each
     kind a benchmark writes: the true overlap, per source and per level, small levels apart."""
     import json
 
@@ -327,7 +351,7 @@ def test_benchmark_overlap_counts_each_source_and_sets_small_levels_apart(tmp_pa
     (tmp_path / "distill" / "sft.jsonl").write_text(json.dumps(row) + "\n")
     save_problems([level4[1]], tmp_path / "val_problems.jsonl")  # router validation problems
     sources = {
-        "policy": SHIPPED_POLICY,
+        "policy": pre_split_checkpoints(tmp_path)[0],
         "prm_labels": labels,
         "distill_rows": tmp_path / "distill",
         "router_validation": tmp_path / "val_problems.jsonl",

@@ -103,7 +103,7 @@ class EvolveArguments:
         metadata={
             "help": "With relabel_prm: the causal-LM folder each round's PRM is trained from (default: "
             "that round's distilled policy). A PRM, like published ones, can start from a stronger LM "
-            "than the policy (ArithWorld: ponder/checkpoints/arithworld-verifier, the prm.yaml "
+            "than the policy (ArithWorld: ponder/checkpoints/ladder/policy, the prm.yaml "
             "recipe's base)."
         },
     )
