@@ -70,9 +70,10 @@ def test_beam_search_round_zero_samples_independent_first_steps(run):
     first_steps = [group[0] for group in out["beam_round0"]]
     per_problem = [first_steps[i : i + 8] for i in range(0, len(first_steps), 8)]
     distinct = [len(set(steps)) for steps in per_problem]
-    # One seed for all eight requests made them all equal (1.0); the hf backend samples 1.975 on
-    # these problems (most first steps of the easy levels are the policy's one confident answer).
-    assert len(distinct) == 40 and sum(distinct) / 40 > 1.25 and sum(d > 1 for d in distinct) >= 5
+    # One seed for all eight requests made them all equal (1.0, no problem with two). The shipped
+    # policy is confident: with the hf backend (seeds 1-3) these problems give 1.25-1.30 distinct first
+    # steps on average, 7-12 of the 40 more than one.
+    assert len(distinct) == 40 and sum(distinct) / 40 > 1.1 and sum(d > 1 for d in distinct) >= 4
 
 
 def test_beam_search_is_reproducible_from_its_seed(run):
