@@ -26,7 +26,13 @@ per problem of each method).
 
     python tests/benchmarks/prm_quality.py [--world arithworld] [--policy DIR] [--prm_base DIR]
                                            [--work_dir DIR] [--per_level 100] [--label_per_level 300]
-                                           [--n 16]
+                                           [--n 16] [--split test] [--prm_recipe YAML]
+
+A PRM recipe is chosen with `--split dev --prm_recipe candidate.yaml` (the held-out problems of the
+dev split; the labels come from the train split either way), and reported with the chosen recipe on
+the test split, which nothing was tuned on. Each command resumes its own output, so a candidate
+run in a folder holding copies of another run's `labels`, `search_oracle` and `base_policy` (they
+do not depend on the PRM) costs only its training, its AUROC and its learned searches.
 """
 
 from __future__ import annotations
@@ -131,6 +137,17 @@ def main() -> None:
         default=16,
         help="budget N: weighted best-of-N, beam search, the base's majority vote",
     )
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=("dev", "test"),
+        help="split of the held-out problems: dev to choose a PRM recipe, test to report it",
+    )
+    parser.add_argument(
+        "--prm_recipe",
+        default=str(recipe("train", "prm.yaml")),
+        help="PRM training recipe (YAML, as `ponder train prm --config` takes it); default: the shipped one",
+    )
     args = parser.parse_args()
     start_from = WORLD_STARTS[args.world]
     args.policy = args.policy or str(start_from.policy)
@@ -153,7 +170,7 @@ def main() -> None:
         train_prm,
         *from_yaml(
             (PRMArguments, PRMConfig),
-            recipe("train", "prm.yaml"),
+            args.prm_recipe,
             model_name_or_path=args.prm_base,
             dataset=str(work / "labels" / "labels.jsonl"),
             output_dir=str(work / "prm"),
@@ -166,6 +183,7 @@ def main() -> None:
             prm_model=str(work / "prm"),
             model_name_or_path=args.policy,
             dataset=args.world,
+            split=args.split,
             per_level=args.per_level,
             output=str(work / "eval_prm.json"),
         )
@@ -181,6 +199,7 @@ def main() -> None:
                 strategies=list(searched),
                 budgets=[args.n],
                 dataset=args.world,
+                split=args.split,
                 per_level=args.per_level,
                 output_dir=str(work / f"search_{name}"),
             )
@@ -192,6 +211,7 @@ def main() -> None:
             strategies=["greedy", "majority"],
             budgets=[args.n],
             dataset=args.world,
+            split=args.split,
             per_level=args.per_level,
             output_dir=str(work / "base_policy"),
         )
@@ -213,7 +233,8 @@ def main() -> None:
     overall = table[-1]
     searches = [work / f"search_{name}" for name in search] + [work / "base_policy"]
     test = distinct_problems(
-        SourceArguments(dataset=args.world, per_level=args.per_level).load(),  # what eval prm sampled on
+        # what eval prm sampled on
+        SourceArguments(dataset=args.world, split=args.split, per_level=args.per_level).load(),
         *(list(results_problems(folder).values()) for folder in searches),
     )
     overlap = overlap_report(
@@ -249,6 +270,8 @@ def main() -> None:
                 "world": args.world,
                 "n": args.n,
                 "per_level": args.per_level,
+                "split": args.split,
+                "prm_recipe": args.prm_recipe,
                 "policy": args.policy,
                 "prm_base": args.prm_base,
                 "work_dir": str(work),
